@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+namespace FairNad.Evaluation;
+
+/// <summary>What the loaded libtorch offers, as recorded next to every measurement.</summary>
+public sealed record TorchRuntimeInfo(string TorchSharpVersion, bool CudaAvailable, int Threads, string Device);
+
+/// <summary>
+/// Loads libtorch once, with an error that says what to do when it cannot, and pins the process-wide settings that
+/// results depend on (thread count, seed, deterministic algorithms).
+/// </summary>
+public static class TorchRuntime
+{
+    private static readonly Lock Gate = new();
+    private static TorchRuntimeInfo? _info;
+
+    /// <summary>Loads the native backend (idempotent) and describes it.</summary>
+    /// <exception cref="InvalidOperationException">libtorch or TorchSharp's native bridge did not load; the message says why.</exception>
+    public static TorchRuntimeInfo EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (_info is not null)
+            {
+                return _info;
+            }
+
+            try
+            {
+                torch.InitializeDeviceType(DeviceType.CPU);
+            }
+            catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException or ExternalException)
+            {
+                throw new InvalidOperationException(
+                    "TorchSharp's native library did not load. On hosts with a libstdc++ older than GCC 13 (e.g. Debian 12) the " +
+                    "build patches libLibTorchSharp.so (build/TorchSharpNative.targets); build with `dotnet build` or ./build.sh " +
+                    "rather than copying binaries, and check that libtorch-cpu-linux-x64 is referenced. Cause: " + Innermost(e).Message,
+                    e);
+            }
+
+            var cuda = torch.cuda.is_available();
+            _info = new TorchRuntimeInfo(
+                typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
+                cuda,
+                torch.get_num_threads(),
+                cuda ? "cuda" : "cpu");
+            return _info;
+        }
+    }
+
+    /// <summary>
+    /// Fixes the intra-op thread count and the global seed, so two runs of the same work on the same machine give the
+    /// same numbers on CPU. (TorchSharp 0.107 does not implement use_deterministic_algorithms; CPU kernels are
+    /// deterministic for a fixed thread count, GPU runs are best effort.)
+    /// </summary>
+    public static TorchRuntimeInfo Configure(int threads, long seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        EnsureLoaded();
+        lock (Gate)
+        {
+            torch.set_num_threads(threads);
+            torch.manual_seed(seed);
+            _info = _info! with { Threads = torch.get_num_threads() };
+            return _info;
+        }
+    }
+
+    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+}
