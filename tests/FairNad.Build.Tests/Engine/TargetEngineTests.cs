@@ -46,6 +46,8 @@ public sealed class TargetEngineTests
         Target Search => _ => _.DependsOn(Compile).Requires(() => Dataset).Executes(() => Ran.Add("Search"));
 
         Target Both => _ => _.DependsOn(Compile, Cleanup).Executes(() => Ran.Add("Both"));
+
+        Target Count => _ => _.Executes(() => ReportClosingLine("3 passed, 0 failed, 0 skipped"));
     }
 
     private sealed class CyclicBuild : NukeBuild
@@ -285,5 +287,17 @@ public sealed class TargetEngineTests
         Assert.Contains("\"Dataset\"", schema);
         Assert.Contains("\"A required value.\"", schema);
         Assert.Contains("\"Search\"", schema);
+    }
+
+    [Fact]
+    public void Execute_TargetReportsClosingLine_PrintedLastAfterSummary()
+    {
+        using var run = new BuildRun();
+
+        run.Execute(new SampleBuild(), "Count");
+
+        var lines = run.Output.ToString().ReplaceLineEndings("\n").TrimEnd().Split('\n');
+        Assert.Equal("3 passed, 0 failed, 0 skipped", lines[^1]);
+        Assert.Equal("Build succeeded.", lines[^2]);
     }
 }
