@@ -1,0 +1,424 @@
+namespace FairNad.Architecture;
+
+/// <summary>A broken rule, worded so it can be fed back to an LLM for repair; <see cref="Rule"/> is a stable code.</summary>
+public sealed record ValidationError(string Location, string? NodeId, string? Op, string Rule, string Message)
+{
+    public override string ToString() => NodeId is null ? $"{Location}: {Message}" : $"node '{NodeId}' ({Op}): {Message}";
+}
+
+/// <summary>Shapes and costs of one stage's block.</summary>
+public sealed record StageAnalysis(int Index, int Width, int Resolution, IReadOnlyDictionary<string, Shape> NodeShapes, long BlockParameters, long BlockMacs);
+
+/// <summary>The result of analysing a spec without building a model: shapes, parameter count, MACs, peak activations.</summary>
+public sealed record ArchitectureAnalysis(
+    IReadOnlyList<ValidationError> Errors,
+    IReadOnlyList<StageAnalysis> Stages,
+    long Parameters,
+    long Macs,
+    long PeakActivationBytes)
+{
+    public bool IsValid => Errors.Count == 0;
+}
+
+/// <summary>Validates a spec and computes its shapes and costs analytically.</summary>
+public static class ArchitectureAnalyzer
+{
+    private const int BytesPerElement = 4;
+
+    /// <summary>Structural checks of the block that do not depend on shapes: ids, references, arity, parameters, cycles, dead nodes.</summary>
+    public static List<ValidationError> ValidateBlockStructure(BlockSpec block)
+    {
+        var errors = new List<ValidationError>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < block.Nodes.Count; i++)
+        {
+            var node = block.Nodes[i];
+            var location = $"block.nodes[{i}]";
+            if (string.IsNullOrWhiteSpace(node.Id) || node.Id == BlockSpec.InputName)
+            {
+                errors.Add(new(location, node.Id, node.Op, "bad-id", $"'{node.Id}' cannot be a node id"));
+            }
+            else if (!ids.Add(node.Id))
+            {
+                errors.Add(new(location, node.Id, node.Op, "duplicate-id", "another node has the same id"));
+            }
+
+            var op = Operators.Find(node.Op);
+            if (op is null)
+            {
+                errors.Add(new(location, node.Id, node.Op, "unknown-op",
+                    $"unknown operator; known: {string.Join(", ", Operators.All.Select(o => o.Name).Order(StringComparer.Ordinal))}"));
+                continue;
+            }
+
+            if (node.Inputs.Count < op.MinInputs || node.Inputs.Count > op.MaxInputs)
+            {
+                var expected = op.MinInputs == op.MaxInputs ? $"{op.MinInputs}" : $"{op.MinInputs} to {op.MaxInputs}";
+                errors.Add(new(location, node.Id, node.Op, "arity", $"takes {expected} input(s), got {node.Inputs.Count}"));
+            }
+
+            errors.AddRange(ValidateParams(location, node, op));
+        }
+
+        var known = block.Nodes.Select(n => n.Id).Append(BlockSpec.InputName).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < block.Nodes.Count; i++)
+        {
+            foreach (var input in block.Nodes[i].Inputs.Where(x => !known.Contains(x)))
+            {
+                errors.Add(new($"block.nodes[{i}].inputs", block.Nodes[i].Id, block.Nodes[i].Op, "unknown-input", $"input '{input}' is not a node of the block"));
+            }
+        }
+
+        if (!known.Contains(block.Output) || block.Output == BlockSpec.InputName)
+        {
+            errors.Add(new("block.output", null, null, "unknown-output", $"output '{block.Output}' is not a node of the block"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        if (TopologicalOrder(block) is null)
+        {
+            var cyclic = FindCycle(block);
+            errors.Add(new("block.nodes", cyclic.First(), block.Nodes.First(n => n.Id == cyclic.First()).Op, "cycle",
+                $"the block has a cycle: {string.Join(" -> ", cyclic)}"));
+            return errors;
+        }
+
+        var contributing = new HashSet<string>(StringComparer.Ordinal);
+        var byId = block.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
+        var stack = new Stack<string>([block.Output]);
+        while (stack.Count > 0)
+        {
+            var id = stack.Pop();
+            if (id == BlockSpec.InputName || !contributing.Add(id))
+            {
+                continue;
+            }
+
+            foreach (var input in byId[id].Inputs)
+            {
+                stack.Push(input);
+            }
+        }
+
+        foreach (var node in block.Nodes.Where(n => !contributing.Contains(n.Id)))
+        {
+            errors.Add(new($"block.nodes[{IndexOf(block, node.Id)}]", node.Id, node.Op, "dead-node", "does not contribute to the block output"));
+        }
+
+        var fed = new HashSet<string>(StringComparer.Ordinal) { BlockSpec.InputName };
+        foreach (var id in TopologicalOrder(block)!.Where(id => byId[id].Inputs.Any(fed.Contains)))
+        {
+            fed.Add(id);
+        }
+
+        if (!fed.Contains(block.Output))
+        {
+            errors.Add(new("block.output", null, null, "disconnected", $"output '{block.Output}' does not depend on the block input"));
+        }
+
+        return errors;
+    }
+
+    /// <summary>Full analysis: structure, shapes at every stage, and costs. Never throws for a bad spec; see <see cref="ArchitectureAnalysis.Errors"/>.</summary>
+    public static ArchitectureAnalysis Analyze(ArchitectureSpec spec)
+    {
+        var errors = ValidateMacro(spec);
+        errors.AddRange(ValidateBlockStructure(spec.Block));
+        if (errors.Count > 0)
+        {
+            return new(errors, [], 0, 0, 0);
+        }
+
+        var order = TopologicalOrder(spec.Block)!;
+        var stem = StemCost(spec);
+        long parameters = stem.Parameters, macs = stem.Macs;
+        long peak = (spec.Input.Channels * (long)spec.Input.Resolution * spec.Input.Resolution) + stem.Output.Elements;
+        var current = stem.Output;
+        var stages = new List<StageAnalysis>();
+        for (var s = 0; s < spec.Stages.Count; s++)
+        {
+            var stage = spec.Stages[s];
+            var down = DownsampleCost(stage.Downsample, current, stage.Width);
+            if (down is null)
+            {
+                errors.Add(new($"stages[{s}]", null, null, "width-mismatch",
+                    $"stage {s} has width {stage.Width} but receives {current.C} channels and its downsample is None"));
+                break;
+            }
+
+            parameters += down.Parameters;
+            macs += down.Macs;
+            peak = Math.Max(peak, current.Elements + down.Output.Elements);
+            current = down.Output;
+            if (current.H < 1)
+            {
+                errors.Add(new($"stages[{s}]", null, null, "resolution", $"stage {s} would run at resolution below 1"));
+                break;
+            }
+
+            var (shapes, blockParameters, blockMacs, blockPeak, blockErrors) = AnalyzeBlock(spec.Block, order, current, s);
+            errors.AddRange(blockErrors);
+            if (blockErrors.Count > 0)
+            {
+                break;
+            }
+
+            parameters += blockParameters * stage.Blocks;
+            macs += blockMacs * stage.Blocks;
+            peak = Math.Max(peak, blockPeak);
+            stages.Add(new(s, stage.Width, current.H, shapes, blockParameters, blockMacs));
+        }
+
+        if (errors.Count > 0)
+        {
+            return new(errors, stages, 0, 0, 0);
+        }
+
+        var head = HeadCost(spec, current.C);
+        return new(errors, stages, parameters + head, macs + ((long)current.C * spec.Input.Classes), peak * BytesPerElement);
+    }
+
+    /// <summary>Node ids in an order where every node follows its inputs (declaration order breaks ties), or null on a cycle.</summary>
+    public static List<string>? TopologicalOrder(BlockSpec block)
+    {
+        var pending = block.Nodes.ToDictionary(n => n.Id, n => n.Inputs.Count(i => i != BlockSpec.InputName), StringComparer.Ordinal);
+        var consumers = block.Nodes.SelectMany(n => n.Inputs.Where(i => i != BlockSpec.InputName).Select(i => (From: i, To: n.Id)))
+            .ToLookup(e => e.From, e => e.To, StringComparer.Ordinal);
+        var order = new List<string>();
+        var ready = new SortedSet<int>(block.Nodes.Select((n, i) => (n, i)).Where(x => pending[x.n.Id] == 0).Select(x => x.i));
+        var index = block.Nodes.Select((n, i) => (n.Id, i)).ToDictionary(x => x.Id, x => x.i, StringComparer.Ordinal);
+        while (ready.Count > 0)
+        {
+            var next = ready.Min;
+            ready.Remove(next);
+            var id = block.Nodes[next].Id;
+            order.Add(id);
+            foreach (var consumer in consumers[id])
+            {
+                if (--pending[consumer] == 0)
+                {
+                    ready.Add(index[consumer]);
+                }
+            }
+        }
+
+        return order.Count == block.Nodes.Count ? order : null;
+    }
+
+    private static (Dictionary<string, Shape> Shapes, long Parameters, long Macs, long Peak, List<ValidationError> Errors) AnalyzeBlock(
+        BlockSpec block, List<string> order, Shape input, int stageIndex)
+    {
+        var byId = block.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
+        var shapes = new Dictionary<string, Shape>(StringComparer.Ordinal) { [BlockSpec.InputName] = input };
+        var errors = new List<ValidationError>();
+        long parameters = 0, macs = 0;
+        foreach (var id in order)
+        {
+            var node = byId[id];
+            var op = Operators.Get(node.Op);
+            try
+            {
+                var cost = op.Infer(new OperatorArguments(node.Inputs.Select(i => shapes[i]).ToList(), input.C, WithDefaults(node, op)));
+                shapes[id] = cost.Output;
+                parameters += cost.Parameters;
+                macs += cost.Macs;
+            }
+            catch (ShapeRuleException e)
+            {
+                errors.Add(new($"stages[{stageIndex}].block.nodes[{IndexOf(block, id)}]", id, node.Op, e.Rule, $"{e.Message} (stage {stageIndex}, width {input.C}, resolution {input.H})"));
+                return (shapes, 0, 0, 0, errors);
+            }
+        }
+
+        if (shapes[block.Output] != input)
+        {
+            errors.Add(new("block.output", block.Output, byId[block.Output].Op, "output-shape",
+                $"block output has shape {shapes[block.Output]} but must keep the block's input shape {input} (stage {stageIndex})"));
+        }
+
+        // Peak: walk the order, freeing each tensor after its last consumer.
+        var lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var step = 0; step < order.Count; step++)
+        {
+            foreach (var i in byId[order[step]].Inputs)
+            {
+                lastUse[i] = step;
+            }
+        }
+
+        lastUse[block.Output] = order.Count;
+        var live = new HashSet<string>(StringComparer.Ordinal) { BlockSpec.InputName };
+        long peak = input.Elements;
+        for (var step = 0; step < order.Count; step++)
+        {
+            live.Add(order[step]);
+            peak = Math.Max(peak, live.Sum(x => shapes[x].Elements));
+            live.RemoveWhere(x => lastUse.GetValueOrDefault(x, -1) <= step && x != block.Output);
+        }
+
+        return (shapes.Where(s => s.Key != BlockSpec.InputName).ToDictionary(StringComparer.Ordinal), parameters, macs, peak, errors);
+    }
+
+    /// <summary>The node's parameters with every omitted one set to its default.</summary>
+    public static SortedDictionary<string, ParamValue> WithDefaults(NodeSpec node, OperatorDefinition op)
+    {
+        var values = new SortedDictionary<string, ParamValue>(StringComparer.Ordinal);
+        foreach (var schema in op.Params)
+        {
+            values[schema.Name] = node.Params.TryGetValue(schema.Name, out var value) ? value : schema.Default;
+        }
+
+        return values;
+    }
+
+    private static IEnumerable<ValidationError> ValidateParams(string location, NodeSpec node, OperatorDefinition op)
+    {
+        var schemas = op.Params.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        foreach (var (name, value) in node.Params)
+        {
+            if (!schemas.TryGetValue(name, out var schema))
+            {
+                var known = op.Params.Count == 0 ? "it takes none" : "known: " + string.Join(", ", op.Params.Select(p => p.Name));
+                yield return new($"{location}.params.{name}", node.Id, node.Op, "unknown-param", $"unknown parameter '{name}'; {known}");
+                continue;
+            }
+
+            var problem = schema.Kind switch
+            {
+                ParamKind.Int when value.Number is not { } n || n != Math.Floor(n) => "must be an integer",
+                ParamKind.Number when value.Number is null => "must be a number",
+                ParamKind.Text when value.Text is null => "must be a string",
+                ParamKind.Flag when value.Flag is null => "must be true or false",
+                ParamKind.Int or ParamKind.Number when value.Number < schema.Min || value.Number > schema.Max =>
+                    $"is {value} but must lie in [{schema.Min.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {schema.Max.ToString(System.Globalization.CultureInfo.InvariantCulture)}]",
+                ParamKind.Text when schema.Choices is { } choices && !choices.Contains(value.Text) => $"is '{value}' but must be one of {string.Join(", ", schema.Choices)}",
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                yield return new($"{location}.params.{name}", node.Id, node.Op, "bad-param", $"parameter '{name}' {problem}");
+            }
+        }
+    }
+
+    private static List<ValidationError> ValidateMacro(ArchitectureSpec spec)
+    {
+        var errors = new List<ValidationError>();
+        void Check(bool ok, string location, string rule, string message)
+        {
+            if (!ok)
+            {
+                errors.Add(new(location, null, null, rule, message));
+            }
+        }
+
+        Check(spec.Input.Channels >= 1, "input.channels", "range", "input channels must be at least 1");
+        Check(spec.Input.Resolution >= 1, "input.resolution", "range", "input resolution must be at least 1");
+        Check(spec.Input.Classes >= 2, "input.classes", "range", "a classifier needs at least 2 classes");
+        Check(spec.Stem.Channels >= 1, "stem.channels", "range", "stem channels must be at least 1");
+        Check(spec.Stem.Kernel >= 1 && spec.Stem.Stride >= 1, "stem", "range", "stem kernel and stride must be at least 1");
+        Check(spec.Stem.Kind != StemKind.Conv || spec.Stem.Kernel % 2 == 1, "stem.kernel", "even-kernel", "a conv stem needs an odd kernel");
+        Check(spec.Stem.Kind != StemKind.Patchify || (spec.Stem.Kernel == spec.Stem.Stride && spec.Input.Resolution % Math.Max(1, spec.Stem.Kernel) == 0),
+            "stem", "patch-size", $"a patchify stem needs stride = kernel dividing the resolution {spec.Input.Resolution}");
+        Check(spec.Stem.Activation == "none" || Operators.Activations.Contains(spec.Stem.Activation), "stem.activation", "bad-param",
+            $"stem activation '{spec.Stem.Activation}' is not none or one of {string.Join(", ", Operators.Activations)}");
+        Check(spec.Head.PreActivation == "none" || Operators.Activations.Contains(spec.Head.PreActivation), "head.preActivation", "bad-param",
+            $"head pre-activation '{spec.Head.PreActivation}' is not none or one of {string.Join(", ", Operators.Activations)}");
+        Check(spec.Head.Dropout is >= 0 and < 1, "head.dropout", "range", "head dropout must lie in [0, 1)");
+        Check(spec.Stages.Count >= 1, "stages", "range", "at least one stage is needed");
+        for (var s = 0; s < spec.Stages.Count; s++)
+        {
+            Check(spec.Stages[s].Blocks >= 1, $"stages[{s}].blocks", "range", $"stage {s} needs at least 1 block");
+            Check(spec.Stages[s].Width >= 1, $"stages[{s}].width", "range", $"stage {s} needs a width of at least 1");
+        }
+
+        return errors;
+    }
+
+    private static OperatorCost StemCost(ArchitectureSpec spec)
+    {
+        var (stem, input) = (spec.Stem, spec.Input);
+        var c = stem.Channels;
+        if (stem.Kind == StemKind.Patchify)
+        {
+            var size = input.Resolution / stem.Kernel;
+            var weights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
+            return new(new Shape(c, size, size), weights + c + (2L * c), weights * size * size);
+        }
+
+        var h = Operators.SpatialOut(input.Resolution, stem.Kernel, stem.Stride);
+        var convWeights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
+        return new(new Shape(c, h, h), convWeights + (2L * c), convWeights * h * h);
+    }
+
+    /// <summary>Cost of the step before a stage; null when it cannot bridge the widths.</summary>
+    internal static OperatorCost? DownsampleCost(DownsampleKind kind, Shape input, int width)
+    {
+        var half = Operators.SpatialOut(input.H, 3, 2);
+        var pooled = input.H / 2;
+        long cin = input.C;
+        return kind switch
+        {
+            DownsampleKind.None => input.C == width ? new(input, 0, 0) : null,
+            DownsampleKind.StridedConv => new(new Shape(width, half, half), (cin * width * 9) + (2L * width), cin * width * 9 * half * half),
+            DownsampleKind.ResidualReduction => new(
+                new Shape(width, half, half),
+                (cin * width * 9) + (2L * width) + ((long)width * width * 9) + (2L * width) + (cin * width),
+                ((cin * width * 9) + ((long)width * width * 9)) * half * half + (cin * width * pooled * pooled)),
+            DownsampleKind.PatchMerging => new(new Shape(width, pooled, pooled), (2 * cin) + (cin * width * 4) + width, cin * width * 4 * pooled * pooled),
+            DownsampleKind.AvgPoolConv => new(new Shape(width, pooled, pooled), (cin * width) + (2L * width), cin * width * pooled * pooled),
+            _ => null,
+        };
+    }
+
+    private static long HeadCost(ArchitectureSpec spec, int channels) =>
+        (spec.Head.PreActivation == "none" ? 0 : 2L * channels) + ((long)channels * spec.Input.Classes) + spec.Input.Classes;
+
+    private static int IndexOf(BlockSpec block, string id) => block.Nodes.Select((n, i) => (n, i)).First(x => x.n.Id == id).i;
+
+    private static List<string> FindCycle(BlockSpec block)
+    {
+        var byId = block.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
+        var state = new Dictionary<string, int>(StringComparer.Ordinal);
+        var path = new List<string>();
+        List<string>? found = null;
+
+        void Visit(string id)
+        {
+            state[id] = 1;
+            path.Add(id);
+            foreach (var input in byId[id].Inputs.Where(byId.ContainsKey))
+            {
+                if (found is not null)
+                {
+                    return;
+                }
+
+                if (state.GetValueOrDefault(input) == 1)
+                {
+                    found = path.Skip(path.IndexOf(input)).Append(input).ToList();
+                    return;
+                }
+
+                if (state.GetValueOrDefault(input) == 0)
+                {
+                    Visit(input);
+                }
+            }
+
+            path.RemoveAt(path.Count - 1);
+            state[id] = 2;
+        }
+
+        foreach (var node in block.Nodes.Where(n => found is null && state.GetValueOrDefault(n.Id) == 0))
+        {
+            Visit(node.Id);
+        }
+
+        return found ?? [];
+    }
+}
