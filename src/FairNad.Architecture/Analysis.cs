@@ -142,6 +142,14 @@ public static class ArchitectureAnalyzer
         for (var s = 0; s < spec.Stages.Count; s++)
         {
             var stage = spec.Stages[s];
+            if (stage.Downsample == DownsampleKind.ResidualReduction && current.H % 2 == 1)
+            {
+                // Its strided-conv path rounds up and its average-pool shortcut rounds down, so they cannot be added.
+                errors.Add(new($"stages[{s}].downsample", null, null, "odd-resolution",
+                    $"stage {s}: ResidualReduction needs an even resolution but receives {current.H} x {current.W}; use StridedConv or AvgPoolConv"));
+                break;
+            }
+
             var down = DownsampleCost(stage.Downsample, current, stage.Width);
             if (down is null)
             {

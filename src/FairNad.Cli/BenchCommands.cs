@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Globalization;
+using FairNad.Architecture;
+using FairNad.Architecture.Models;
+using FairNad.Evaluation;
+using FairNad.Evaluation.Compilation;
+using FairNad.Evaluation.Modules;
+using TorchSharp;
+
+namespace FairNad.Cli;
+
+/// <summary>
+/// `fairnad bench models`: the architecture layer's throughput over the NAS-Bench-201 space: parse + analysis + plan +
+/// build + one forward pass for every cell string of a table, then the generated-code path (codegen + Roslyn compile +
+/// load + build + forward) for a sample. Wall-clock figures on this machine; compare ratios, not absolutes.
+/// </summary>
+internal static class BenchCommands
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static int Models(string table, int limit, int compileSample, int threads, string dataset, TextWriter output, TextWriter log)
+    {
+        if (!File.Exists(table))
+        {
+            throw new UsageException($"NAS-Bench-201 table '{table}' does not exist (the repository's copy lives under ../shared/data/nb201 or knowledge/nb201)");
+        }
+
+        var cells = ReadCells(table);
+        if (limit > 0)
+        {
+            cells = Even(cells, limit);
+        }
+
+        var info = TorchRuntime.Configure(threads, 0);
+        var input = ArchitectureSource.InputFor(dataset);
+        output.WriteLine(string.Create(Invariant, $"table       {table}: {cells.Count:N0} cell strings, input {input.Channels}x{input.Resolution}x{input.Resolution}, {input.Classes} classes"));
+        output.WriteLine($"torch       TorchSharp {info.TorchSharpVersion}, {info.Device}, {info.Threads} thread(s)");
+
+        var phases = new[] { "parse", "analyse", "plan", "build", "forward" };
+        var times = new double[phases.Length];
+        var perCell = new List<double>(cells.Count);
+        long minParameters = long.MaxValue, maxParameters = 0;
+        string minCell = string.Empty, maxCell = string.Empty;
+        var mismatches = 0;
+        using var batch = torch.randn([1, input.Channels, input.Resolution, input.Resolution], generator: new torch.Generator(0));
+        var total = Stopwatch.StartNew();
+        var watch = new Stopwatch();
+        for (var i = 0; i < cells.Count; i++)
+        {
+            var start = total.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            var spec = Nb201.ToSpec(cells[i], input);
+            times[0] += Lap(watch);
+            var analysis = ArchitectureAnalyzer.Analyze(spec);
+            times[1] += Lap(watch);
+            var plan = NetworkPlanner.Plan(spec);
+            times[2] += Lap(watch);
+            using (var scope = torch.NewDisposeScope())
+            {
+                using var network = new InterpretedNetwork(plan);
+                network.eval();
+                times[3] += Lap(watch);
+                using (torch.no_grad())
+                {
+                    var logits = network.forward(batch);
+                    if (logits.shape[1] != input.Classes)
+                    {
+                        throw new InvalidOperationException($"{cells[i]}: output {string.Join("x", logits.shape)}");
+                    }
+                }
+
+                times[4] += Lap(watch);
+                if (network.parameters().Sum(p => p.numel()) != analysis.Parameters)
+                {
+                    mismatches++;
+                }
+            }
+
+            (minParameters, minCell) = analysis.Parameters < minParameters ? (analysis.Parameters, cells[i]) : (minParameters, minCell);
+            (maxParameters, maxCell) = analysis.Parameters > maxParameters ? (analysis.Parameters, cells[i]) : (maxParameters, maxCell);
+            perCell.Add(total.Elapsed.TotalMilliseconds - start);
+            if ((i + 1) % 500 == 0 || i + 1 == cells.Count)
+            {
+                log.WriteLine(string.Create(Invariant, $"  {i + 1:N0}/{cells.Count:N0} cells, {total.Elapsed.TotalSeconds:F0} s"));
+            }
+        }
+
+        output.WriteLine(string.Create(Invariant, $"total       {total.Elapsed.TotalSeconds:F1} s for {cells.Count:N0} cells ({total.Elapsed.TotalMilliseconds / cells.Count:F2} ms per cell; median {Median(perCell):F2} ms, p95 {Percentile(perCell, 0.95):F2} ms)"));
+        for (var p = 0; p < phases.Length; p++)
+        {
+            output.WriteLine(string.Create(Invariant, $"  {phases[p],-9} {times[p] / 1000:F2} s ({times[p] / cells.Count:F3} ms per cell, {times[p] / times.Sum():P1})"));
+        }
+
+        output.WriteLine(string.Create(Invariant, $"parameters  {minParameters:N0} ({minCell}) .. {maxParameters:N0} ({maxCell}); analytic != TorchSharp count: {mismatches}"));
+        var compileStatus = compileSample > 0 ? CompileSample(Even(cells, compileSample), input, output) : 0;
+        return mismatches == 0 ? compileStatus : 1;
+    }
+
+    private static int CompileSample(IReadOnlyList<string> cells, InputSpec input, TextWriter output)
+    {
+        // The first compilation pays for loading and JIT-compiling Roslyn itself; report it apart from the steady state.
+        var plans = cells.Select(c => NetworkPlanner.Plan(Nb201.ToSpec(c, input))).ToList();
+        var codegen = new List<double>();
+        var compile = new List<double>();
+        var run = new List<double>();
+        var disagreements = 0;
+        using var batch = torch.randn([1, input.Channels, input.Resolution, input.Resolution], generator: new torch.Generator(0));
+        var watch = new Stopwatch();
+        for (var i = 0; i < plans.Count; i++)
+        {
+            var plan = plans[i];
+            watch.Restart();
+            var code = TorchSharpCodeWriter.Write(plan);
+            codegen.Add(Lap(watch));
+            using var assembly = CandidateCompiler.Compile($"bench_{i}", [new SourceFile("Network.cs", code)]);
+            compile.Add(Lap(watch));
+            using var scope = torch.NewDisposeScope();
+            torch.manual_seed(i);
+            using var network = assembly.CreateNetwork(plan.CandidateId);
+            network.eval();
+            using (torch.no_grad())
+            {
+                var y = network.forward(batch);
+                run.Add(Lap(watch));
+                torch.manual_seed(i);
+                using var reference = new InterpretedNetwork(plan);
+                reference.eval();
+                if (!reference.forward(batch).eq(y).all().item<bool>())
+                {
+                    disagreements++;
+                }
+            }
+        }
+
+        var code0 = TorchSharpCodeWriter.Write(plans[0]);
+        output.WriteLine(string.Create(Invariant, $"generated   {plans.Count} cells: codegen {Median(codegen):F2} ms, Roslyn compile + load {Median(compile):F0} ms (median; first {compile[0]:F0} ms), build + forward {Median(run):F1} ms; {code0.Split('\n').Length} lines of C# per cell"));
+        var batched = Stopwatch.StartNew();
+        using (CandidateCompiler.Compile("bench_all", plans.Select((p, i) => new SourceFile($"c{i}.cs", TorchSharpCodeWriter.Write(p)))))
+        {
+            output.WriteLine(string.Create(Invariant, $"            all {plans.Count} in one compilation: {batched.Elapsed.TotalMilliseconds:F0} ms ({batched.Elapsed.TotalMilliseconds / plans.Count:F0} ms per cell)"));
+        }
+
+        output.WriteLine($"agreement   generated vs interpreted outputs identical for {plans.Count - disagreements}/{plans.Count} cells");
+        return disagreements == 0 ? 0 : 1;
+    }
+
+    private static List<string> ReadCells(string table)
+    {
+        using var reader = new StreamReader(table);
+        var header = reader.ReadLine()?.Split(',') ?? throw new UsageException($"{table} is empty");
+        var column = Array.IndexOf(header, "arch str");
+        if (column < 0)
+        {
+            throw new UsageException($"{table}: no 'arch str' column in the header");
+        }
+
+        var cells = new List<string>();
+        for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        {
+            cells.Add(line.Split(',')[column]);
+        }
+
+        return cells;
+    }
+
+    private static List<string> Even(IReadOnlyList<string> cells, int count) =>
+        Enumerable.Range(0, Math.Min(count, cells.Count)).Select(i => cells[(int)((long)i * cells.Count / Math.Min(count, cells.Count))]).ToList();
+
+    private static double Lap(Stopwatch watch)
+    {
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
+        return elapsed;
+    }
+
+    private static double Median(List<double> values) => Percentile(values, 0.5);
+
+    private static double Percentile(List<double> values, double q)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[(int)Math.Min(sorted.Count - 1, Math.Round(q * (sorted.Count - 1)))];
+    }
+}

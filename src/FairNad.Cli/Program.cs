@@ -1,0 +1,97 @@
+using System.CommandLine;
+using FairNad.Architecture;
+using FairNad.Architecture.Models;
+using FairNad.Evaluation.Compilation;
+
+namespace FairNad.Cli;
+
+/// <summary>Entry point of `fairnad`. Exit codes: 0 success, 1 the check failed (invalid spec, mismatch), 2 bad usage or input.</summary>
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = BuildCommands(output, error);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors)
+            {
+                error.WriteLine($"fairnad: {e.Message}");
+            }
+
+            error.WriteLine("Run 'fairnad --help' for usage.");
+            return 2;
+        }
+
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException)
+        {
+            error.WriteLine($"fairnad: {e.Message}");
+            return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
+        }
+    }
+
+    private static RootCommand BuildCommands(TextWriter output, TextWriter error)
+    {
+        var architecture = new Argument<string>("architecture")
+        {
+            Description = "A spec file (architecture.json), a NAS-Bench-201 cell string (|nor_conv_3x3~0|+|...|) or a reference architecture name.",
+        };
+        var dataset = new Option<string>("--dataset")
+        {
+            Description = "Dataset whose input shape NB201 strings and reference architectures use: " + string.Join(", ", ArchitectureSource.Datasets) + ".",
+            DefaultValueFactory = _ => "cifar10",
+        };
+        var json = new Option<bool>("--json") { Description = "Machine-readable JSON output." };
+
+        ArchitectureSpec Spec(ParseResult r) => ArchitectureSource.Resolve(r.GetValue(architecture)!, r.GetValue(dataset)!);
+
+        var canonical = new Option<bool>("--canonical") { Description = "Print the canonical form that the id hashes." };
+        var show = new Command("show", "Print the spec as JSON.") { architecture, dataset, canonical };
+        show.SetAction(r => ArchCommands.Show(Spec(r), r.GetValue(canonical), output));
+
+        var hash = new Command("hash", "Print the candidate id: SHA-256 of the canonical spec.") { architecture, dataset };
+        hash.SetAction(r => ArchCommands.Hash(Spec(r), output));
+
+        var validate = new Command("validate", "Check the spec; exit 1 and list every broken rule when it is invalid.") { architecture, dataset, json };
+        validate.SetAction(r => ArchCommands.Validate(Spec(r), r.GetValue(json), output));
+
+        var analyze = new Command("analyze", "Shapes of every node, parameters, multiply-accumulates and peak activation memory, without building a model.") { architecture, dataset, json };
+        analyze.SetAction(r => ArchCommands.Analyze(Spec(r), r.GetValue(json), output));
+
+        var outPath = new Option<string?>("--out") { Description = "Write the code to this file instead of standard output." };
+        var codegen = new Command("codegen", "Print the candidate as TorchSharp C# (deterministic: same spec, same bytes).") { architecture, dataset, outPath };
+        codegen.SetAction(r => ArchCommands.Codegen(Spec(r), r.GetValue(architecture)!, r.GetValue(outPath), output));
+
+        var generated = new Option<bool>("--generated") { Description = "Also compile the generated code with Roslyn and check that both paths agree." };
+        var seed = new Option<long>("--seed") { Description = "Seed of the weight initialisation and the random input.", DefaultValueFactory = _ => 0 };
+        var batch = new Option<int>("--batch") { Description = "Batch size of the forward pass.", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads") { Description = "Intra-op threads of libtorch.", DefaultValueFactory = _ => 1 };
+        var build = new Command("build", "Build the TorchSharp model, compare its parameter count with the analysis and run a forward pass.") { architecture, dataset, generated, seed, batch, threads };
+        build.SetAction(r => ArchCommands.Build(Spec(r), r.GetValue(architecture)!, r.GetValue(generated), r.GetValue(seed), r.GetValue(batch), r.GetValue(threads), output));
+
+        var budget = new Option<long>("--params") { Description = "Parameter budget, e.g. 1500000.", Required = true };
+        var divisor = new Option<int>("--divisor") { Description = "Round widths to a multiple of this.", DefaultValueFactory = _ => 1 };
+        var scale = new Command("scale", "Scale all widths to the largest size within a parameter budget; prints the scaled spec.") { architecture, dataset, budget, divisor };
+        scale.SetAction(r => ArchCommands.Scale(Spec(r), r.GetValue(budget), r.GetValue(divisor), output, error));
+
+        var references = new Command("references", "List the reference architectures with their size and id.") { dataset };
+        references.SetAction(r => ArchCommands.References(r.GetValue(dataset)!, output));
+
+        var arch = new Command("arch", "Inspect an architecture.") { show, hash, validate, analyze, codegen, build, scale, references };
+
+        var table = new Argument<string>("table") { Description = "A NAS-Bench-201 CSV with an 'arch str' column, e.g. ../shared/data/nb201/nb201_cifar10-valid.csv." };
+        var limit = new Option<int>("--limit") { Description = "Use this many evenly spaced cells (0 = all).", DefaultValueFactory = _ => 0 };
+        var compileSample = new Option<int>("--compile") { Description = "Also time the generated-code path on this many evenly spaced cells.", DefaultValueFactory = _ => 20 };
+        var models = new Command("models", "Time parse + analysis + build + one forward pass over every cell of a NAS-Bench-201 table.") { table, limit, compileSample, threads, dataset };
+        models.SetAction(r => BenchCommands.Models(r.GetValue(table)!, r.GetValue(limit), r.GetValue(compileSample), r.GetValue(threads), r.GetValue(dataset)!, output, error));
+        var bench = new Command("bench", "Benchmarks that print figures.") { models };
+
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, bench };
+    }
+}
