@@ -89,12 +89,13 @@ public static class ReferenceArchitectures
         ], "sum", new HeadSpec("none", 0));
 
     /// <summary>
-    /// ViT encoder block (pre-norm MHSA and MLP, each with identity) on 4 x 4 patches, isotropic. Positions come from a
-    /// learned encoding at the start of every block, since the skeleton has no place for a single stem-level one.
+    /// ViT encoder block (pre-norm MHSA and MLP, each with identity) on 4 x 4 patches, in two stages joined by patch
+    /// merging (as PiT and Swin do) so width scaling has two knobs. Positions come from a learned encoding at the start
+    /// of every block, since the skeleton has no place for a single stem-level one.
     /// </summary>
     public static ArchitectureSpec Vit(InputSpec input) => Network("vit", input,
         new StemSpec(StemKind.Patchify, 64, PatchFor(input), PatchFor(input), "none"),
-        [new StageSpec(6, 64, DownsampleKind.None)],
+        [new StageSpec(3, 64, DownsampleKind.None), new StageSpec(3, 96, DownsampleKind.PatchMerging)],
         [
             new NodeSpec("pos", "pos_embed", "input"),
             new NodeSpec("norm1", "layer_norm", "pos"),
@@ -105,10 +106,10 @@ public static class ReferenceArchitectures
             new NodeSpec("sum2", "add", "mlp", "sum1"),
         ], "sum2", new HeadSpec("none", 0));
 
-    /// <summary>MLP-Mixer block on 4 x 4 patches: token mixing and channel mixing, each pre-norm with identity.</summary>
+    /// <summary>MLP-Mixer block on 4 x 4 patches: token mixing and channel mixing, each pre-norm with identity; two stages joined by patch merging.</summary>
     public static ArchitectureSpec MlpMixer(InputSpec input) => Network("mlp_mixer", input,
         new StemSpec(StemKind.Patchify, 64, PatchFor(input), PatchFor(input), "none"),
-        [new StageSpec(6, 64, DownsampleKind.None)],
+        [new StageSpec(3, 64, DownsampleKind.None), new StageSpec(3, 96, DownsampleKind.PatchMerging)],
         [
             new NodeSpec("norm1", "layer_norm", "input"),
             new NodeSpec("tokens", "token_mlp", "norm1"),

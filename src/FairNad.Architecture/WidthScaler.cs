@@ -10,13 +10,37 @@ public sealed record ScaledArchitecture(ArchitectureSpec Spec, double Multiplier
 /// <summary>
 /// Scales every width (stem and stages) by one multiplier so candidates are compared at equal size (NADER used about
 /// 1.5 M parameters on CIFAR): a binary search on the analytic parameter count for the largest multiplier within budget.
-/// Widths are rounded to a multiple of <c>divisor</c> (at least one divisor; raise it so grouped or multi-head operators stay valid).
+/// Widths are rounded to a multiple of <c>divisor</c> (at least one divisor); by default the smallest multiple that keeps the
+/// block's grouped, multi-head and split operators valid (<see cref="RequiredDivisor"/>).
 /// </summary>
 public static class WidthScaler
 {
-    public static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int divisor = 1, int iterations = 48)
+    public static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int? divisor = null, int iterations = 48)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
+        return ScaleToBudget(spec, budget, divisor ?? RequiredDivisor(spec), iterations);
+    }
+
+    /// <summary>
+    /// The smallest power of two (up to 64) such that widths that are multiples of it keep the spec valid over a range of
+    /// multipliers: grouped convolutions, attention heads, channel splits and shuffles need divisible channel counts.
+    /// </summary>
+    public static int RequiredDivisor(ArchitectureSpec spec)
+    {
+        double[] probes = [0.51, 0.77, 1.013, 1.031, 1.047, 1.071, 1.29, 1.53, 2.09, 3.07];
+        for (var divisor = 1; divisor <= 64; divisor *= 2)
+        {
+            if (probes.All(m => ArchitectureAnalyzer.Analyze(Scale(spec, m, divisor)).IsValid))
+            {
+                return divisor;
+            }
+        }
+
+        return 64;
+    }
+
+    private static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int divisor, int iterations)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(divisor, 1);
         ScaledArchitecture? best = null;
         double low = 1.0 / 64, high = 64;
@@ -60,13 +84,21 @@ public static class WidthScaler
         while (true)
         {
             ScaledArchitecture? next = null;
-            for (var s = 0; s < current.Spec.Stages.Count; s++)
+            // Knob -1 is the stem on its own, which only exists when the first stage has a downsampling step.
+            for (var s = current.Spec.Stages[0].Downsample == DownsampleKind.None ? 0 : -1; s < current.Spec.Stages.Count; s++)
             {
                 var stages = current.Spec.Stages.ToList();
-                stages[s] = stages[s] with { Width = stages[s].Width + divisor };
-                var stem = s == 0 && stages[0].Downsample == DownsampleKind.None
-                    ? current.Spec.Stem with { Channels = stages[0].Width }
-                    : current.Spec.Stem;
+                var stem = current.Spec.Stem;
+                if (s < 0)
+                {
+                    stem = stem with { Channels = stem.Channels + divisor };
+                }
+                else
+                {
+                    stages[s] = stages[s] with { Width = stages[s].Width + divisor };
+                    stem = s == 0 && stages[0].Downsample == DownsampleKind.None ? stem with { Channels = stages[0].Width } : stem;
+                }
+
                 var candidate = current.Spec with { Stages = stages, Stem = stem };
                 var analysis = ArchitectureAnalyzer.Analyze(candidate);
                 if (analysis.IsValid && analysis.Parameters <= current.Budget && analysis.Parameters > (next?.Parameters ?? current.Parameters))

@@ -76,7 +76,7 @@ public static class Program
         build.SetAction(r => ArchCommands.Build(Spec(r), r.GetValue(architecture)!, r.GetValue(generated), r.GetValue(seed), r.GetValue(batch), r.GetValue(threads), output));
 
         var budget = new Option<long>("--params") { Description = "Parameter budget, e.g. 1500000.", Required = true };
-        var divisor = new Option<int>("--divisor") { Description = "Round widths to a multiple of this.", DefaultValueFactory = _ => 1 };
+        var divisor = new Option<int?>("--divisor") { Description = "Round widths to a multiple of this (default: the smallest that keeps grouped and multi-head operators valid)." };
         var scale = new Command("scale", "Scale all widths to the largest size within a parameter budget; prints the scaled spec.") { architecture, dataset, budget, divisor };
         scale.SetAction(r => ArchCommands.Scale(Spec(r), r.GetValue(budget), r.GetValue(divisor), output, error));
 

@@ -1,0 +1,26 @@
+using FairNad.Build.Engine;
+using FairNad.Build.Engine.Tooling;
+
+internal sealed partial class Build
+{
+    [Parameter("NAS-Bench-201 table whose cell strings the model benchmark builds and runs (default ../shared/data/nb201/nb201_cifar10-valid.csv).")]
+    readonly AbsolutePath? Nb201Table;
+
+    [Parameter("Benchmark only this many evenly spaced cells (0 = all 15,625).")]
+    readonly int BenchLimit;
+
+    [Parameter("Time the generated-code path (codegen, Roslyn compile, load, forward) on this many evenly spaced cells.")]
+    readonly int CompileSample = 50;
+
+    AbsolutePath CliProject => RootDirectory / "src" / "FairNad.Cli" / "FairNad.Cli.csproj";
+
+    Target BenchmarkModels => _ => _
+        .Description("Times parse + analysis + build + one forward pass over every NAS-Bench-201 cell, and the generated-code compile per candidate.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", "models", Nb201Table ?? RootDirectory.Parent / "shared" / "data" / "nb201" / "nb201_cifar10-valid.csv", "--limit", BenchLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--compile", CompileSample.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <summary>Runs the `fairnad` command line, built in Release because benchmarks and searches measure it.</summary>
+    void Fairnad(params string[] arguments) =>
+        ProcessTasks.Run("dotnet", ["run", "--project", CliProject, "-c", "Release", .. MsBuildProperties.Select(p => $"-p:{p.Key}={p.Value}"), "--", .. arguments]);
+}
