@@ -1,0 +1,45 @@
+using System.Globalization;
+using System.Text;
+using FairNad.Architecture.Models;
+
+namespace FairNad.Lineage;
+
+/// <summary>The README committed with each candidate and each run root. Deterministic: it becomes part of the commit id.</summary>
+internal static class CandidateReadme
+{
+    public static string ForCandidate(string run, string candidateId, CandidateEntry entry, NetworkPlan plan)
+    {
+        var spec = plan.Canonical;
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"# Candidate {candidateId[..12]} of run {run}\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Candidate id: `{candidateId}` (SHA-256 of the canonical `{LineageLayout.SpecFile}`)\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Position in the run: {entry.Index}\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Mutation: {entry.MutationType}{(entry.Attribute is null ? string.Empty : $", attribute `{entry.Attribute}`")}\n");
+        text.Append(entry.Parents.Count == 0
+            ? "- Parents: none (a seed architecture; the parent commit is the run's root)\n"
+            : $"- Parents: {string.Join(", ", entry.Parents.Select(p => $"`{p[..12]}`"))}\n");
+        if (entry.Transcript is not null)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"- LLM transcript: `{entry.Transcript}`\n");
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"- Input: {spec.Input.Channels} x {spec.Input.Resolution} x {spec.Input.Resolution}, {spec.Input.Classes} classes\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Macro: {spec.Stem.Kind} stem, stages {string.Join(" / ", spec.Stages.Select(s => $"{s.Blocks} x {s.Width}"))}, block of {spec.Block.Nodes.Count} nodes ({string.Join(", ", spec.Block.Nodes.Select(n => n.Op).Distinct())})\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Parameters: {plan.Analysis.Parameters:N0}; multiply-accumulates per sample: {plan.Analysis.Macs:N0}\n\n");
+        text.Append(entry.Summary.ReplaceLineEndings(" ").Trim()).Append("\n\n");
+        text.Append("Metrics live in a git note, so this commit's id depends only on the architecture and its lineage:\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"    git notes --ref fairnad/{run} show fairnad/{run}/{candidateId}\n\n");
+        text.Append("Rebuild the model from the spec, check that the generated code agrees with it, and run a forward pass:\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"    fairnad arch build {LineageLayout.SpecFile} --generated\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"`{LineageLayout.CodeFile}` is generated from the spec (`fairnad arch codegen {LineageLayout.SpecFile}` regenerates it byte for byte).\n");
+        return text.ToString();
+    }
+
+    public static string ForRun(RunManifest manifest) =>
+        $"# FairNad run {manifest.Run}\n\n" +
+        $"The root of the run's lineage: every seed architecture's commit has this commit as its parent.\n\n" +
+        $"- Experiment: `{manifest.ExperimentPath}` (as it was when the run started, included here)\n" +
+        $"- Seed: {manifest.Seed.ToString(CultureInfo.InvariantCulture)}\n" +
+        $"- Knowledge: {(manifest.KnowledgeContent is null ? "none" : "`knowledge/attribute-tree.json` (the attribute tree the search used)")}\n\n" +
+        $"List the run's candidates with `git branch --list 'fairnad/{manifest.Run}/*'` or `fairnad lineage list --run {manifest.Run}`.\n";
+}

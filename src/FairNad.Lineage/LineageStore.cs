@@ -1,0 +1,381 @@
+using System.Text;
+using FairNad.Architecture;
+using FairNad.Architecture.Models;
+using LibGit2Sharp;
+
+namespace FairNad.Lineage;
+
+/// <summary>
+/// The lineage of search runs in a git repository. Writes create objects and move refs only: the working tree, the index
+/// and HEAD are never touched, so it can write into the repository a user is working in. Objects are written before the
+/// ref that names them, and libgit2 updates refs through lock files, so a crash leaves every branch on a complete commit.
+/// All access is serialised because LibGit2Sharp's <see cref="Repository"/> is not thread-safe.
+/// </summary>
+public sealed class LineageStore : IDisposable
+{
+    private readonly Repository _repository;
+    private readonly Lock _gate = new();
+
+    private LineageStore(Repository repository, string path)
+    {
+        _repository = repository;
+        Path = path;
+    }
+
+    /// <summary>The repository's git directory.</summary>
+    public string Path { get; }
+
+    /// <summary>Opens the repository at or above <paramref name="path"/>, or creates a bare one there when it has none and <paramref name="create"/> is set.</summary>
+    /// <exception cref="LineageException">no repository and not allowed to create one.</exception>
+    public static LineageStore Open(string path, bool create = false)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var found = Repository.Discover(full);
+        if (found is null)
+        {
+            if (!create)
+            {
+                throw new LineageException($"{full} is not inside a git repository; pass a repository path or allow creating a bare one");
+            }
+
+            Directory.CreateDirectory(full);
+            found = Repository.Init(full, isBare: true);
+        }
+
+        var repository = new Repository(found);
+        return new LineageStore(repository, repository.Info.Path);
+    }
+
+    public void Dispose() => _repository.Dispose();
+
+    /// <summary>Creates the run's root commit (experiment file and knowledge snapshot), or returns it if it already exists unchanged.</summary>
+    public string CreateRun(RunManifest manifest)
+    {
+        LineageLayout.CheckRunName(manifest.Run);
+        lock (_gate)
+        {
+            var tree = new TreeDefinition();
+            tree.Add(NormalisePath(manifest.ExperimentPath), Blob(manifest.ExperimentContent), Mode.NonExecutableFile);
+            var knowledgeHash = "none";
+            if (manifest.KnowledgeContent is not null)
+            {
+                tree.Add("knowledge/attribute-tree.json", Blob(manifest.KnowledgeContent), Mode.NonExecutableFile);
+                knowledgeHash = "sha256:" + LineageLayout.Sha256(manifest.KnowledgeContent);
+            }
+
+            tree.Add(LineageLayout.ReadmeFile, Blob(CandidateReadme.ForRun(manifest)), Mode.NonExecutableFile);
+            var message = $"Run {manifest.Run}: {manifest.ExperimentPath}, seed {manifest.Seed}\n\n" + Trailers.Format(
+            [
+                ("Run", manifest.Run),
+                ("Seed", LineageLayout.Invariant(manifest.Seed)),
+                ("Experiment", manifest.ExperimentPath),
+                ("Experiment-Sha256", LineageLayout.Sha256(manifest.ExperimentContent)),
+                ("Knowledge", knowledgeHash),
+                ("Lineage-Format", LineageLayout.FormatVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ]);
+            var signature = Signature(manifest.Seed, -1);
+            var commit = _repository.ObjectDatabase.CreateCommit(signature, signature, message, _repository.ObjectDatabase.CreateTree(tree), [], prettifyMessage: false);
+            SetRef(LineageLayout.RootBranch(manifest.Run), commit.Id, $"run {manifest.Run}");
+            return commit.Sha;
+        }
+    }
+
+    /// <summary>
+    /// Records a candidate as a commit on <c>fairnad/&lt;run&gt;/&lt;candidate id&gt;</c>, parented on its parents' commits
+    /// (or the run's root). Recording the same candidate again with the same lineage is a no-op; with a different lineage
+    /// it is an error, because a run deduplicates candidates by id.
+    /// </summary>
+    public StoredCandidate Add(string run, CandidateEntry entry)
+    {
+        LineageLayout.CheckRunName(run);
+        var plan = NetworkPlanner.Plan(entry.Spec, $"candidate {entry.Index} of run {run}");
+        var id = plan.CandidateId;
+        lock (_gate)
+        {
+            var root = RootCommit(run);
+            var (seed, experiment) = RunInfo(root);
+            var parentCommits = entry.Parents.Count == 0
+                ? [root]
+                : entry.Parents.Select(p => _repository.Lookup<Commit>(Branch(run, p)) is { } c && Read(c, run) is not null
+                    ? c
+                    : throw new LineageException($"run {run}: parent {p} of candidate {id} is not recorded; add parents first")).ToList();
+
+            var tree = new TreeDefinition();
+            tree.Add(LineageLayout.SpecFile, Blob(CanonicalSpecFile(entry.Spec)), Mode.NonExecutableFile);
+            tree.Add(LineageLayout.CodeFile, Blob(TorchSharpCodeWriter.Write(plan)), Mode.NonExecutableFile);
+            tree.Add(LineageLayout.ReadmeFile, Blob(CandidateReadme.ForCandidate(run, id, entry, plan)), Mode.NonExecutableFile);
+
+            var trailers = new List<(string, string)> { ("Candidate", id), ("Run", run), ("Index", LineageLayout.Invariant(entry.Index)), ("Mutation-Type", entry.MutationType) };
+            if (entry.Attribute is not null)
+            {
+                trailers.Add(("Attribute", entry.Attribute));
+            }
+
+            trailers.AddRange(entry.Parents.Select(p => ("Parent-Candidate", p)));
+            if (entry.Transcript is not null)
+            {
+                trailers.Add(("LLM-Transcript", entry.Transcript));
+            }
+
+            trailers.Add(("Seed", LineageLayout.Invariant(seed)));
+            trailers.Add(("Experiment", experiment));
+            trailers.Add(("Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion)));
+            var summary = entry.Summary.ReplaceLineEndings(" ").Trim();
+            var message = $"{entry.MutationType}: {(summary.Length == 0 ? id[..12] : summary)}\n\n" + Trailers.Format(trailers);
+            var signature = Signature(seed, entry.Index);
+            var commit = _repository.ObjectDatabase.CreateCommit(signature, signature, message, _repository.ObjectDatabase.CreateTree(tree), parentCommits, prettifyMessage: false);
+            SetRef(LineageLayout.CandidateBranch(run, id), commit.Id, $"candidate {id} of run {run}");
+            return Read(commit, run)!;
+        }
+    }
+
+    /// <summary>Writes (or replaces, on re-evaluation) the metrics note of a candidate.</summary>
+    public void SetMetrics(string run, string candidateId, CandidateMetrics metrics)
+    {
+        lock (_gate)
+        {
+            var commit = _repository.Lookup<Commit>(Branch(run, candidateId)) ?? throw new LineageException($"run {run} has no candidate {candidateId}");
+            var stored = Read(commit, run)!;
+            var signature = Signature(stored.Seed, stored.Index);
+            _repository.Notes.Add(commit.Id, metrics.ToJson(), signature, signature, NotesNamespace(run));
+        }
+    }
+
+    /// <summary>The metrics note of a candidate, or null before it was evaluated.</summary>
+    public CandidateMetrics? GetMetrics(string run, string commitSha)
+    {
+        lock (_gate)
+        {
+            var note = _repository.Notes[NotesNamespace(run), new ObjectId(commitSha)];
+            return note is null ? null : CandidateMetrics.Parse(note.Message, $"note of {commitSha} in {LineageLayout.NotesRef(run)}");
+        }
+    }
+
+    /// <summary>Runs recorded in the repository, sorted.</summary>
+    public IReadOnlyList<string> Runs()
+    {
+        lock (_gate)
+        {
+            return _repository.Refs.FromGlob("refs/heads/fairnad/*").Select(r => r.CanonicalName["refs/heads/fairnad/".Length..])
+                .Where(n => n.EndsWith("/root", StringComparison.Ordinal)).Select(n => n[..^"/root".Length]).Order(StringComparer.Ordinal).ToList();
+        }
+    }
+
+    /// <summary>The candidates of a run, by index.</summary>
+    public IReadOnlyList<StoredCandidate> Candidates(string run)
+    {
+        lock (_gate)
+        {
+            return CandidateRefs(run).Select(r => Read(_repository.Lookup<Commit>(r.TargetIdentifier), run))
+                .OfType<StoredCandidate>().OrderBy(c => c.Index).ThenBy(c => c.CandidateId, StringComparer.Ordinal).ToList();
+        }
+    }
+
+    /// <summary>Finds a candidate by id or unique id prefix (at least 6 characters), in one run or in all.</summary>
+    /// <exception cref="LineageException">nothing or more than one candidate matches.</exception>
+    public StoredCandidate Find(string idOrPrefix, string? run = null)
+    {
+        if (idOrPrefix.Length < 6)
+        {
+            throw new LineageException($"candidate '{idOrPrefix}': give at least 6 characters of the id");
+        }
+
+        var runs = run is null ? Runs() : [run];
+        var matches = runs.SelectMany(r => Candidates(r)).Where(c => c.CandidateId.StartsWith(idOrPrefix, StringComparison.Ordinal)).ToList();
+        return matches.Count switch
+        {
+            1 => matches[0],
+            0 => throw new LineageException($"no candidate {idOrPrefix} in {(run is null ? "any run" : $"run {run}")} of {Path}"),
+            _ => throw new LineageException($"candidate prefix {idOrPrefix} is ambiguous: {string.Join(", ", matches.Select(m => $"{m.Run}/{m.CandidateId[..16]}"))}"),
+        };
+    }
+
+    /// <summary>A file of a candidate's commit (architecture.json, Network.cs, README.md).</summary>
+    public string ReadFile(string commitSha, string path)
+    {
+        lock (_gate)
+        {
+            var commit = _repository.Lookup<Commit>(commitSha) ?? throw new LineageException($"no commit {commitSha}");
+            return commit[path]?.Target is Blob blob ? blob.GetContentText(Encoding.UTF8) : throw new LineageException($"commit {commitSha} has no file {path}");
+        }
+    }
+
+    /// <summary>The full commit message of a commit.</summary>
+    public string Message(string commitSha)
+    {
+        lock (_gate)
+        {
+            return (_repository.Lookup<Commit>(commitSha) ?? throw new LineageException($"no commit {commitSha}")).Message;
+        }
+    }
+
+    /// <summary>
+    /// Checks a run: every branch's spec hashes to its candidate id and is written canonically, the generated code
+    /// regenerates byte for byte, trailers agree with the branch, every parent exists and every note parses.
+    /// </summary>
+    public IReadOnlyList<string> Verify(string run)
+    {
+        var problems = new List<string>();
+        lock (_gate)
+        {
+            if (_repository.Refs[LineageLayout.RootBranch(run)] is null)
+            {
+                return [$"run {run}: no root commit ({LineageLayout.RootBranch(run)})"];
+            }
+
+            var root = RootCommit(run);
+            foreach (var reference in CandidateRefs(run))
+            {
+                var name = reference.CanonicalName[LineageLayout.BranchPrefix(run).Length..];
+                var commit = _repository.Lookup<Commit>(reference.TargetIdentifier);
+                var where = $"{run}/{name}";
+                var stored = commit is null ? null : Read(commit, run);
+                if (stored is null)
+                {
+                    problems.Add($"{where}: the branch does not point at a candidate commit (missing Candidate trailer)");
+                    continue;
+                }
+
+                if (stored.CandidateId != name)
+                {
+                    problems.Add($"{where}: the commit's Candidate trailer says {stored.CandidateId}");
+                }
+
+                VerifyFiles(commit!, name, where, problems);
+                var expected = stored.ParentCandidates.Count == 0 ? [root.Sha] : stored.ParentCandidates.Select(p => _repository.Refs[LineageLayout.CandidateBranch(run, p)]?.TargetIdentifier ?? $"(missing {p})").ToList();
+                if (!expected.SequenceEqual(stored.ParentCommits))
+                {
+                    problems.Add($"{where}: parent commits {string.Join(", ", stored.ParentCommits.Select(c => c[..12]))} are not the recorded parents {string.Join(", ", expected.Select(c => c.Length > 12 ? c[..12] : c))}");
+                }
+
+                try
+                {
+                    var note = _repository.Notes[NotesNamespace(run), commit!.Id];
+                    if (note is not null)
+                    {
+                        CandidateMetrics.Parse(note.Message, $"note of {where}");
+                    }
+                }
+                catch (LineageException e)
+                {
+                    problems.Add(e.Message);
+                }
+            }
+        }
+
+        return problems;
+    }
+
+    private void VerifyFiles(Commit commit, string candidateId, string where, List<string> problems)
+    {
+        if (commit[LineageLayout.SpecFile]?.Target is not Blob specBlob)
+        {
+            problems.Add($"{where}: no {LineageLayout.SpecFile}");
+            return;
+        }
+
+        ArchitectureSpec spec;
+        var text = specBlob.GetContentText(Encoding.UTF8);
+        try
+        {
+            spec = SpecJson.Read(text, $"{where}/{LineageLayout.SpecFile}");
+        }
+        catch (SpecFormatException e)
+        {
+            problems.Add(e.Message);
+            return;
+        }
+
+        if (spec.Id != candidateId)
+        {
+            problems.Add($"{where}: {LineageLayout.SpecFile} hashes to {spec.Id}, not to the candidate id");
+            return;
+        }
+
+        if (text != CanonicalSpecFile(spec))
+        {
+            problems.Add($"{where}: {LineageLayout.SpecFile} is not in canonical form (edited by hand?)");
+        }
+
+        var code = commit[LineageLayout.CodeFile]?.Target is Blob codeBlob ? codeBlob.GetContentText(Encoding.UTF8) : null;
+        if (code != TorchSharpCodeWriter.Write(spec))
+        {
+            problems.Add($"{where}: {LineageLayout.CodeFile} {(code is null ? "is missing" : "does not regenerate byte for byte from the spec")}");
+        }
+    }
+
+    /// <summary>The spec file of a candidate: the canonical form, indented, so its hash is the candidate id and diffs read well.</summary>
+    public static string CanonicalSpecFile(ArchitectureSpec spec) => SpecJson.Write(Canonicalizer.Canonicalize(spec), includeName: false);
+
+    private static string Branch(string run, string candidateId) => LineageLayout.CandidateBranch(run, candidateId);
+
+    private static string NotesNamespace(string run) => $"fairnad/{run}";
+
+    private static Signature Signature(long seed, int index) =>
+        new(LineageLayout.IdentityName, LineageLayout.IdentityEmail, LineageLayout.CommitTime(seed, index));
+
+    private static string NormalisePath(string path)
+    {
+        var normal = path.Replace('\\', '/').TrimStart('/');
+        return normal.Split('/').Any(p => p is "" or "." or ".." || p == ".git") ? throw new LineageException($"experiment path '{path}' must be a plain relative path") : normal;
+    }
+
+    private IEnumerable<Reference> CandidateRefs(string run) =>
+        _repository.Refs.FromGlob(LineageLayout.BranchPrefix(run) + "*")
+            .Where(r => r.CanonicalName != LineageLayout.RootBranch(run) && !r.CanonicalName[LineageLayout.BranchPrefix(run).Length..].Contains('/', StringComparison.Ordinal))
+            .OrderBy(r => r.CanonicalName, StringComparer.Ordinal);
+
+    private Commit RootCommit(string run) =>
+        _repository.Lookup<Commit>(LineageLayout.RootBranch(run)) ?? throw new LineageException($"run {run} has no root commit; create the run first");
+
+    private static (long Seed, string Experiment) RunInfo(Commit root)
+    {
+        var trailers = Trailers.Parse(root.Message).ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal);
+        return (long.Parse(trailers["Seed"], System.Globalization.CultureInfo.InvariantCulture), trailers["Experiment"]);
+    }
+
+    private StoredCandidate? Read(Commit commit, string run)
+    {
+        var trailers = Trailers.Parse(commit.Message);
+        string? One(string key) => trailers.Where(t => t.Key == key).Select(t => t.Value).FirstOrDefault();
+        if (One("Candidate") is not { } id)
+        {
+            return null;
+        }
+
+        var branch = LineageLayout.CandidateBranch(run, id)["refs/heads/".Length..];
+        return new StoredCandidate(
+            run,
+            id,
+            commit.Sha,
+            branch,
+            int.Parse(One("Index") ?? "-1", System.Globalization.CultureInfo.InvariantCulture),
+            trailers.Where(t => t.Key == "Parent-Candidate").Select(t => t.Value).ToList(),
+            commit.Parents.Select(p => p.Sha).ToList(),
+            One("Mutation-Type") ?? "unknown",
+            One("Attribute"),
+            One("LLM-Transcript"),
+            long.Parse(One("Seed") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+            One("Experiment") ?? string.Empty,
+            commit.MessageShort);
+    }
+
+    private Blob Blob(string text)
+    {
+        using var stream = new MemoryStream(new UTF8Encoding(false).GetBytes(text));
+        return _repository.ObjectDatabase.CreateBlob(stream);
+    }
+
+    private void SetRef(string name, ObjectId target, string what)
+    {
+        var existing = _repository.Refs[name];
+        if (existing is null)
+        {
+            _repository.Refs.Add(name, target);
+        }
+        else if (existing.TargetIdentifier != target.Sha)
+        {
+            throw new LineageException($"{name} already records {what} as commit {existing.TargetIdentifier[..12]}, which differs from {target.Sha[..12]}; a run records each candidate once");
+        }
+    }
+}
