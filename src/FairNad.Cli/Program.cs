@@ -2,6 +2,7 @@ using System.CommandLine;
 using FairNad.Architecture;
 using FairNad.Architecture.Models;
 using FairNad.Evaluation.Compilation;
+using FairNad.Lineage;
 
 namespace FairNad.Cli;
 
@@ -29,7 +30,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
@@ -90,8 +91,47 @@ public static class Program
         var compileSample = new Option<int>("--compile") { Description = "Also time the generated-code path on this many evenly spaced cells.", DefaultValueFactory = _ => 20 };
         var models = new Command("models", "Time parse + analysis + build + one forward pass over every cell of a NAS-Bench-201 table.") { table, limit, compileSample, threads, dataset };
         models.SetAction(r => BenchCommands.Models(r.GetValue(table)!, r.GetValue(limit), r.GetValue(compileSample), r.GetValue(threads), r.GetValue(dataset)!, output, error));
-        var bench = new Command("bench", "Benchmarks that print figures.") { models };
+        var lineageCommand = LineageCommand(output, error);
+        var count = new Option<int>("--count") { Description = "How many candidates to write.", DefaultValueFactory = _ => 1000 };
+        var segment = new Option<int>("--segment") { Description = "Report the cost per candidate every this many candidates.", DefaultValueFactory = _ => 100 };
+        var benchRepository = new Option<string?>("--repo") { Description = "Write into this repository (created bare if missing) instead of a temporary one that is deleted afterwards." };
+        var lineageBench = new Command("lineage", "Time writing candidates (spec + code + note) into a lineage repository as branches accumulate.") { count, segment, benchRepository };
+        lineageBench.SetAction(r => LineageCommands.Bench(r.GetValue(count), r.GetValue(segment), r.GetValue(benchRepository), output, error));
+        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench };
 
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, bench };
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, lineageCommand, bench };
+    }
+
+    private static Command LineageCommand(TextWriter output, TextWriter error)
+    {
+        var repository = new Option<string>("--repo") { Description = "The git repository holding the lineage (default: the one around the current directory).", DefaultValueFactory = _ => "." };
+        var run = new Option<string?>("--run") { Description = "The run." };
+        var requiredRun = new Option<string>("--run") { Description = "The run.", Required = true };
+        var candidate = new Argument<string?>("candidate") { Description = "Candidate id or unique prefix (at least 6 characters).", Arity = ArgumentArity.ZeroOrOne };
+        var format = new Option<string>("--format") { Description = "markdown or json.", DefaultValueFactory = _ => "markdown" };
+        var diff = new Option<bool>("--diff") { Description = "Show the spec diff of each step." };
+
+        var list = new Command("list", "List runs, or the candidates of --run with their metrics.") { repository, run };
+        list.SetAction(r => LineageCommands.List(r.GetValue(repository)!, r.GetValue(run), output));
+
+        var verify = new Command("verify", "Check a run: spec hashes, canonical form, generated code, parents, notes; exit 1 on a problem.") { repository, requiredRun };
+        verify.SetAction(r => LineageCommands.Verify(r.GetValue(repository)!, r.GetValue(requiredRun)!, output));
+
+        var to = new Option<string>("--to") { Description = "A repository path (created bare if missing) or a file ending in .bundle.", Required = true };
+        var export = new Command("export", "Copy a run's branches and notes to another repository or a git bundle, with the same commit ids.") { repository, requiredRun, to };
+        export.SetAction(r => LineageCommands.Export(r.GetValue(repository)!, r.GetValue(requiredRun)!, r.GetValue(to)!, output));
+
+        var from = new Option<string>("--from") { Description = "A repository path or a .bundle file.", Required = true };
+        var import = new Command("import", "Copy a run's branches and notes from another repository or a git bundle into --repo.") { repository, requiredRun, from };
+        import.SetAction(r => LineageCommands.Import(r.GetValue(repository)!, r.GetValue(requiredRun)!, r.GetValue(from)!, output));
+
+        var lineage = new Command("lineage", "The chain from the seed architecture to a candidate: mutation, attribute, metric change and transcript of each step.")
+        {
+            candidate, repository, run, format, diff, list, verify, export, import,
+        };
+        lineage.SetAction(r => r.GetValue(candidate) is { } id
+            ? LineageCommands.Show(r.GetValue(repository)!, id, r.GetValue(run), r.GetValue(format)!, r.GetValue(diff), output)
+            : throw new UsageException("name a candidate (fairnad lineage <id>) or a subcommand: list, verify, export, import"));
+        return lineage;
     }
 }

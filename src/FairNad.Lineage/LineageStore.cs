@@ -136,8 +136,37 @@ public sealed class LineageStore : IDisposable
         {
             var commit = _repository.Lookup<Commit>(Branch(run, candidateId)) ?? throw new LineageException($"run {run} has no candidate {candidateId}");
             var stored = Read(commit, run)!;
-            var signature = Signature(stored.Seed, stored.Index);
-            _repository.Notes.Add(commit.Id, metrics.ToJson(), signature, signature, NotesNamespace(run));
+            WriteNote(run, commit.Id, metrics.ToJson(), Signature(stored.Seed, stored.Index));
+        }
+    }
+
+    /// <summary>
+    /// Writes a note as git does for large note sets: under a two-character fan-out directory (<c>ab/cdef...</c>), so an
+    /// update rewrites the root (at most 256 entries) and one small subtree rather than one tree of every note.
+    /// libgit2 writes flat trees, which makes each note cost grow with the number already written.
+    /// </summary>
+    private void WriteNote(string run, ObjectId target, string text, Signature signature)
+    {
+        var name = LineageLayout.NotesRef(run);
+        var reference = _repository.Refs[name];
+        var parent = reference is null ? null : _repository.Lookup<Commit>(reference.TargetIdentifier);
+        var definition = parent is null ? new TreeDefinition() : TreeDefinition.From(parent.Tree);
+        var sha = target.Sha;
+        if (parent?.Tree[sha] is not null)
+        {
+            definition.Remove(sha);
+        }
+
+        definition.Add($"{sha[..2]}/{sha[2..]}", Blob(text), Mode.NonExecutableFile);
+        var tree = _repository.ObjectDatabase.CreateTree(definition);
+        var commit = _repository.ObjectDatabase.CreateCommit(signature, signature, $"Notes added by FairNad for {sha}\n", tree, parent is null ? [] : [parent], prettifyMessage: false);
+        if (reference is null)
+        {
+            _repository.Refs.Add(name, commit.Id);
+        }
+        else
+        {
+            _repository.Refs.UpdateTarget(reference, commit.Id);
         }
     }
 
