@@ -30,7 +30,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
@@ -99,7 +99,7 @@ public static class Program
         lineageBench.SetAction(r => LineageCommands.Bench(r.GetValue(count), r.GetValue(segment), r.GetValue(benchRepository), output, error));
         var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench };
 
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, lineageCommand, bench };
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), lineageCommand, bench };
     }
 
     private static Command LineageCommand(TextWriter output, TextWriter error)
@@ -133,5 +133,20 @@ public static class Program
             ? LineageCommands.Show(r.GetValue(repository)!, id, r.GetValue(run), r.GetValue(format)!, r.GetValue(diff), output)
             : throw new UsageException("name a candidate (fairnad lineage <id>) or a subcommand: list, verify, export, import"));
         return lineage;
+    }
+
+    private static Command DataCommand(TextWriter output, TextWriter error)
+    {
+        var datasetName = new Argument<string>("dataset") { Description = "fashion-mnist, cifar10, cifar100 or imagenet16-120." };
+        var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets)." };
+        var show = new Command("show", "Load a dataset and print its source, splits and class balance.") { datasetName, dataDirectory };
+        show.SetAction(r => DataCommands.Show(r.GetValue(datasetName)!, r.GetValue(dataDirectory), output));
+        var download = new Command("download", "Download a dataset into the data directory (checksummed, atomic, resumable).") { datasetName, dataDirectory };
+        download.SetAction(r => DataCommands.Download(r.GetValue(datasetName)!, r.GetValue(dataDirectory), output, error));
+        var from = new Option<string>("--from") { Description = "Directory with the four official Fashion-MNIST .gz files.", Required = true };
+        var outDirectory = new Option<string>("--out") { Description = "Where to write the subset.", Required = true };
+        var subset = new Command("make-subset", "Recreate the embedded Fashion-MNIST subset (1,000 train / 200 test images per class) from the full files.") { from, outDirectory };
+        subset.SetAction(r => DataCommands.MakeSubset(r.GetValue(from)!, r.GetValue(outDirectory)!, output));
+        return new Command("data", "Datasets: show, download, make-subset.") { show, download, subset };
     }
 }
