@@ -99,7 +99,7 @@ public static class Program
         lineageBench.SetAction(r => LineageCommands.Bench(r.GetValue(count), r.GetValue(segment), r.GetValue(benchRepository), output, error));
         var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench };
 
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), lineageCommand, bench };
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), lineageCommand, bench };
     }
 
     private static Command LineageCommand(TextWriter output, TextWriter error)
@@ -148,5 +148,59 @@ public static class Program
         var subset = new Command("make-subset", "Recreate the embedded Fashion-MNIST subset (1,000 train / 200 test images per class) from the full files.") { from, outDirectory };
         subset.SetAction(r => DataCommands.MakeSubset(r.GetValue(from)!, r.GetValue(outDirectory)!, output));
         return new Command("data", "Datasets: show, download, make-subset.") { show, download, subset };
+    }
+
+    private static Command EvaluateCommand(Argument<string> architecture, TextWriter output, TextWriter error)
+    {
+        var dataset = new Option<string>("--dataset") { Description = "Dataset to train on: " + string.Join(", ", FairNad.Data.DatasetCatalog.Names) + ".", DefaultValueFactory = _ => "fashion-mnist" };
+        var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets)." };
+        var fidelity = new Option<string>("--fidelity") { Description = "quick (3 epochs on 5,000 images) or full (the NB201 recipe, 200 epochs); the options below override it.", DefaultValueFactory = _ => "quick" };
+        var epochs = new Option<int?>("--epochs") { Description = "Training epochs." };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Training batch size." };
+        var learningRate = new Option<double?>("--lr") { Description = "Initial learning rate (cosine-annealed to 0)." };
+        var trainSubset = new Option<int?>("--train-subset") { Description = "Train on this many images (class-stratified)." };
+        var validationSubset = new Option<int?>("--validation-subset") { Description = "Validate on this many images." };
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads." };
+        var seed = new Option<long?>("--seed") { Description = "Seed of initialisation, shuffling and augmentation." };
+        var budget = new Option<long?>("--params") { Description = "Width-scale the architecture to this parameter budget first." };
+        var outPath = new Option<string?>("--out") { Description = "Write the result document (JSON) here, atomically." };
+        var quiet = new Option<bool>("--quiet") { Description = "No per-epoch progress." };
+        var command = new Command("evaluate", "Train and measure one candidate: accuracy (validation best/last, test), loss curve, size, latency, throughput.")
+        {
+            architecture, dataset, dataDirectory, fidelity, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, budget, outPath, quiet,
+        };
+        command.SetAction(r =>
+        {
+            var name = r.GetValue(dataset)!;
+            var spec = ArchitectureSource.Resolve(r.GetValue(architecture)!, name);
+            if (r.GetValue(budget) is { } parameters)
+            {
+                spec = WidthScaler.ScaleToBudget(spec, parameters).Spec;
+            }
+
+            var config = r.GetValue(fidelity) switch
+            {
+                "quick" => FairNad.Evaluation.Training.TrainingConfig.Quick,
+                "full" => FairNad.Evaluation.Training.TrainingConfig.Full,
+                var other => throw new UsageException($"--fidelity must be quick or full, not '{other}'"),
+            };
+            config = config with
+            {
+                Epochs = r.GetValue(epochs) ?? config.Epochs,
+                BatchSize = r.GetValue(batchSize) ?? config.BatchSize,
+                LearningRate = r.GetValue(learningRate) ?? config.LearningRate,
+                TrainSubset = r.GetValue(trainSubset) ?? config.TrainSubset,
+                ValidationSubset = r.GetValue(validationSubset) ?? config.ValidationSubset,
+                Threads = r.GetValue(threads) ?? config.Threads,
+                Seed = r.GetValue(seed) ?? config.Seed,
+            };
+            if (config.Problem() is { } problem)
+            {
+                throw new UsageException(problem);
+            }
+
+            return EvaluateCommands.InProcess(spec, name, r.GetValue(dataDirectory), config, r.GetValue(outPath), r.GetValue(quiet), output, error);
+        });
+        return command;
     }
 }

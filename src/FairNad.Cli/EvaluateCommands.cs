@@ -1,0 +1,50 @@
+using System.Globalization;
+using FairNad.Architecture;
+using FairNad.Data;
+using FairNad.Evaluation.Training;
+
+namespace FairNad.Cli;
+
+/// <summary>`fairnad evaluate`: train and measure one candidate, here or in an isolated worker process.</summary>
+internal static class EvaluateCommands
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    /// <summary>Trains in this process and writes the result document; exit 0 when trained, 1 when the candidate failed.</summary>
+    public static int InProcess(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string? outPath, bool quiet, TextWriter output, TextWriter log)
+    {
+        var splits = DatasetCatalog.Load(dataset, DatasetCatalog.DataDirectory(dataDirectory));
+        if (!quiet)
+        {
+            log.WriteLine($"data        {splits.Source}");
+        }
+
+        using var data = TensorData.Prepare(splits, config);
+        var result = Trainer.Evaluate(spec, data, config, quiet ? null : e => log.WriteLine(string.Create(Invariant,
+            $"epoch {e.Epoch,3}/{config.Epochs}  loss {e.TrainLoss:F4}  val {e.ValidationAccuracy:F2}%  lr {e.LearningRate:F4}  {e.Seconds:F1} s")));
+        if (outPath is not null)
+        {
+            result.WriteAtomically(outPath);
+        }
+
+        Print(result, output);
+        return result.Status == "ok" ? 0 : 1;
+    }
+
+    public static void Print(EvaluationResult r, TextWriter output)
+    {
+        output.WriteLine($"candidate   {r.CandidateId}");
+        output.WriteLine($"status      {r.Status}{(r.FailureCategory is null ? string.Empty : $" ({r.FailureCategory}): {r.FailureMessage}")}");
+        if (r.Status != "ok")
+        {
+            return;
+        }
+
+        output.WriteLine(string.Create(Invariant, $"dataset     {r.Dataset}: {r.DataSource}"));
+        output.WriteLine(string.Create(Invariant, $"accuracy    validation best {r.BestValidationAccuracy:F2}% (epoch {r.BestEpoch}), last {r.LastValidationAccuracy:F2}%; test {r.TestAccuracy:F2}%"));
+        output.WriteLine(string.Create(Invariant, $"train loss  {string.Join(" ", r.TrainLoss.Select(l => l.ToString("F4", Invariant)))}"));
+        output.WriteLine(string.Create(Invariant, $"size        {r.Parameters:N0} parameters, {r.Macs / 1e6:F1} M MACs"));
+        output.WriteLine(string.Create(Invariant, $"latency     batch 1: {r.LatencyBatch1Ms:F2} ms, batch 64: {r.LatencyBatch64Ms:F1} ms (median of {r.Config.LatencyRepeats}, {r.Threads} thread(s))"));
+        output.WriteLine(string.Create(Invariant, $"training    {r.TrainSeconds:F1} s, {r.ImagesPerSecond:F0} images/s ({r.Config.Epochs} epochs, batch {r.Config.BatchSize}, seed {r.Config.Seed})"));
+    }
+}
