@@ -47,4 +47,70 @@ internal static class EvaluateCommands
         output.WriteLine(string.Create(Invariant, $"latency     batch 1: {r.LatencyBatch1Ms:F2} ms, batch 64: {r.LatencyBatch64Ms:F1} ms (median of {r.Config.LatencyRepeats}, {r.Threads} thread(s))"));
         output.WriteLine(string.Create(Invariant, $"training    {r.TrainSeconds:F1} s, {r.ImagesPerSecond:F0} images/s ({r.Config.Epochs} epochs, batch {r.Config.BatchSize}, seed {r.Config.Seed})"));
     }
+
+    /// <summary>Evaluates each spec in a child `fairnad evaluate` process; one candidate's failure never stops the others.</summary>
+    public static int Isolated(IReadOnlyList<ArchitectureSpec> specs, string dataset, string? dataDirectory, string fidelity, TrainingConfig config, int workers,
+        FairNad.Evaluation.Isolation.WorkerLimits limits, string outDirectory, TextWriter output, TextWriter log)
+    {
+        Directory.CreateDirectory(outDirectory);
+        var (fileName, prefix) = WorkerCommand();
+        var jobs = specs.Select(spec =>
+        {
+            var id = spec.Id;
+            var specPath = Path.GetFullPath(Path.Combine(outDirectory, $"{id}.spec.json"));
+            File.WriteAllText(specPath, SpecJson.Write(spec));
+            var arguments = prefix.Concat(
+            [
+                "evaluate", specPath, "--dataset", dataset, "--fidelity", fidelity, "--quiet",
+                "--epochs", Text(config.Epochs), "--batch-size", Text(config.BatchSize), "--lr", config.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                "--threads", Text(config.Threads), "--seed", config.Seed.ToString(CultureInfo.InvariantCulture),
+                "--out", Path.GetFullPath(Path.Combine(outDirectory, $"{id}.json")),
+            ]).ToList();
+            if (config.TrainSubset is { } train)
+            {
+                arguments.AddRange(["--train-subset", Text(train)]);
+            }
+
+            if (config.ValidationSubset is { } valid)
+            {
+                arguments.AddRange(["--validation-subset", Text(valid)]);
+            }
+
+            if (dataDirectory is not null)
+            {
+                arguments.AddRange(["--data-dir", Path.GetFullPath(dataDirectory)]);
+            }
+
+            return new FairNad.Evaluation.Isolation.WorkerJob(id, dataset, config, fileName, arguments, Path.GetFullPath(Path.Combine(outDirectory, $"{id}.json")));
+        }).ToList();
+        log.WriteLine($"evaluating {jobs.Count} candidate(s) in {Math.Min(workers, jobs.Count)} worker(s) x {config.Threads} thread(s); results in {outDirectory}");
+        var results = FairNad.Evaluation.Isolation.WorkerPool.RunAll(jobs, workers, limits, (i, r) =>
+        {
+            // A failure found by the parent (timeout, crash) has no document yet; write one so the record is complete.
+            if (!File.Exists(jobs[i].ResultPath))
+            {
+                r.WriteAtomically(jobs[i].ResultPath);
+            }
+
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {r.CandidateId[..12]}  {r.Status}{(r.Status == "ok" ? $"  val {r.BestValidationAccuracy:F2}%  test {r.TestAccuracy:F2}%  {r.TrainSeconds:F0} s" : $" ({r.FailureCategory}): {r.FailureMessage}")}"));
+        });
+        foreach (var result in results)
+        {
+            Print(result, output);
+        }
+
+        return results.All(r => r.Status == "ok") ? 0 : 1;
+    }
+
+    /// <summary>How to start this program again: the apphost, or `dotnet fairnad.dll`.</summary>
+    private static (string FileName, IReadOnlyList<string> Prefix) WorkerCommand()
+    {
+        var process = Environment.ProcessPath ?? "dotnet";
+        return Path.GetFileNameWithoutExtension(process) == "dotnet"
+            ? (process, [typeof(EvaluateCommands).Assembly.Location])
+            : (process, []);
+    }
+
+    private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

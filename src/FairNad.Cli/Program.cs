@@ -150,8 +150,13 @@ public static class Program
         return new Command("data", "Datasets: show, download, make-subset.") { show, download, subset };
     }
 
-    private static Command EvaluateCommand(Argument<string> architecture, TextWriter output, TextWriter error)
+    private static Command EvaluateCommand(Argument<string> _, TextWriter output, TextWriter error)
     {
+        var architectures = new Argument<string[]>("architecture")
+        {
+            Description = "Spec files, NAS-Bench-201 cell strings or reference names; several run as isolated workers.",
+            Arity = ArgumentArity.OneOrMore,
+        };
         var dataset = new Option<string>("--dataset") { Description = "Dataset to train on: " + string.Join(", ", FairNad.Data.DatasetCatalog.Names) + ".", DefaultValueFactory = _ => "fashion-mnist" };
         var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets)." };
         var fidelity = new Option<string>("--fidelity") { Description = "quick (3 epochs on 5,000 images) or full (the NB201 recipe, 200 epochs); the options below override it.", DefaultValueFactory = _ => "quick" };
@@ -160,24 +165,31 @@ public static class Program
         var learningRate = new Option<double?>("--lr") { Description = "Initial learning rate (cosine-annealed to 0)." };
         var trainSubset = new Option<int?>("--train-subset") { Description = "Train on this many images (class-stratified)." };
         var validationSubset = new Option<int?>("--validation-subset") { Description = "Validate on this many images." };
-        var threads = new Option<int?>("--threads") { Description = "libtorch threads." };
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads (default 1, or cores / jobs for isolated workers)." };
         var seed = new Option<long?>("--seed") { Description = "Seed of initialisation, shuffling and augmentation." };
         var budget = new Option<long?>("--params") { Description = "Width-scale the architecture to this parameter budget first." };
-        var outPath = new Option<string?>("--out") { Description = "Write the result document (JSON) here, atomically." };
+        var outPath = new Option<string?>("--out") { Description = "Write the result document (JSON) here, atomically (one candidate, in this process)." };
         var quiet = new Option<bool>("--quiet") { Description = "No per-epoch progress." };
-        var command = new Command("evaluate", "Train and measure one candidate: accuracy (validation best/last, test), loss curve, size, latency, throughput.")
+        var isolated = new Option<bool>("--isolated") { Description = "Train in a child worker process with a timeout and a memory cap (implied by several candidates or --jobs)." };
+        var jobs = new Option<int>("--jobs") { Description = "Workers running in parallel.", DefaultValueFactory = _ => 1 };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds a worker may run.", DefaultValueFactory = _ => 7200 };
+        var memory = new Option<long>("--memory-mb") { Description = "Resident memory cap of a worker, in MiB.", DefaultValueFactory = _ => 8192 };
+        var outDirectory = new Option<string>("--out-dir") { Description = "Where isolated workers write <candidate id>.json.", DefaultValueFactory = _ => Path.Combine("artifacts", "evaluations") };
+        var command = new Command("evaluate", "Train and measure candidates: accuracy (validation best/last, test), loss curve, size, latency, throughput.")
         {
-            architecture, dataset, dataDirectory, fidelity, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, budget, outPath, quiet,
+            architectures, dataset, dataDirectory, fidelity, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, budget, outPath, quiet,
+            isolated, jobs, timeout, memory, outDirectory,
         };
         command.SetAction(r =>
         {
             var name = r.GetValue(dataset)!;
-            var spec = ArchitectureSource.Resolve(r.GetValue(architecture)!, name);
-            if (r.GetValue(budget) is { } parameters)
+            var specs = r.GetValue(architectures)!.Select(a =>
             {
-                spec = WidthScaler.ScaleToBudget(spec, parameters).Spec;
-            }
-
+                var spec = ArchitectureSource.Resolve(a, name);
+                return r.GetValue(budget) is { } parameters ? WidthScaler.ScaleToBudget(spec, parameters).Spec : spec;
+            }).ToList();
+            var workers = Math.Max(1, r.GetValue(jobs));
+            var runIsolated = r.GetValue(isolated) || specs.Count > 1 || workers > 1;
             var config = r.GetValue(fidelity) switch
             {
                 "quick" => FairNad.Evaluation.Training.TrainingConfig.Quick,
@@ -191,7 +203,7 @@ public static class Program
                 LearningRate = r.GetValue(learningRate) ?? config.LearningRate,
                 TrainSubset = r.GetValue(trainSubset) ?? config.TrainSubset,
                 ValidationSubset = r.GetValue(validationSubset) ?? config.ValidationSubset,
-                Threads = r.GetValue(threads) ?? config.Threads,
+                Threads = r.GetValue(threads) ?? (runIsolated ? FairNad.Evaluation.Isolation.WorkerPool.ThreadsPerWorker(workers) : config.Threads),
                 Seed = r.GetValue(seed) ?? config.Seed,
             };
             if (config.Problem() is { } problem)
@@ -199,7 +211,13 @@ public static class Program
                 throw new UsageException(problem);
             }
 
-            return EvaluateCommands.InProcess(spec, name, r.GetValue(dataDirectory), config, r.GetValue(outPath), r.GetValue(quiet), output, error);
+            if (!runIsolated)
+            {
+                return EvaluateCommands.InProcess(specs[0], name, r.GetValue(dataDirectory), config, r.GetValue(outPath), r.GetValue(quiet), output, error);
+            }
+
+            var limits = new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromSeconds(r.GetValue(timeout)), r.GetValue(memory) << 20);
+            return EvaluateCommands.Isolated(specs, name, r.GetValue(dataDirectory), r.GetValue(fidelity)!, config, workers, limits, r.GetValue(outDirectory)!, output, error);
         });
         return command;
     }

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Text;
+using FairNad.Evaluation.Training;
+
+namespace FairNad.Evaluation.Isolation;
+
+/// <summary>Wall-clock and resident-memory limits of one worker process.</summary>
+public sealed record WorkerLimits(TimeSpan Timeout, long MemoryBytes)
+{
+    public static WorkerLimits Default => new(TimeSpan.FromHours(2), 8L << 30);
+}
+
+/// <summary>
+/// One candidate to evaluate in a child process: the command that trains it and writes its result document to
+/// <see cref="ResultPath"/> (normally <c>fairnad evaluate ... --out ResultPath</c>).
+/// </summary>
+public sealed record WorkerJob(string CandidateId, string Dataset, TrainingConfig Config, string FileName, IReadOnlyList<string> Arguments, string ResultPath);
+
+/// <summary>
+/// Runs candidates in child processes so that a crash, a native fault, running out of memory or running too long ends
+/// that candidate only: each becomes a failed <see cref="EvaluationResult"/> with a category and a message, and the
+/// caller goes on. Memory is watched as the child's resident set (polled), because libtorch allocates natively, where
+/// .NET heap limits do not reach.
+/// </summary>
+public static class WorkerPool
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>libtorch threads per worker so that workers x threads does not exceed the cores.</summary>
+    public static int ThreadsPerWorker(int workers, int? cores = null) => Math.Max(1, (cores ?? Environment.ProcessorCount) / Math.Max(1, workers));
+
+    /// <summary>Runs <paramref name="jobs"/> with at most <paramref name="parallel"/> at a time; results come back in job order.</summary>
+    public static IReadOnlyList<EvaluationResult> RunAll(IReadOnlyList<WorkerJob> jobs, int parallel, WorkerLimits limits, Action<int, EvaluationResult>? onDone = null, CancellationToken cancel = default)
+    {
+        var results = new EvaluationResult[jobs.Count];
+        var gate = new Lock();
+        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallel), CancellationToken = cancel }, i =>
+        {
+            results[i] = Run(jobs[i], limits, cancel);
+            lock (gate)
+            {
+                onDone?.Invoke(i, results[i]);
+            }
+        });
+        return results;
+    }
+
+    public static EvaluationResult Run(WorkerJob job, WorkerLimits limits, CancellationToken cancel = default)
+    {
+        File.Delete(job.ResultPath);
+        var start = new ProcessStartInfo(job.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in job.Arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {job.FileName}");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return Fail(job, "crash", $"could not start the worker {job.FileName}: {e.Message}");
+        }
+
+        using (process)
+        {
+            var stderr = new Tail(4096);
+            process.ErrorDataReceived += (_, e) => stderr.Add(e.Data);
+            process.OutputDataReceived += (_, _) => { };
+            process.BeginErrorReadLine();
+            process.BeginOutputReadLine();
+            var watch = Stopwatch.StartNew();
+            long peak = 0;
+            string? killed = null;
+            string? category = null;
+            while (!process.WaitForExit(Poll))
+            {
+                peak = Math.Max(peak, ResidentBytes(process));
+                if (cancel.IsCancellationRequested)
+                {
+                    (category, killed) = ("error", "cancelled");
+                }
+                else if (watch.Elapsed > limits.Timeout)
+                {
+                    (category, killed) = ("timeout", $"ran longer than {limits.Timeout.TotalSeconds:F0} s and was stopped");
+                }
+                else if (peak > limits.MemoryBytes)
+                {
+                    (category, killed) = ("out-of-memory", $"resident memory reached {peak / 1048576} MiB, over the cap of {limits.MemoryBytes / 1048576} MiB, and the worker was stopped");
+                }
+
+                if (killed is not null)
+                {
+                    process.Kill(entireProcessTree: true);
+                    process.WaitForExit();
+                    return Fail(job, category!, killed);
+                }
+            }
+
+            process.WaitForExit(); // drains the redirected streams
+            if (File.Exists(job.ResultPath))
+            {
+                try
+                {
+                    return EvaluationResult.Parse(File.ReadAllText(job.ResultPath), job.ResultPath);
+                }
+                catch (FormatException e)
+                {
+                    return Fail(job, "crash", $"the worker wrote an unreadable result: {e.Message}");
+                }
+            }
+
+            var code = process.ExitCode;
+            var reason = code > 128 && code < 160
+                ? $"the worker was killed by signal {SignalName(code - 128)} ({code - 128})"
+                : $"the worker exited with code {code} without a result";
+            return Fail(job, "crash", $"{reason}; stderr: {stderr}".TrimEnd(' ', ';', ':'));
+        }
+    }
+
+    private static EvaluationResult Fail(WorkerJob job, string category, string message) =>
+        EvaluationResult.Failure(job.CandidateId, job.Dataset, job.Config, category, message);
+
+    private static long ResidentBytes(Process process)
+    {
+        try
+        {
+            process.Refresh();
+            return process.WorkingSet64;
+        }
+        catch (InvalidOperationException)
+        {
+            return 0; // exited between checks
+        }
+    }
+
+    private static string SignalName(int signal) => signal switch
+    {
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => $"signal {signal}",
+    };
+
+    /// <summary>The last few KiB of a stream's lines.</summary>
+    private sealed class Tail(int capacity)
+    {
+        private readonly StringBuilder _text = new();
+        private readonly Lock _gate = new();
+
+        public void Add(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _text.Append(line).Append('\n');
+                if (_text.Length > capacity)
+                {
+                    _text.Remove(0, _text.Length - capacity);
+                }
+            }
+        }
+
+        public override string ToString()
+        {
+            lock (_gate)
+            {
+                return _text.ToString().Trim();
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using FairNad.Evaluation.Isolation;
+using FairNad.Evaluation.Training;
+
+namespace FairNad.Evaluation.Tests.Isolation;
+
+/// <summary>Real child processes that crash, hang, eat memory or succeed; the pool must turn each into a recorded result.</summary>
+public sealed class WorkerPoolTests : IDisposable
+{
+    private static readonly WorkerLimits Limits = new(TimeSpan.FromSeconds(20), 400L << 20);
+    private readonly string _directory = Directory.CreateTempSubdirectory("fairnad-workers-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private WorkerJob Bash(string id, string script) =>
+        new(id, "fashion-mnist", TrainingConfig.Quick, "bash", ["-c", script], Path.Combine(_directory, $"{id}.json"));
+
+    [Fact]
+    public void Run_WorkerWritesResult_ResultReturned()
+    {
+        var document = new EvaluationResult { CandidateId = "good", Dataset = "fashion-mnist", Config = TrainingConfig.Quick, Status = "ok", TestAccuracy = 88.5 }.ToJson();
+        var path = Path.Combine(_directory, "doc.json");
+        File.WriteAllText(path, document);
+
+        var result = WorkerPool.Run(Bash("good", $"cp '{path}' '{Path.Combine(_directory, "good.json")}'"), Limits);
+
+        Assert.Equal(("ok", 88.5), (result.Status, result.TestAccuracy));
+    }
+
+    [Fact]
+    public void Run_NativeFault_RecordedAsCrashWithSignal()
+    {
+        var result = WorkerPool.Run(Bash("segv", "echo 'about to fault' >&2; kill -SEGV $$"), Limits);
+
+        Assert.Equal(("failed", "crash"), (result.Status, result.FailureCategory));
+        Assert.Contains("killed by signal SIGSEGV (11)", result.FailureMessage);
+        Assert.Contains("about to fault", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Run_ExitWithoutResult_RecordedAsCrashWithCode()
+    {
+        var result = WorkerPool.Run(Bash("exit3", "echo 'no data' >&2; exit 3"), Limits);
+
+        Assert.Equal("crash", result.FailureCategory);
+        Assert.Contains("exited with code 3 without a result; stderr: no data", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Run_Hang_StoppedAtTimeout()
+    {
+        var result = WorkerPool.Run(Bash("hang", "sleep 60"), Limits with { Timeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Equal("timeout", result.FailureCategory);
+        Assert.Contains("ran longer than 1 s", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Run_MemoryHog_StoppedAtTheCap()
+    {
+        // tail keeps the "last line" of an endless stream without newlines, so its memory grows until it is stopped.
+        var result = WorkerPool.Run(Bash("hog", "exec tail /dev/zero"), Limits with { MemoryBytes = 100L << 20 });
+
+        Assert.Equal("out-of-memory", result.FailureCategory);
+        Assert.Contains("over the cap of 100 MiB", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Run_UnreadableResult_RecordedAsCrash()
+    {
+        var result = WorkerPool.Run(Bash("garbage", $"echo '{{not json' > '{Path.Combine(_directory, "garbage.json")}'"), Limits);
+
+        Assert.Equal("crash", result.FailureCategory);
+        Assert.Contains("unreadable result", result.FailureMessage);
+    }
+
+    [Fact]
+    public void RunAll_OneCrashAmongOthers_EveryJobRecordedInOrder()
+    {
+        var document = new EvaluationResult { CandidateId = "x", Dataset = "d", Config = TrainingConfig.Quick, Status = "ok" }.ToJson();
+        var path = Path.Combine(_directory, "doc.json");
+        File.WriteAllText(path, document);
+        var jobs = new[]
+        {
+            Bash("a", $"cp '{path}' '{Path.Combine(_directory, "a.json")}'"),
+            Bash("b", "kill -ABRT $$"),
+            Bash("c", $"cp '{path}' '{Path.Combine(_directory, "c.json")}'"),
+        };
+
+        var results = WorkerPool.RunAll(jobs, parallel: 2, Limits);
+
+        Assert.Equal(["ok", "failed", "ok"], results.Select(r => r.Status));
+        Assert.Contains("SIGABRT", results[1].FailureMessage);
+    }
+
+    [Theory]
+    [InlineData(1, 16, 16)]
+    [InlineData(4, 16, 4)]
+    [InlineData(3, 2, 1)]
+    public void ThreadsPerWorker_DividesCores(int workers, int cores, int expected)
+    {
+        Assert.Equal(expected, WorkerPool.ThreadsPerWorker(workers, cores));
+    }
+}
