@@ -12,6 +12,23 @@ internal sealed partial class Build
     [Parameter("Time the generated-code path (codegen, Roslyn compile, load, forward) on this many evenly spaced cells.")]
     readonly int CompileSample = 50;
 
+    [Parameter("NAS-Bench-201 tables folder for the proxy benchmark (default ../shared/data/nb201).")]
+    readonly AbsolutePath? Nb201Directory;
+
+    [Parameter("Cells per table the proxy benchmark samples.")]
+    readonly int ProxySample = 1000;
+
+    Target BenchmarkProxies => _ => _
+        .Description("Spearman rho of the synflow zero-cost proxy against NAS-Bench-201 test accuracy on a seeded sample of cells, per dataset.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", "proxies", "--nb201-dir", Nb201Directory ?? RootDirectory.Parent / "shared" / "data" / "nb201",
+            "--sample", ProxySample.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    Target BenchmarkOverhead => _ => _
+        .Description("Harness wall time per candidate (isolated worker) versus the bare training loop of the same model and data, at the quick fidelity.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", "overhead"));
+
     AbsolutePath CliProject => RootDirectory / "src" / "FairNad.Cli" / "FairNad.Cli.csproj";
 
     Target BenchmarkModels => _ => _

@@ -180,4 +180,113 @@ internal static class BenchCommands
         var sorted = values.Order().ToList();
         return sorted[(int)Math.Min(sorted.Count - 1, Math.Round(q * (sorted.Count - 1)))];
     }
+
+    /// <summary>
+    /// `fairnad bench proxies`: synflow (data-free) on a seeded sample of NAS-Bench-201 cells, Spearman rho against the
+    /// tables' test accuracies, next to the parameter count as a baseline and the published all-cell values.
+    /// </summary>
+    public static int Proxies(string directory, int sample, int seed, TextWriter output, TextWriter log)
+    {
+        var tables = new (string File, string Dataset, double Published)[]
+        {
+            ("nb201_cifar10-valid.csv", "cifar10", 0.737),
+            ("nb201_cifar100.csv", "cifar100", 0.763),
+            ("nb201_ImageNet16-120.csv", "imagenet16-120", 0.751),
+        };
+        TorchRuntime.Configure(1, seed);
+        output.WriteLine(string.Create(Invariant, $"sample      {sample:N0} cells (seeded permutation, seed {seed}) of each table in {directory}"));
+        output.WriteLine($"{"dataset",-16} {"synflow rho",12} {"published",10} {"params rho",11} {"seconds",8}");
+        foreach (var (file, dataset, published) in tables)
+        {
+            var path = Path.Combine(directory, file);
+            if (!File.Exists(path))
+            {
+                throw new UsageException($"{path} does not exist");
+            }
+
+            var rows = ReadRows(path);
+            var chosen = FairNad.Data.Splits.Permutation(rows.Count, seed).Take(sample).Select(i => rows[i]).ToList();
+            var input = Nb201.InputFor(dataset);
+            var synflow = new List<double>();
+            var parameters = new List<double>();
+            var watch = Stopwatch.StartNew();
+            foreach (var (cell, _) in chosen)
+            {
+                var plan = NetworkPlanner.Plan(Nb201.ToSpec(cell, input));
+                synflow.Add(FairNad.Evaluation.Proxies.ZeroCostProxies.Synflow(plan, seed));
+                parameters.Add(plan.Analysis.Parameters);
+            }
+
+            var accuracy = chosen.Select(c => c.TestAccuracy).ToList();
+            // A cell with no path to the output scores -infinity: the lowest rank, as the published code treats it.
+            var finite = synflow.Select(v => double.IsFinite(v) ? v : -1e300).ToList();
+            output.WriteLine(string.Create(Invariant,
+                $"{dataset,-16} {FairNad.Evaluation.Proxies.ZeroCostProxies.Spearman(finite, accuracy),12:F3} {published,10:F3} {FairNad.Evaluation.Proxies.ZeroCostProxies.Spearman(parameters, accuracy),11:F3} {watch.Elapsed.TotalSeconds,8:F1}"));
+            log.Flush();
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// `fairnad bench overhead`: per candidate, the harness's wall time (isolated worker: start, data, build, train,
+    /// test, latency, result document) against the bare training loop of the same model, data and steps in this process.
+    /// </summary>
+    public static int Overhead(IReadOnlyList<ArchitectureSpec> specs, FairNad.Evaluation.Training.TrainingConfig config, TextWriter output, TextWriter log)
+    {
+        var splits = FairNad.Data.DatasetCatalog.Load("fashion-mnist", FairNad.Data.DatasetCatalog.DataDirectory());
+        var directory = Directory.CreateTempSubdirectory("fairnad-overhead-").FullName;
+        output.WriteLine(string.Create(Invariant, $"fidelity    {config.Epochs} epochs, {config.TrainSubset} images, batch {config.BatchSize}, {config.Threads} thread(s); {splits.Source}"));
+        output.WriteLine($"{"candidate",-14} {"loop s",8} {"harness s",10} {"ratio",7} {"in-worker train s",18}");
+        double loops = 0, harnesses = 0;
+        try
+        {
+            foreach (var spec in specs)
+            {
+                using (var data = FairNad.Evaluation.Training.TensorData.Prepare(splits, config))
+                {
+                    TorchRuntime.Configure(config.Threads, config.Seed);
+                    using var model = new InterpretedNetwork(NetworkPlanner.Plan(spec));
+                    var loop = FairNad.Evaluation.Training.Trainer.Train(model, data, config).Seconds;
+                    loops += loop;
+
+                    var watch = Stopwatch.StartNew();
+                    var code = EvaluateCommands.Isolated([spec], "fashion-mnist", null, "quick", config, 1,
+                        new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromHours(1), 16L << 30), directory, TextWriter.Null, log);
+                    var harness = watch.Elapsed.TotalSeconds;
+                    harnesses += harness;
+                    var result = FairNad.Evaluation.Training.EvaluationResult.Parse(File.ReadAllText(Path.Combine(directory, $"{spec.Id}.json")), spec.Id);
+                    output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {loop,8:F1} {harness,10:F1} {harness / loop,7:F3} {result.TrainSeconds,18:F1}{(code == 0 ? string.Empty : "  (failed)")}"));
+                }
+            }
+
+            output.WriteLine(string.Create(Invariant, $"total       loop {loops:F1} s, harness {harnesses:F1} s: overhead {((harnesses / loops) - 1) * 100:F1}%"));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static List<(string Cell, double TestAccuracy)> ReadRows(string table)
+    {
+        using var reader = new StreamReader(table);
+        var header = reader.ReadLine()!.Split(',');
+        var cell = Array.IndexOf(header, "arch str");
+        var test = Array.IndexOf(header, "test accuracy");
+        if (cell < 0 || test < 0)
+        {
+            throw new UsageException($"{table}: needs 'arch str' and 'test accuracy' columns");
+        }
+
+        var rows = new List<(string, double)>();
+        for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        {
+            var fields = line.Split(',');
+            rows.Add((fields[cell], double.Parse(fields[test], CultureInfo.InvariantCulture)));
+        }
+
+        return rows;
+    }
 }

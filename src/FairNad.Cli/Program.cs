@@ -97,7 +97,18 @@ public static class Program
         var benchRepository = new Option<string?>("--repo") { Description = "Write into this repository (created bare if missing) instead of a temporary one that is deleted afterwards." };
         var lineageBench = new Command("lineage", "Time writing candidates (spec + code + note) into a lineage repository as branches accumulate.") { count, segment, benchRepository };
         lineageBench.SetAction(r => LineageCommands.Bench(r.GetValue(count), r.GetValue(segment), r.GetValue(benchRepository), output, error));
-        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench };
+        var nb201Directory = new Option<string>("--nb201-dir") { Description = "Folder with nb201_cifar10-valid.csv, nb201_cifar100.csv, nb201_ImageNet16-120.csv.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "nb201") };
+        var sample = new Option<int>("--sample") { Description = "Cells per table (a seeded sample).", DefaultValueFactory = _ => 1000 };
+        var sampleSeed = new Option<int>("--seed") { Description = "Seed of the sample and of the weights.", DefaultValueFactory = _ => 0 };
+        var proxies = new Command("proxies", "Spearman rho of synflow against NAS-Bench-201 test accuracy on a seeded sample of cells.") { nb201Directory, sample, sampleSeed };
+        proxies.SetAction(r => BenchCommands.Proxies(r.GetValue(nb201Directory)!, r.GetValue(sample), r.GetValue(sampleSeed), output, error));
+        var candidates = new Option<string[]>("--candidates") { Description = "Reference architectures to time.", DefaultValueFactory = _ => ["resnet", "mobilenetv2"], AllowMultipleArgumentsPerToken = true };
+        var overheadParams = new Option<long>("--params") { Description = "Width-scale each to this many parameters.", DefaultValueFactory = _ => 100_000 };
+        var overhead = new Command("overhead", "Harness wall time per candidate (isolated worker) versus the bare training loop, at the quick fidelity.") { candidates, overheadParams };
+        overhead.SetAction(r => BenchCommands.Overhead(
+            r.GetValue(candidates)!.Select(c => WidthScaler.ScaleToBudget(ArchitectureSource.Resolve(c, "fashion-mnist"), r.GetValue(overheadParams)).Spec).ToList(),
+            FairNad.Evaluation.Training.TrainingConfig.Quick, output, error));
+        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead };
 
         return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), lineageCommand, bench };
     }
