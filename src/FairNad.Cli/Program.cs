@@ -30,7 +30,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
@@ -110,7 +110,7 @@ public static class Program
             FairNad.Evaluation.Training.TrainingConfig.Quick, output, error));
         var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead };
 
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), lineageCommand, bench };
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, bench };
     }
 
     private static Command LineageCommand(TextWriter output, TextWriter error)
@@ -231,5 +231,54 @@ public static class Program
             return EvaluateCommands.Isolated(specs, name, r.GetValue(dataDirectory), r.GetValue(fidelity)!, config, workers, limits, r.GetValue(outDirectory)!, output, error);
         });
         return command;
+    }
+
+    private static Command KnowledgeCommand(TextWriter output)
+    {
+        var tree = new Option<string?>("--tree") { Description = "An attribute-tree file (default: the curated tree, knowledge/attribute-tree.json)." };
+        var references = new Option<string?>("--references") { Description = "Folder of reference descriptions to check attribute references against (default: knowledge/references when present)." };
+        FairNad.Knowledge.AttributeTree Load(ParseResult r) => r.GetValue(tree) is { } path
+            ? FairNad.Knowledge.AttributeTree.Read(File.ReadAllText(path), path)
+            : FairNad.Knowledge.AttributeTree.Default();
+
+        var show = new Command("show", "Print the tree: granularity, category, attribute, effect, references and realisations.") { tree };
+        show.SetAction(r =>
+        {
+            output.Write(Load(r).Show());
+            return 0;
+        });
+        var stats = new Command("stats", "Attributes per category and the share realised by the operator library.") { tree };
+        stats.SetAction(r =>
+        {
+            output.Write(Load(r).Stats());
+            return 0;
+        });
+        var validate = new Command("validate", "Check the tree: template categories, unique ids, no empty category, known references and realisations; exit 1 on a problem.") { tree, references };
+        validate.SetAction(r =>
+        {
+            var loaded = Load(r);
+            var folder = r.GetValue(references) ?? Path.Combine("knowledge", "references");
+            var known = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.md").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToHashSet(StringComparer.Ordinal) : null;
+            var problems = loaded.Validate(known);
+            foreach (var problem in problems)
+            {
+                output.WriteLine(problem);
+            }
+
+            output.WriteLine(problems.Count == 0
+                ? $"valid: {loaded.Attributes.Count()} attributes{(known is null ? " (references not checked: no knowledge/references folder here)" : $", references checked against {folder}")}"
+                : $"{problems.Count} problem(s)");
+            return problems.Count == 0 ? 0 : 1;
+        });
+        var file = new Argument<string>("file") { Description = "The attribute-tree file to rewrite in canonical form (sorted keys, two-space indent)." };
+        var format = new Command("format", "Rewrite an attribute-tree file in canonical form after editing it by hand.") { file };
+        format.SetAction(r =>
+        {
+            var path = r.GetValue(file)!;
+            File.WriteAllText(path, FairNad.Knowledge.AttributeTree.Read(File.ReadAllText(path), path).Write());
+            output.WriteLine($"formatted {path}");
+            return 0;
+        });
+        return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format };
     }
 }
