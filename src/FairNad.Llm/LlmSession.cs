@@ -1,0 +1,366 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Distributed;
+using OllamaSharp;
+
+namespace FairNad.Llm;
+
+/// <summary>live: call the model and record; replay: recorded answers only; auto: replay when recorded, else live; off: no LLM.</summary>
+public enum LlmMode
+{
+    Live,
+    Replay,
+    Auto,
+    Off,
+}
+
+/// <summary>A stage needs the LLM but it is off; the message says which stage.</summary>
+public sealed class LlmDisabledException(string message) : Exception(message);
+
+/// <summary>Replay found no recorded answer; the message names the prompt hash and the transcript folder.</summary>
+public sealed class LlmReplayMissException(string message) : Exception(message);
+
+/// <summary>The server cannot be reached or lacks the model; the message says what to do.</summary>
+public sealed class LlmUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The model's answers stayed malformed after every repair attempt; every problem is listed.</summary>
+public sealed class LlmOutputException(string message) : Exception(message);
+
+/// <summary>How to reach the model and what to do with recordings.</summary>
+/// <param name="Model">Ollama model name, e.g. qwen2.5:7b-instruct.</param>
+/// <param name="Server">Ollama's URL (OLLAMA_HOST, default http://localhost:11434).</param>
+/// <param name="TranscriptDirectory">Where exchanges are recorded, content-addressed by the cache key.</param>
+/// <param name="Seed">Sampling seed sent with every request.</param>
+/// <param name="ContextLength">Context window (num_ctx) sent with every request.</param>
+/// <param name="MaxAttempts">Answers per question before malformed output becomes a failure.</param>
+public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = 8192, int MaxAttempts = 3)
+{
+    public const string DefaultModel = "qwen2.5:7b-instruct";
+
+    /// <summary>Parses <c>ollama:&lt;model&gt;</c>, <c>live</c>, <c>replay</c>, <c>auto</c> or <c>off</c> (the last four with the default model).</summary>
+    public static LlmSettings Parse(string text, string transcriptDirectory, string? server = null)
+    {
+        var host = server ?? Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? "http://localhost:11434";
+        if (!host.Contains("://", StringComparison.Ordinal))
+        {
+            host = "http://" + host;
+        }
+
+        var uri = new Uri(host);
+        return text switch
+        {
+            "live" => new(DefaultModel, uri, LlmMode.Live, transcriptDirectory),
+            "replay" => new(DefaultModel, uri, LlmMode.Replay, transcriptDirectory),
+            "auto" => new(DefaultModel, uri, LlmMode.Auto, transcriptDirectory),
+            "off" => new(DefaultModel, uri, LlmMode.Off, transcriptDirectory),
+            _ when text.StartsWith("ollama:", StringComparison.Ordinal) && text.Length > 7 => new(text[7..], uri, LlmMode.Auto, transcriptDirectory),
+            _ => throw new ArgumentException($"--llm must be live, replay, auto, off or ollama:<model>, not '{text}'"),
+        };
+    }
+}
+
+/// <summary>The model as the server describes it; the digest pins exactly which weights answered.</summary>
+public sealed record ModelInfo(string Name, string Digest, string? Family, string? ParameterSize, string? Quantization);
+
+/// <summary>One stage's LLM use.</summary>
+public sealed record LedgerEntry(string Stage, int Calls, int Live, long PromptTokens, long CompletionTokens, double Seconds);
+
+/// <summary>Token counts and durations per stage; cached answers cost no tokens.</summary>
+public sealed class CostLedger
+{
+    private readonly Dictionary<string, LedgerEntry> _entries = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    public string Stage { get; set; } = "default";
+
+    public IReadOnlyList<LedgerEntry> Entries
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _entries.Values.OrderBy(e => e.Stage, StringComparer.Ordinal).ToList();
+            }
+        }
+    }
+
+    internal void Record(bool live, long prompt, long completion, double seconds)
+    {
+        lock (_gate)
+        {
+            var e = _entries.GetValueOrDefault(Stage) ?? new LedgerEntry(Stage, 0, 0, 0, 0, 0);
+            _entries[Stage] = e with
+            {
+                Calls = e.Calls + 1,
+                Live = e.Live + (live ? 1 : 0),
+                PromptTokens = e.PromptTokens + prompt,
+                CompletionTokens = e.CompletionTokens + completion,
+                Seconds = e.Seconds + seconds,
+            };
+        }
+    }
+
+    public string Summary() => string.Join("\n", Entries.Select(e => string.Create(CultureInfo.InvariantCulture,
+        $"{e.Stage}: {e.Calls} call(s), {e.Live} answered live ({e.Calls - e.Live} replayed), {e.PromptTokens:N0} prompt + {e.CompletionTokens:N0} completion tokens, {e.Seconds:F1} s")));
+}
+
+/// <summary>
+/// The product's one LLM pipeline: OllamaSharp's <see cref="IChatClient"/> (or, in replay mode, nothing) behind
+/// Microsoft.Extensions.AI's <see cref="DistributedCachingChatClient"/> over a folder of transcripts, with deterministic
+/// options (temperature 0, fixed seed, top_k 1, fixed context), one request at a time, and the model digest in every
+/// cache key. Answers are checked against a JSON schema and a validator, and malformed ones are sent back for repair.
+/// </summary>
+public sealed class LlmSession : IDisposable
+{
+    public const string CacheVersion = "fairnad-llm-1";
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private readonly IChatClient _client;
+    private readonly IDisposable? _inner;
+    private MeasuringChatClient? _measuring;
+
+    private LlmSession(LlmSettings settings, ModelInfo model, IChatClient client, IDisposable? inner)
+    {
+        Settings = settings;
+        Model = model;
+        _client = client;
+        _inner = inner;
+    }
+
+    public LlmSettings Settings { get; }
+
+    public ModelInfo Model { get; }
+
+    public CostLedger Ledger { get; } = new();
+
+    /// <summary>Opens the pipeline. Live and auto ask the server for the model's digest; replay reads it from the transcripts.</summary>
+    public static async Task<LlmSession> OpenAsync(LlmSettings settings, string stage, HttpClient? http = null, CancellationToken cancel = default)
+    {
+        if (settings.Mode == LlmMode.Off)
+        {
+            throw new LlmDisabledException($"{stage} needs an LLM, but the LLM is off (--llm off); use --llm replay with recorded transcripts, or --llm live with a running Ollama");
+        }
+
+        Directory.CreateDirectory(settings.TranscriptDirectory);
+        var modelFile = Path.Combine(settings.TranscriptDirectory, "model.json");
+        ModelInfo model;
+        IChatClient inner;
+        IDisposable? owned = null;
+        if (settings.Mode == LlmMode.Replay)
+        {
+            if (!File.Exists(modelFile))
+            {
+                throw new LlmReplayMissException($"{stage}: no recorded transcripts in {settings.TranscriptDirectory} (model.json is missing); record them once with --llm live against a running Ollama");
+            }
+
+            model = JsonSerializer.Deserialize<ModelInfo>(File.ReadAllText(modelFile)) ?? throw new LlmReplayMissException($"{modelFile} is empty");
+            inner = new ReplayOnlyChatClient(settings.TranscriptDirectory, stage);
+        }
+        else
+        {
+            var client = http is null ? new OllamaApiClient(settings.Server, settings.Model) : new OllamaApiClient(http, settings.Model);
+            owned = client;
+            model = await DescribeAsync(client, settings, cancel).ConfigureAwait(false);
+            File.WriteAllText(modelFile, JsonSerializer.Serialize(model, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            inner = client;
+        }
+
+        var measuring = new MeasuringChatClient(inner);
+        var cache = new FileDistributedCache(settings.TranscriptDirectory, read: settings.Mode != LlmMode.Live, write: settings.Mode != LlmMode.Replay);
+        var cached = new ChatClientBuilder(measuring).UseDistributedCache(cache, c => c.CacheKeyAdditionalValues = [CacheVersion, model.Digest]).Build();
+        return new LlmSession(settings, model, cached, owned) { _measuring = measuring };
+    }
+
+    /// <summary>The options every request carries.</summary>
+    public ChatOptions Options(JsonElement? schema) => new()
+    {
+        ModelId = Settings.Model,
+        Temperature = 0,
+        TopK = 1,
+        Seed = Settings.Seed,
+        ResponseFormat = schema is { } s ? ChatResponseFormat.ForJsonSchema(s, "answer") : null,
+        AdditionalProperties = new AdditionalPropertiesDictionary { ["num_ctx"] = Settings.ContextLength },
+    };
+
+    /// <summary>
+    /// Asks for JSON matching <paramref name="schema"/>; if the answer does not parse or <paramref name="validate"/>
+    /// returns a problem, the answer and the problem go back to the model, up to <see cref="LlmSettings.MaxAttempts"/>.
+    /// </summary>
+    public async Task<JsonElement> AskJsonAsync(string stage, IReadOnlyList<ChatMessage> prompt, JsonElement schema, Func<JsonElement, string?> validate, CancellationToken cancel = default)
+    {
+        var messages = prompt.ToList();
+        var problems = new List<string>();
+        await _oneAtATime.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            Ledger.Stage = stage;
+            for (var attempt = 1; attempt <= Settings.MaxAttempts; attempt++)
+            {
+                _measuring!.Last = null;
+                var response = await _client.GetResponseAsync(messages, Options(schema), cancel).ConfigureAwait(false);
+                if (_measuring.Last is { } live)
+                {
+                    Ledger.Record(live: true, live.Prompt, live.Completion, live.Seconds);
+                }
+                else
+                {
+                    Ledger.Record(live: false, 0, 0, 0);
+                }
+
+                var text = response.Text;
+                string? problem;
+                try
+                {
+                    using var document = JsonDocument.Parse(text);
+                    problem = validate(document.RootElement);
+                    if (problem is null)
+                    {
+                        return document.RootElement.Clone();
+                    }
+                }
+                catch (JsonException e)
+                {
+                    problem = $"the answer is not valid JSON ({e.Message})";
+                }
+
+                problems.Add($"attempt {attempt}: {problem}");
+                messages.Add(new ChatMessage(ChatRole.Assistant, text));
+                messages.Add(new ChatMessage(ChatRole.User, $"That answer is invalid: {problem}. Reply again with only JSON that matches the schema."));
+            }
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+
+        throw new LlmOutputException($"{stage}: no valid answer after {Settings.MaxAttempts} attempts: {string.Join("; ", problems)}");
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _inner?.Dispose();
+        _oneAtATime.Dispose();
+    }
+
+    /// <summary>Hash of a prompt as replay reports it.</summary>
+    public static string PromptHash(IEnumerable<ChatMessage> messages) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", messages.Select(m => $"{m.Role}: {m.Text}")))))[..16];
+
+    private static async Task<ModelInfo> DescribeAsync(OllamaApiClient client, LlmSettings settings, CancellationToken cancel)
+    {
+        try
+        {
+            var models = await client.ListLocalModelsAsync(cancel).ConfigureAwait(false);
+            var found = models.FirstOrDefault(m => m.Name == settings.Model || m.Name == settings.Model + ":latest")
+                ?? throw new LlmUnavailableException($"model {settings.Model} is not available on {settings.Server}; run `ollama pull {settings.Model}` (local models: {string.Join(", ", models.Select(m => m.Name))})");
+            var show = await client.ShowModelAsync(settings.Model, cancel).ConfigureAwait(false);
+            return new ModelInfo(found.Name, found.Digest ?? string.Empty, show.Details?.Family, show.Details?.ParameterSize, show.Details?.QuantizationLevel);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new LlmUnavailableException($"cannot reach Ollama at {settings.Server} ({e.Message}); start it (`ollama serve`, `ollama pull {settings.Model}`) or use --llm replay with recorded transcripts", e);
+        }
+    }
+
+    /// <summary>Sits between the cache and the model: whatever reaches it is a live call, measured here.</summary>
+    private sealed class MeasuringChatClient(IChatClient inner) : DelegatingChatClient(inner)
+    {
+        public (long Prompt, long Completion, double Seconds)? Last { get; set; }
+
+        public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            var watch = Stopwatch.StartNew();
+            var response = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+            Last = (response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0, watch.Elapsed.TotalSeconds);
+            return response;
+        }
+    }
+
+    /// <summary>Stands in for the model in replay mode: every request that reaches it was not recorded.</summary>
+    private sealed class ReplayOnlyChatClient(string directory, string stage) : IChatClient
+    {
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new LlmReplayMissException($"{stage}: no recorded answer for prompt {PromptHash(messages)} in {directory}; run with --llm live or auto to record it");
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new LlmReplayMissException($"{stage}: no recorded answer for prompt {PromptHash(messages)} in {directory}");
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+}
+
+/// <summary>
+/// An <see cref="IDistributedCache"/> over a folder: one file per key (the caching client's content hash), written
+/// atomically, so recorded exchanges are plain files that can be committed, diffed and replayed offline.
+/// </summary>
+public sealed class FileDistributedCache(string directory, bool read = true, bool write = true) : IDistributedCache
+{
+    public int Hits { get; private set; }
+
+    public byte[]? Get(string key)
+    {
+        var path = PathFor(key);
+        if (!read || !File.Exists(path))
+        {
+            return null;
+        }
+
+        Hits++;
+        return File.ReadAllBytes(path);
+    }
+
+    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => Task.FromResult(Get(key));
+
+    public void Set(string key, byte[] value, DistributedCacheEntryOptions options)
+    {
+        if (!write)
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(directory);
+        var path = PathFor(key);
+        File.WriteAllBytes(path + ".tmp", value);
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    {
+        Set(key, value, options);
+        return Task.CompletedTask;
+    }
+
+    public void Refresh(string key)
+    {
+    }
+
+    public Task RefreshAsync(string key, CancellationToken token = default) => Task.CompletedTask;
+
+    public void Remove(string key)
+    {
+        if (write)
+        {
+            File.Delete(PathFor(key));
+        }
+    }
+
+    public Task RemoveAsync(string key, CancellationToken token = default)
+    {
+        Remove(key);
+        return Task.CompletedTask;
+    }
+
+    private string PathFor(string key)
+    {
+        var safe = new string(key.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_').ToArray());
+        return Path.Combine(directory, $"exchange-{safe}.json");
+    }
+}
