@@ -30,7 +30,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or ArgumentException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
@@ -279,6 +279,12 @@ public static class Program
             output.WriteLine($"formatted {path}");
             return 0;
         });
-        return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format };
+        var llm = new Option<string>("--llm") { Description = "live, replay, auto, off or ollama:<model> (default model " + FairNad.Llm.LlmSettings.DefaultModel + ").", DefaultValueFactory = _ => "auto" };
+        var host = new Option<string?>("--ollama-host") { Description = "Ollama's URL (default: OLLAMA_HOST, else http://localhost:11434)." };
+        var referencesIn = new Option<string>("--references") { Description = "Folder of reference descriptions.", DefaultValueFactory = _ => Path.Combine("knowledge", "references") };
+        var outRoot = new Option<string>("--out") { Description = "Where to write <model>/attribute-tree.json, merge-report.md and transcripts/.", DefaultValueFactory = _ => Path.Combine("knowledge", "extracted") };
+        var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).") { llm, host, referencesIn, outRoot };
+        extract.SetAction(r => KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output));
+        return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format, extract };
     }
 }

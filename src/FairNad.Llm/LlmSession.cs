@@ -144,7 +144,6 @@ public sealed class LlmSession : IDisposable
             throw new LlmDisabledException($"{stage} needs an LLM, but the LLM is off (--llm off); use --llm replay with recorded transcripts, or --llm live with a running Ollama");
         }
 
-        Directory.CreateDirectory(settings.TranscriptDirectory);
         var modelFile = Path.Combine(settings.TranscriptDirectory, "model.json");
         ModelInfo model;
         IChatClient inner;
@@ -161,6 +160,7 @@ public sealed class LlmSession : IDisposable
         }
         else
         {
+            Directory.CreateDirectory(settings.TranscriptDirectory);
             var client = http is null ? new OllamaApiClient(settings.Server, settings.Model) : new OllamaApiClient(http, settings.Model);
             owned = client;
             model = await DescribeAsync(client, settings, cancel).ConfigureAwait(false);

@@ -1,0 +1,34 @@
+using System.Text;
+using FairNad.Knowledge;
+using FairNad.Llm;
+
+namespace FairNad.Cli;
+
+/// <summary>`fairnad knowledge extract`: the Extract stage.</summary>
+internal static class KnowledgeCommands
+{
+    public static int Extract(string llm, string? host, string references, string outRoot, TextWriter output)
+    {
+        var model = llm.StartsWith("ollama:", StringComparison.Ordinal) ? llm[7..] : LlmSettings.DefaultModel;
+        var folder = Path.Combine(outRoot, Slug(model));
+        var settings = LlmSettings.Parse(llm, Path.Combine(folder, "transcripts"), host);
+        using var session = LlmSession.OpenAsync(settings, "Extract").GetAwaiter().GetResult();
+        var result = KnowledgeExtractor.ExtractAsync(session, references, AttributeTree.Default()).GetAwaiter().GetResult();
+        Directory.CreateDirectory(folder);
+        var tree = Path.Combine(folder, "attribute-tree.json");
+        File.WriteAllText(tree, result.Tree.Write(), new UTF8Encoding(false));
+        File.WriteAllText(Path.Combine(folder, "merge-report.md"), result.Report, new UTF8Encoding(false));
+        output.WriteLine($"wrote {tree} ({result.Tree.Attributes.Count()} attributes from {result.Proposed.Count} proposals) and merge-report.md");
+        output.WriteLine($"model {session.Model.Name} {session.Model.Digest}");
+        output.WriteLine(session.Ledger.Summary());
+        var problems = result.Tree.Validate();
+        foreach (var problem in problems)
+        {
+            output.WriteLine($"warning: {problem}");
+        }
+
+        return 0;
+    }
+
+    private static string Slug(string model) => new(model.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '-').ToArray());
+}

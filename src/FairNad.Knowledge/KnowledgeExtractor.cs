@@ -1,0 +1,293 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FairNad.Architecture;
+using FairNad.Llm;
+using Microsoft.Extensions.AI;
+
+namespace FairNad.Knowledge;
+
+/// <summary>An attribute as the LLM proposed it for one reference model.</summary>
+public sealed record ExtractedAttribute(string Reference, string Category, string Name, string Description, string Effect);
+
+/// <summary>One merge decision, for the report: kind is merged, moved, generalised, dropped, linked or filled.</summary>
+public sealed record MergeDecision(string Kind, string Subject, string Reason);
+
+public sealed record ExtractionResult(AttributeTree Tree, IReadOnlyList<ExtractedAttribute> Proposed, IReadOnlyList<MergeDecision> Decisions, string Report);
+
+/// <summary>
+/// The Extract stage: for each reference description, ask the LLM (through <see cref="LlmSession"/>, so every exchange is
+/// recorded and replayable) for attributes in the template's fixed categories as schema-constrained JSON, then merge
+/// them deterministically with stated rules and write a report of every decision.
+/// </summary>
+public static partial class KnowledgeExtractor
+{
+    public const string Stage = "extract";
+
+    /// <summary>Names that tie an attribute to one model; an attribute carrying one is generalised (the name removed) or dropped.</summary>
+    public static readonly IReadOnlyList<string> ModelSpecificTerms =
+    [
+        "resnet", "resnext", "densenet", "inception", "googlenet", "senet", "mobilenet", "shufflenet", "efficientnet", "convnext",
+        "vit", "swin", "mixer", "efficientformer", "mobilevit", "efficientvit", "mbconv", "fused-mbconv", "shifted window",
+    ];
+
+    private static readonly List<string> CategoryIds = KnowledgeTemplate.Granularities.SelectMany(g => g.Categories).Select(c => c.Id).ToList();
+
+    public static JsonElement Schema { get; } = JsonDocument.Parse(
+        $$"""
+        {
+          "type": "object",
+          "properties": {
+            "attributes": {
+              "type": "array",
+              "minItems": 1,
+              "maxItems": 12,
+              "items": {
+                "type": "object",
+                "properties": {
+                  "category": { "type": "string", "enum": [{{string.Join(", ", CategoryIds.Select(c => $"\"{c}\""))}}] },
+                  "name": { "type": "string" },
+                  "description": { "type": "string" },
+                  "effect": { "type": "string", "enum": [{{string.Join(", ", KnowledgeTemplate.Effects.Select(e => $"\"{e}\""))}}] }
+                },
+                "required": ["category", "name", "description", "effect"]
+              }
+            }
+          },
+          "required": ["attributes"]
+        }
+        """).RootElement.Clone();
+
+    /// <summary>The prompt for one reference: the fixed two levels, an example, the constraints, and the description.</summary>
+    public static IReadOnlyList<ChatMessage> Prompt(string reference, string description)
+    {
+        var template = new StringBuilder();
+        foreach (var g in KnowledgeTemplate.Granularities)
+        {
+            template.Append(CultureInfo.InvariantCulture, $"- {g.Name}\n");
+            foreach (var c in g.Categories)
+            {
+                template.Append(CultureInfo.InvariantCulture, $"  - {c.Id}: {c.Name}\n");
+            }
+        }
+
+        var system =
+            "You extract reusable neural-network design knowledge for architecture search. Organise it in this fixed template " +
+            "(granularity, then main category id and name):\n" + template +
+            "For the model described by the user, list its design attributes. Each attribute has a category id from the template, " +
+            "a short name, one sentence describing the mechanism and why it helps, and the effect it aims at (" + string.Join(", ", KnowledgeTemplate.Effects) + ").\n" +
+            "Constraints: be general, concise and specific. Describe mechanisms that transfer to other networks; never use model-specific " +
+            "module or model names (say 'inverted bottleneck with depthwise convolution', not 'MBConv'). At most 12 attributes.\n" +
+            "Example: {\"attributes\": [{\"category\": \"block.recalibration\", \"name\": \"Channel gating from global context\", " +
+            "\"description\": \"Rescale channels by weights computed from globally pooled features, emphasising informative channels.\", \"effect\": \"accuracy\"}]}\n" +
+            "Reply with JSON only, matching the schema.";
+        return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, $"Reference model: {reference}\n\n{description}")];
+    }
+
+    /// <summary>The first problem of an answer, or null when it is usable.</summary>
+    public static string? Validate(JsonElement answer)
+    {
+        if (answer.ValueKind != JsonValueKind.Object || !answer.TryGetProperty("attributes", out var list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return "the answer must be an object with an 'attributes' array";
+        }
+
+        if (list.GetArrayLength() is 0 or > 12)
+        {
+            return $"'attributes' has {list.GetArrayLength()} items; give 1 to 12";
+        }
+
+        var i = 0;
+        foreach (var item in list.EnumerateArray())
+        {
+            string? Field(string name) => item.ValueKind == JsonValueKind.Object && item.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            if (Field("category") is not { } category || !CategoryIds.Contains(category))
+            {
+                return $"attributes[{i}].category must be one of {string.Join(", ", CategoryIds)}";
+            }
+
+            if (Field("name") is not { Length: > 0 and <= 80 })
+            {
+                return $"attributes[{i}].name must be a non-empty string of at most 80 characters";
+            }
+
+            if (Field("description") is not { Length: > 0 and <= 300 })
+            {
+                return $"attributes[{i}].description must be one sentence of at most 300 characters";
+            }
+
+            if (Field("effect") is not { } effect || !KnowledgeTemplate.Effects.Contains(effect))
+            {
+                return $"attributes[{i}].effect must be one of {string.Join(", ", KnowledgeTemplate.Effects)}";
+            }
+
+            i++;
+        }
+
+        return null;
+    }
+
+    public static async Task<ExtractionResult> ExtractAsync(LlmSession session, string referencesDirectory, AttributeTree curated, CancellationToken cancel = default)
+    {
+        var files = Directory.GetFiles(referencesDirectory, "*.md").Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0)
+        {
+            throw new KnowledgeFormatException($"{referencesDirectory}: no reference descriptions (*.md)");
+        }
+
+        var proposed = new List<ExtractedAttribute>();
+        foreach (var file in files)
+        {
+            var reference = Path.GetFileNameWithoutExtension(file);
+            var answer = await session.AskJsonAsync(Stage, Prompt(reference, File.ReadAllText(file)), Schema, Validate, cancel).ConfigureAwait(false);
+            proposed.AddRange(answer.GetProperty("attributes").EnumerateArray().Select(a => new ExtractedAttribute(
+                reference, a.GetProperty("category").GetString()!, a.GetProperty("name").GetString()!.Trim(), a.GetProperty("description").GetString()!.Trim(), a.GetProperty("effect").GetString()!)));
+        }
+
+        var provenance = new Provenance(
+            "extracted",
+            $"Extracted by {session.Model.Name} from {files.Count} reference descriptions in knowledge/references with temperature 0, seed {session.Settings.Seed}, top_k 1, num_ctx {session.Settings.ContextLength}; merged by KnowledgeExtractor (see merge-report.md).",
+            session.Model.Name,
+            session.Model.Digest);
+        var (tree, decisions) = Merge(proposed, curated, provenance);
+        return new ExtractionResult(tree, proposed, decisions, Report(tree, proposed, decisions, session));
+    }
+
+    /// <summary>
+    /// Merges proposals deterministically:
+    /// 1. a name holding a model-specific term is generalised by removing the term, or dropped when too little is left;
+    /// 2. proposals with the same normalised name are one attribute, its references the union;
+    /// 3. an attribute proposed in several categories goes to the category most references chose, ties to the one first in the template;
+    /// 4. the description and effect come from the alphabetically first reference that proposed it in the chosen category;
+    /// 5. an attribute whose name shares at least half its words with a curated attribute of the same category takes that
+    ///    attribute's id and realisations (linked); others get a new id and no realisation (left to the LLM-driven mutation);
+    /// 6. a category left empty is filled with the curated tree's attributes for it, and the report says so.
+    /// </summary>
+    public static (AttributeTree Tree, IReadOnlyList<MergeDecision> Decisions) Merge(IReadOnlyList<ExtractedAttribute> proposed, AttributeTree curated, Provenance provenance)
+    {
+        var decisions = new List<MergeDecision>();
+        var kept = new List<ExtractedAttribute>();
+        foreach (var p in proposed)
+        {
+            var term = ModelSpecificTerms.FirstOrDefault(t => Regex.IsMatch(p.Name, $@"\b{Regex.Escape(t)}\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant));
+            if (term is null)
+            {
+                kept.Add(p);
+                continue;
+            }
+
+            var general = Spaces().Replace(Regex.Replace(p.Name, $@"\b{Regex.Escape(term)}\b", string.Empty, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant), " ").Trim(' ', '-', '(', ')');
+            if (Words(general).Count >= 2)
+            {
+                decisions.Add(new("generalised", $"'{p.Name}' ({p.Reference})", $"removed the model-specific term '{term}': '{general}'"));
+                kept.Add(p with { Name = general });
+            }
+            else
+            {
+                decisions.Add(new("dropped", $"'{p.Name}' ({p.Reference})", $"model-specific ('{term}') with nothing general left"));
+            }
+        }
+
+        var curatedByCategory = curated.Granularities.SelectMany(g => g.Categories).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var attributes = new Dictionary<string, List<AttributeNode>>(StringComparer.Ordinal);
+        foreach (var group in kept.GroupBy(p => Normalise(p.Name), StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var votes = group.GroupBy(p => p.Category).Select(g => (Category: g.Key, References: g.Select(x => x.Reference).Distinct().Count()))
+                .OrderByDescending(v => v.References).ThenBy(v => CategoryIds.IndexOf(v.Category)).ToList();
+            var category = votes[0].Category;
+            if (votes.Count > 1)
+            {
+                decisions.Add(new("moved", $"'{group.First().Name}'", $"proposed in {string.Join(", ", votes.Select(v => $"{v.Category} ({v.References})"))}; placed in {category} by majority, ties to the earlier template category"));
+            }
+
+            var references = group.Select(p => p.Reference).Distinct().Order(StringComparer.Ordinal).ToList();
+            if (references.Count > 1)
+            {
+                decisions.Add(new("merged", $"'{group.First().Name}'", $"proposed for {references.Count} references: {string.Join(", ", references)}"));
+            }
+
+            var first = group.Where(p => p.Category == category).OrderBy(p => p.Reference, StringComparer.Ordinal).First();
+            var match = curatedByCategory[category].Attributes
+                .Select(a => (Attribute: a, Overlap: Overlap(first.Name, a.Name)))
+                .Where(x => x.Overlap >= 0.5).OrderByDescending(x => x.Overlap).ThenBy(x => x.Attribute.Id, StringComparer.Ordinal).Select(x => x.Attribute).FirstOrDefault();
+            string id;
+            IReadOnlyList<Realisation> realisations;
+            if (match is not null)
+            {
+                id = match.Id;
+                realisations = match.Realisations;
+                decisions.Add(new("linked", $"'{first.Name}'", $"matches curated attribute {match.Id}; takes its {match.Realisations.Count} realisation(s)"));
+            }
+            else
+            {
+                id = $"{category}.{Slug(first.Name)}";
+                realisations = [];
+            }
+
+            var list = attributes.TryGetValue(category, out var existing) ? existing : attributes[category] = [];
+            if (list.FirstOrDefault(a => a.Id == id) is { } twin)
+            {
+                // Two names linked to one curated attribute: one attribute with both proposals' references.
+                list[list.IndexOf(twin)] = twin with { References = twin.References.Union(references).Order(StringComparer.Ordinal).ToList() };
+                decisions.Add(new("merged", $"'{first.Name}'", $"links to {id} like '{twin.Name}'; kept as one attribute"));
+                continue;
+            }
+
+            list.Add(new AttributeNode(id, first.Name, first.Description, first.Effect, references, realisations));
+        }
+
+        var granularities = KnowledgeTemplate.Granularities.Select(g => g with
+        {
+            Categories = g.Categories.Select(c =>
+            {
+                if (attributes.TryGetValue(c.Id, out var list) && list.Count > 0)
+                {
+                    return c with { Attributes = list.OrderBy(a => a.Id, StringComparer.Ordinal).ToList() };
+                }
+
+                decisions.Add(new("filled", c.Id, $"no attribute was proposed for this category; filled with the curated tree's {curatedByCategory[c.Id].Attributes.Count} attribute(s)"));
+                return c with { Attributes = curatedByCategory[c.Id].Attributes };
+            }).ToList(),
+        }).ToList();
+        return (new AttributeTree(AttributeTree.CurrentSchema, provenance, granularities), decisions);
+    }
+
+    private static string Report(AttributeTree tree, IReadOnlyList<ExtractedAttribute> proposed, IReadOnlyList<MergeDecision> decisions, LlmSession session)
+    {
+        var text = new StringBuilder();
+        text.Append("# Knowledge extraction: merge report\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Model: {session.Model.Name} ({session.Model.Digest}), {session.Model.Family} {session.Model.ParameterSize} {session.Model.Quantization}\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Proposed: {proposed.Count} attributes from {proposed.Select(p => p.Reference).Distinct().Count()} references\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Tree: {tree.Attributes.Count()} attributes, {tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0)} with a realisation\n\n");
+        text.Append("| decision | subject | reason |\n|---|---|---|\n");
+        foreach (var d in decisions)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"| {d.Kind} | {d.Subject.Replace("|", "/", StringComparison.Ordinal)} | {d.Reason.Replace("|", "/", StringComparison.Ordinal)} |\n");
+        }
+
+        return text.ToString();
+    }
+
+    private static string Normalise(string name) => string.Join(' ', Words(name));
+
+    private static List<string> Words(string text) =>
+        NonWord().Split(text.ToLowerInvariant()).Where(w => w.Length > 0 && w is not ("and" or "the" or "a" or "of" or "with" or "for")).ToList();
+
+    private static double Overlap(string a, string b)
+    {
+        var x = Words(a).Select(Stem).ToHashSet(StringComparer.Ordinal);
+        var y = Words(b).Select(Stem).ToHashSet(StringComparer.Ordinal);
+        return x.Count == 0 || y.Count == 0 ? 0 : (double)x.Intersect(y).Count() / x.Union(y).Count();
+    }
+
+    private static string Stem(string word) => word.Length > 4 && word.EndsWith('s') ? word[..^1] : word;
+
+    private static string Slug(string name) => string.Join('-', Words(name));
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Spaces();
+
+    [GeneratedRegex(@"[^a-z0-9]+")]
+    private static partial Regex NonWord();
+}

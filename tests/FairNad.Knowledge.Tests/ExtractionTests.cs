@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using FairNad.Llm;
+using FairNad.Tests.Shared;
+
+namespace FairNad.Knowledge.Tests;
+
+public sealed class ExtractionTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("fairnad-extract-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static string Here([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+
+    private static string References => Path.GetFullPath(Path.Combine(Here(), "..", "..", "knowledge", "references"));
+
+    /// <summary>A scripted server answering each reference from the fixtures, in order, repeating the last answer.</summary>
+    private static ScriptedOllamaServer Server()
+    {
+        var fixtures = JsonDocument.Parse(File.ReadAllText(Path.Combine(Here(), "Fixtures", "extraction-answers.json"))).RootElement.GetProperty("answers");
+        var queues = fixtures.EnumerateObject().ToDictionary(p => p.Name, p => new Queue<string>(p.Value.EnumerateArray().Select(v => v.GetString()!)));
+        return new ScriptedOllamaServer(request =>
+        {
+            var messages = request.GetProperty("messages").EnumerateArray().ToList();
+            var first = messages.First(m => m.GetProperty("role").GetString() == "user").GetProperty("content").GetString()!;
+            var reference = first.Split('\n')[0]["Reference model: ".Length..];
+            var queue = queues[reference];
+            return queue.Count > 1 ? queue.Dequeue() : queue.Peek();
+        });
+    }
+
+    private LlmSettings Settings(ScriptedOllamaServer? server, LlmMode mode) =>
+        new("test-model", server?.Uri ?? new Uri("http://127.0.0.1:9/"), mode, Path.Combine(_directory, "transcripts"));
+
+    private static void MatchSnapshot(string name, string actual)
+    {
+        var path = Path.Combine(Here(), "Snapshots", name + ".snap");
+        if (Environment.GetEnvironmentVariable("FAIRNAD_UPDATE_SNAPSHOTS") == "1")
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, actual);
+            return;
+        }
+
+        Assert.True(File.Exists(path), $"snapshot {path} is missing; run the tests once with FAIRNAD_UPDATE_SNAPSHOTS=1 and review the diff");
+        Assert.Equal(File.ReadAllText(path), actual);
+    }
+
+    [Fact]
+    public async Task Extract_ScriptedServer_TreeAndReportMatchSnapshots()
+    {
+        using var server = Server();
+        using var session = await LlmSession.OpenAsync(Settings(server, LlmMode.Live), KnowledgeExtractor.Stage);
+
+        var result = await KnowledgeExtractor.ExtractAsync(session, References, AttributeTree.Default());
+
+        MatchSnapshot("extracted-tree.json", result.Tree.Write());
+        MatchSnapshot("merge-report.md", result.Report);
+        Assert.Equal(16, server.ChatRequests.Count); // 15 references, one answer repaired
+        Assert.Empty(result.Tree.Validate());
+        Assert.Equal("extracted", result.Tree.Provenance.Method);
+        Assert.Equal(ScriptedOllamaServer.Digest, result.Tree.Provenance.ModelDigest);
+    }
+
+    [Fact]
+    public async Task Extract_MergeRules_EachFailureModeHandledAndReported()
+    {
+        using var server = Server();
+        using var session = await LlmSession.OpenAsync(Settings(server, LlmMode.Live), KnowledgeExtractor.Stage);
+
+        var result = await KnowledgeExtractor.ExtractAsync(session, References, AttributeTree.Default());
+
+        var kinds = result.Decisions.GroupBy(d => d.Kind).ToDictionary(g => g.Key, g => g.ToList());
+        Assert.Contains(kinds["generalised"], d => d.Subject.StartsWith("'MBConv block with squeeze'", StringComparison.Ordinal));
+        Assert.Contains(kinds["dropped"], d => d.Subject.StartsWith("'Shifted window attention'", StringComparison.Ordinal));
+        Assert.Contains(kinds["moved"], d => d.Reason.Contains("placed in block.recalibration", StringComparison.Ordinal));
+        Assert.Contains(kinds["filled"], d => d.Subject == "network.hierarchy");
+        var se = result.Tree.Find("block.recalibration.squeeze-excitation")!;
+        Assert.Equal(["efficientnet", "mobilenetv2", "senet"], se.References);
+        Assert.NotEmpty(se.Realisations);
+        Assert.Contains(result.Tree.Attributes, x => x.Attribute.Realisations.Count == 0);
+        Assert.Contains(server.ChatRequests, r => ScriptedOllamaServer.LastUserMessage(r).StartsWith("That answer is invalid: attributes[0].category must be one of", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Extract_Replay_ByteIdenticalTreeWithNoServer()
+    {
+        string recorded;
+        using (var server = Server())
+        using (var live = await LlmSession.OpenAsync(Settings(server, LlmMode.Live), KnowledgeExtractor.Stage))
+        {
+            recorded = (await KnowledgeExtractor.ExtractAsync(live, References, AttributeTree.Default())).Tree.Write();
+        }
+
+        using var replay = await LlmSession.OpenAsync(Settings(null, LlmMode.Replay), KnowledgeExtractor.Stage);
+        var replayed = await KnowledgeExtractor.ExtractAsync(replay, References, AttributeTree.Default());
+
+        Assert.Equal(recorded, replayed.Tree.Write());
+        Assert.Equal(0, replay.Ledger.Entries.Sum(e => e.Live));
+    }
+
+    [Fact]
+    public void Validate_Answers_NameTheBrokenField()
+    {
+        Assert.Equal("the answer must be an object with an 'attributes' array", KnowledgeExtractor.Validate(JsonDocument.Parse("[]").RootElement));
+        Assert.StartsWith("attributes[0].effect must be one of", KnowledgeExtractor.Validate(JsonDocument.Parse("""{"attributes":[{"category":"operator.activation","name":"x","description":"y","effect":"speed"}]}""").RootElement));
+        Assert.Null(KnowledgeExtractor.Validate(JsonDocument.Parse("""{"attributes":[{"category":"operator.activation","name":"x","description":"y","effect":"accuracy"}]}""").RootElement));
+    }
+
+    [Fact]
+    public void Prompt_CarriesTemplateConstraintsAndDescription()
+    {
+        var prompt = KnowledgeExtractor.Prompt("resnet", "A description.");
+
+        Assert.Contains("block.recalibration: Adaptive feature recalibration", prompt[0].Text);
+        Assert.Contains("never use model-specific module or model names", prompt[0].Text);
+        Assert.Equal("Reference model: resnet\n\nA description.", prompt[1].Text);
+    }
+}
