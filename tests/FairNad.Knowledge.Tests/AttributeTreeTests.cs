@@ -1,11 +1,10 @@
-using System.Runtime.CompilerServices;
 using FairNad.Architecture;
 
 namespace FairNad.Knowledge.Tests;
 
 public sealed class AttributeTreeTests
 {
-    private static string Repository([CallerFilePath] string path = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
+    private static string Repository() => AppContext.BaseDirectory;
 
     private static string TreeFile => Path.Combine(Repository(), "knowledge", "attribute-tree.json");
 
@@ -106,7 +105,7 @@ public sealed class AttributeTreeTests
 
 public sealed class ReferenceDescriptionTests
 {
-    private static string Folder([CallerFilePath] string path = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", "..", "knowledge", "references"));
+    private static string Folder() => Path.Combine(AppContext.BaseDirectory, "knowledge", "references");
 
     public static TheoryData<string> Files => new(Directory.GetFiles(Folder(), "*.md").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal));
 

@@ -11,9 +11,11 @@ public sealed class ExtractionTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static string Here([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+    private static string Here() => AppContext.BaseDirectory;
 
-    private static string References => Path.GetFullPath(Path.Combine(Here(), "..", "..", "knowledge", "references"));
+    private static string Source([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+
+    private static string References => Path.Combine(AppContext.BaseDirectory, "knowledge", "references");
 
     /// <summary>A scripted server answering each reference from the fixtures, in order, repeating the last answer.</summary>
     private static ScriptedOllamaServer Server()
@@ -38,8 +40,9 @@ public sealed class ExtractionTests : IDisposable
         var path = Path.Combine(Here(), "Snapshots", name + ".snap");
         if (Environment.GetEnvironmentVariable("FAIRNAD_UPDATE_SNAPSHOTS") == "1")
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllText(path, actual);
+            var source = Path.Combine(Source(), "Snapshots", name + ".snap");
+            Directory.CreateDirectory(Path.GetDirectoryName(source)!);
+            File.WriteAllText(source, actual);
             return;
         }
 
