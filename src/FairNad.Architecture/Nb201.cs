@@ -57,6 +57,27 @@ public static class Nb201
         return edges.ToArray();
     }
 
+    /// <summary>Size of the space: five operations on each of six edges.</summary>
+    public const int CellCount = 15625;
+
+    /// <summary>Every cell string, in a fixed order (edge 0 varies fastest); the same set every NB201 table lists.</summary>
+    public static IEnumerable<string> AllCells() => Enumerable.Range(0, CellCount).Select(CellAt);
+
+    /// <summary>The cell with index <paramref name="code"/> in <see cref="AllCells"/> (its edges are the base-5 digits of the code).</summary>
+    public static string CellAt(int code)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(code);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(code, CellCount);
+        var edges = new string[6];
+        for (var e = 0; e < 6; e++)
+        {
+            edges[e] = Operations[code % 5];
+            code /= 5;
+        }
+
+        return FormatEdges(edges);
+    }
+
     public static string FormatEdges(IReadOnlyList<string> edges) =>
         $"|{edges[0]}~0|+|{edges[1]}~0|{edges[2]}~1|+|{edges[3]}~0|{edges[4]}~1|{edges[5]}~2|";
 

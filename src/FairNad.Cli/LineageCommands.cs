@@ -108,7 +108,7 @@ internal static class LineageCommands
             using var store = LineageStore.Open(path, create: true);
             const string run = "bench";
             store.CreateRun(new RunManifest(run, 0, "experiments/bench.json", "{}\n", null));
-            var cells = Enumerable.Range(0, 15625).Select(Cell).ToList();
+            var cells = Nb201.AllCells().ToList();
             var ids = new List<string>();
             var watch = Stopwatch.StartNew();
             var segmentStart = TimeSpan.Zero;
@@ -158,18 +158,6 @@ internal static class LineageCommands
                 Directory.Delete(path, recursive: true);
             }
         }
-    }
-
-    private static string Cell(int code)
-    {
-        var edges = new string[6];
-        for (var e = 0; e < 6; e++)
-        {
-            edges[e] = Nb201.Operations[code % 5];
-            code /= 5;
-        }
-
-        return Nb201.FormatEdges(edges);
     }
 
     private static long DirectorySize(string path) => new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);

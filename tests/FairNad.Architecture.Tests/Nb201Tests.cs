@@ -4,22 +4,7 @@ public sealed class Nb201Tests
 {
     private const string Example = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
 
-    private static IEnumerable<string> AllCells()
-    {
-        var ops = Nb201.Operations;
-        for (var code = 0; code < 15625; code++)
-        {
-            var edges = new string[6];
-            var rest = code;
-            for (var e = 0; e < 6; e++)
-            {
-                edges[e] = ops[rest % 5];
-                rest /= 5;
-            }
-
-            yield return Nb201.FormatEdges(edges);
-        }
-    }
+    private static IEnumerable<string> AllCells() => Nb201.AllCells();
 
     private static string Uniform(string op) => Nb201.FormatEdges(Enumerable.Repeat(op, 6).ToArray());
 

@@ -4,6 +4,8 @@ using FairNad.Architecture.Models;
 
 namespace FairNad.Cli.Tests;
 
+using static Cli;
+
 public sealed class ArchCommandTests : IDisposable
 {
     private const string AllConv3x3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
@@ -11,14 +13,6 @@ public sealed class ArchCommandTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("fairnad-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     private string WriteSpec(ArchitectureSpec spec, string name)
     {

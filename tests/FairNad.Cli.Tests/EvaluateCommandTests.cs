@@ -2,19 +2,13 @@ using FairNad.Evaluation.Training;
 
 namespace FairNad.Cli.Tests;
 
+using static Cli;
+
 public sealed class EvaluateCommandTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("fairnad-cli-evaluate-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     private static readonly string[] Tiny = ["--params", "20000", "--epochs", "1", "--train-subset", "200", "--validation-subset", "100", "--batch-size", "50"];
 

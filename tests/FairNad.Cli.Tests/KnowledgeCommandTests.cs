@@ -1,15 +1,9 @@
 namespace FairNad.Cli.Tests;
 
+using static Cli;
+
 public sealed class KnowledgeCommandTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void Stats_CuratedTree_EveryCategoryListed()
     {

@@ -4,19 +4,13 @@ using FairNad.Lineage;
 
 namespace FairNad.Cli.Tests;
 
+using static Cli;
+
 public sealed class LineageCommandTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("fairnad-cli-lineage-").FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
 
     /// <summary>A bare repository with run "demo": a ResNet seed, a child with Hardswish, a grandchild with SE.</summary>
     private (string Repository, IReadOnlyList<StoredCandidate> Family) Record()

@@ -8,18 +8,11 @@ public sealed class StrategyTests
     private static Nb201TableEvaluator Synthetic()
     {
         var table = new Dictionary<string, (double, double)>(StringComparer.Ordinal);
-        for (var code = 0; code < 15625; code++)
+        foreach (var cell in Nb201.AllCells())
         {
-            var edges = new string[6];
-            var rest = code;
-            for (var e = 0; e < 6; e++)
-            {
-                edges[e] = Nb201.Operations[rest % 5];
-                rest /= 5;
-            }
-
+            var edges = Nb201.ParseEdges(cell);
             var score = 50 + (6 * edges.Count(e => e == "nor_conv_3x3")) + (2 * edges.Count(e => e == "skip_connect")) - (edges[5] == "none" ? 10 : 0);
-            table[Nb201.FormatEdges(edges)] = (score, score - 0.5);
+            table[cell] = (score, score - 0.5);
         }
 
         return new Nb201TableEvaluator(table);

@@ -7,22 +7,7 @@ namespace FairNad.Evaluation.Tests.Modules;
 
 public sealed class Nb201SpaceTests
 {
-    /// <summary>All 5^6 cell strings, the same set every NAS-Bench-201 table lists.</summary>
-    private static IEnumerable<string> AllCells()
-    {
-        for (var code = 0; code < 15625; code++)
-        {
-            var edges = new string[6];
-            var rest = code;
-            for (var e = 0; e < 6; e++)
-            {
-                edges[e] = Nb201.Operations[rest % 5];
-                rest /= 5;
-            }
-
-            yield return Nb201.FormatEdges(edges);
-        }
-    }
+    private static IEnumerable<string> AllCells() => Nb201.AllCells();
 
     [Fact]
     [Trait("Category", "Slow")]
