@@ -2,8 +2,8 @@ using FairNad.Build.Engine;
 
 internal sealed partial class Build
 {
-    [Parameter("LLM for stages that use one: live, replay, auto, off, or ollama:<model>.")]
-    readonly string Llm = "auto";
+    [Parameter("LLM for stages that use one: live, replay, auto, off, or ollama:<model> (Extract: default auto; Search: default the experiment's).")]
+    readonly string? Llm;
 
     [Parameter("Ollama server URL (default: OLLAMA_HOST, else http://localhost:11434).")]
     readonly string? OllamaHost;
@@ -11,6 +11,6 @@ internal sealed partial class Build
     Target Extract => _ => _
         .Description("Extracts an attribute tree from knowledge/references with the LLM into knowledge/extracted/<model>/ (every exchange recorded; --llm replay needs no network).")
         .DependsOn(Restore)
-        .Executes(() => Fairnad(["knowledge", "extract", "--llm", Llm, "--references", RootDirectory / "knowledge" / "references", "--out", RootDirectory / "knowledge" / "extracted",
+        .Executes(() => Fairnad(["knowledge", "extract", "--llm", Llm ?? "auto", "--references", RootDirectory / "knowledge" / "references", "--out", RootDirectory / "knowledge" / "extracted",
             .. OllamaHost is null ? Array.Empty<string>() : ["--ollama-host", OllamaHost]]));
 }

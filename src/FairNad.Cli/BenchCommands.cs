@@ -251,7 +251,7 @@ internal static class BenchCommands
                     loops += loop;
 
                     var watch = Stopwatch.StartNew();
-                    var code = EvaluateCommands.Isolated([spec], "fashion-mnist", null, "quick", config, 1,
+                    var code = EvaluateCommands.Isolated([spec], "fashion-mnist", null, config, 1,
                         new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromHours(1), 16L << 30), directory, TextWriter.Null, log);
                     var harness = watch.Elapsed.TotalSeconds;
                     harnesses += harness;

@@ -49,40 +49,12 @@ internal static class EvaluateCommands
     }
 
     /// <summary>Evaluates each spec in a child `fairnad evaluate` process; one candidate's failure never stops the others.</summary>
-    public static int Isolated(IReadOnlyList<ArchitectureSpec> specs, string dataset, string? dataDirectory, string fidelity, TrainingConfig config, int workers,
+    public static int Isolated(IReadOnlyList<ArchitectureSpec> specs, string dataset, string? dataDirectory, TrainingConfig config, int workers,
         FairNad.Evaluation.Isolation.WorkerLimits limits, string outDirectory, TextWriter output, TextWriter log)
     {
         Directory.CreateDirectory(outDirectory);
-        var (fileName, prefix) = WorkerCommand();
-        var jobs = specs.Select(spec =>
-        {
-            var id = spec.Id;
-            var specPath = Path.GetFullPath(Path.Combine(outDirectory, $"{id}.spec.json"));
-            File.WriteAllText(specPath, SpecJson.Write(spec));
-            var arguments = prefix.Concat(
-            [
-                "evaluate", specPath, "--dataset", dataset, "--fidelity", fidelity, "--quiet",
-                "--epochs", Text(config.Epochs), "--batch-size", Text(config.BatchSize), "--lr", config.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-                "--threads", Text(config.Threads), "--seed", config.Seed.ToString(CultureInfo.InvariantCulture),
-                "--out", Path.GetFullPath(Path.Combine(outDirectory, $"{id}.json")),
-            ]).ToList();
-            if (config.TrainSubset is { } train)
-            {
-                arguments.AddRange(["--train-subset", Text(train)]);
-            }
-
-            if (config.ValidationSubset is { } valid)
-            {
-                arguments.AddRange(["--validation-subset", Text(valid)]);
-            }
-
-            if (dataDirectory is not null)
-            {
-                arguments.AddRange(["--data-dir", Path.GetFullPath(dataDirectory)]);
-            }
-
-            return new FairNad.Evaluation.Isolation.WorkerJob(id, dataset, config, fileName, arguments, Path.GetFullPath(Path.Combine(outDirectory, $"{id}.json")));
-        }).ToList();
+        var worker = Worker;
+        var jobs = specs.Select(spec => worker.EvaluateJob(spec, dataset, dataDirectory, config, Path.Combine(outDirectory, $"{spec.Id}.json"))).ToList();
         log.WriteLine($"evaluating {jobs.Count} candidate(s) in {Math.Min(workers, jobs.Count)} worker(s) x {config.Threads} thread(s); results in {outDirectory}");
         var results = FairNad.Evaluation.Isolation.WorkerPool.RunAll(jobs, workers, limits, (i, r) =>
         {
@@ -103,14 +75,7 @@ internal static class EvaluateCommands
         return results.All(r => r.Status == "ok") ? 0 : 1;
     }
 
-    /// <summary>How to start this program again: the apphost, or `dotnet fairnad.dll`.</summary>
-    private static (string FileName, IReadOnlyList<string> Prefix) WorkerCommand()
-    {
-        var process = Environment.ProcessPath ?? "dotnet";
-        return Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? (process, [typeof(EvaluateCommands).Assembly.Location])
-            : (process, []);
-    }
+    /// <summary>How to start this program again as a worker.</summary>
+    public static FairNad.Experiments.WorkerCommand Worker => FairNad.Experiments.WorkerCommand.ForAssembly(typeof(EvaluateCommands).Assembly.Location);
 
-    private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

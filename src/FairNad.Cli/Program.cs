@@ -30,7 +30,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or ArgumentException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or FairNad.Experiments.ExperimentException or ArgumentException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
@@ -110,7 +110,7 @@ public static class Program
             FairNad.Evaluation.Training.TrainingConfig.Quick, output, error));
         var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead };
 
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, bench };
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), bench };
     }
 
     private static Command LineageCommand(TextWriter output, TextWriter error)
@@ -186,9 +186,10 @@ public static class Program
         var timeout = new Option<double>("--timeout") { Description = "Seconds a worker may run.", DefaultValueFactory = _ => 7200 };
         var memory = new Option<long>("--memory-mb") { Description = "Resident memory cap of a worker, in MiB.", DefaultValueFactory = _ => 8192 };
         var outDirectory = new Option<string>("--out-dir") { Description = "Where isolated workers write <candidate id>.json.", DefaultValueFactory = _ => Path.Combine("artifacts", "evaluations") };
+        var configFile = new Option<string?>("--config") { Description = "A training config document (JSON, as in result documents) to start from instead of --fidelity." };
         var command = new Command("evaluate", "Train and measure candidates: accuracy (validation best/last, test), loss curve, size, latency, throughput.")
         {
-            architectures, dataset, dataDirectory, fidelity, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, budget, outPath, quiet,
+            architectures, dataset, dataDirectory, fidelity, configFile, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, budget, outPath, quiet,
             isolated, jobs, timeout, memory, outDirectory,
         };
         command.SetAction(r =>
@@ -201,7 +202,7 @@ public static class Program
             }).ToList();
             var workers = Math.Max(1, r.GetValue(jobs));
             var runIsolated = r.GetValue(isolated) || specs.Count > 1 || workers > 1;
-            var config = r.GetValue(fidelity) switch
+            var config = r.GetValue(configFile) is { } file ? FairNad.Evaluation.Training.TrainingConfig.Parse(File.ReadAllText(file), file) : r.GetValue(fidelity) switch
             {
                 "quick" => FairNad.Evaluation.Training.TrainingConfig.Quick,
                 "full" => FairNad.Evaluation.Training.TrainingConfig.Full,
@@ -214,7 +215,7 @@ public static class Program
                 LearningRate = r.GetValue(learningRate) ?? config.LearningRate,
                 TrainSubset = r.GetValue(trainSubset) ?? config.TrainSubset,
                 ValidationSubset = r.GetValue(validationSubset) ?? config.ValidationSubset,
-                Threads = r.GetValue(threads) ?? (runIsolated ? FairNad.Evaluation.Isolation.WorkerPool.ThreadsPerWorker(workers) : config.Threads),
+                Threads = r.GetValue(threads) ?? (runIsolated ? FairNad.Evaluation.Isolation.WorkerPool.ThreadsPerWorker(workers) : r.GetValue(configFile) is null ? 1 : config.Threads),
                 Seed = r.GetValue(seed) ?? config.Seed,
             };
             if (config.Problem() is { } problem)
@@ -228,7 +229,7 @@ public static class Program
             }
 
             var limits = new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromSeconds(r.GetValue(timeout)), r.GetValue(memory) << 20);
-            return EvaluateCommands.Isolated(specs, name, r.GetValue(dataDirectory), r.GetValue(fidelity)!, config, workers, limits, r.GetValue(outDirectory)!, output, error);
+            return EvaluateCommands.Isolated(specs, name, r.GetValue(dataDirectory), config, workers, limits, r.GetValue(outDirectory)!, output, error);
         });
         return command;
     }

@@ -15,6 +15,14 @@ public static class TorchRuntime
     private static readonly Lock Gate = new();
     private static TorchRuntimeInfo? _info;
 
+    /// <summary>The libtorch package this build references (e.g. "libtorch-cpu 2.10.0"), without loading it.</summary>
+    public static string LibTorchPackage =>
+        typeof(TorchRuntime).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false).OfType<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "LibTorch")?.Value ?? "unknown";
+
+    /// <summary>The TorchSharp assembly version, without loading libtorch.</summary>
+    public static string TorchSharpVersion => typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown";
+
     /// <summary>Loads the native backend (idempotent) and describes it.</summary>
     /// <exception cref="InvalidOperationException">libtorch or TorchSharp's native bridge did not load; the message says why.</exception>
     public static TorchRuntimeInfo EnsureLoaded()

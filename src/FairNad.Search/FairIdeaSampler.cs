@@ -19,10 +19,7 @@ public sealed class FairIdeaSampler
     /// <param name="include">Which attributes may be sampled (e.g. only realisable ones when the LLM is off).</param>
     public FairIdeaSampler(AttributeTree tree, int seed, Func<AttributeNode, bool>? include = null)
     {
-        var keep = include ?? (_ => true);
-        _tree = tree.Granularities
-            .Select(g => g with { Categories = g.Categories.Select(c => c with { Attributes = c.Attributes.Where(keep).ToList() }).Where(c => c.Attributes.Count > 0).ToList() })
-            .Where(g => g.Categories.Count > 0).ToList();
+        _tree = Narrow(tree.Granularities, include ?? (_ => true));
         if (_tree.Count == 0)
         {
             throw new ArgumentException("no attribute of the tree may be sampled");
@@ -34,22 +31,32 @@ public sealed class FairIdeaSampler
     /// <summary>Trials so far per attribute id.</summary>
     public IReadOnlyDictionary<string, int> Tries => _tries;
 
+    /// <summary>
+    /// Feedback's say in fairness: a load added to an attribute's trial count (the feedback loop adds failures and
+    /// subtracts half the improvements, so attributes that keep breaking candidates are tried less and ones that help more).
+    /// </summary>
+    public Func<string, double>? ExtraLoad { get; set; }
+
     /// <summary>Counts a trial that happened elsewhere (e.g. replayed from a journal on resume).</summary>
     public void Record(string attributeId) => _tries[attributeId] = _tries.GetValueOrDefault(attributeId) + 1;
 
     /// <summary>
     /// Picks the next attribute and records the trial. <paramref name="prefer"/> narrows the choice to attributes it
-    /// accepts when any exist (the Pareto-aware mutation passes the objective the parent is weak in).
+    /// accepts when any exist (the Pareto-aware mutation passes the objective the parent is weak in);
+    /// <paramref name="require"/> narrows it always (mutations that apply realisations need realised attributes).
     /// </summary>
-    public (GranularityNode Granularity, CategoryNode Category, AttributeNode Attribute) Next(Func<AttributeNode, bool>? prefer = null)
+    /// <exception cref="InvalidOperationException">no attribute meets <paramref name="require"/>.</exception>
+    public (GranularityNode Granularity, CategoryNode Category, AttributeNode Attribute) Next(Func<AttributeNode, bool>? prefer = null, Func<AttributeNode, bool>? require = null)
     {
-        var tree = _tree;
-        if (prefer is not null)
+        var tree = require is null ? _tree : Narrow(_tree, require);
+        if (tree.Count == 0)
         {
-            var narrowed = _tree
-                .Select(g => g with { Categories = g.Categories.Select(c => c with { Attributes = c.Attributes.Where(prefer).ToList() }).Where(c => c.Attributes.Count > 0).ToList() })
-                .Where(g => g.Categories.Count > 0).ToList();
-            tree = narrowed.Count > 0 ? narrowed : _tree;
+            throw new InvalidOperationException("no attribute of the tree meets the mutation's requirement");
+        }
+
+        if (prefer is not null && Narrow(tree, prefer) is { Count: > 0 } narrowed)
+        {
+            tree = narrowed;
         }
 
         var granularity = LeastTried(tree, g => g.Categories.SelectMany(c => c.Attributes));
@@ -59,12 +66,16 @@ public sealed class FairIdeaSampler
         return (granularity, category, attribute);
     }
 
+    private static List<GranularityNode> Narrow(IReadOnlyList<GranularityNode> tree, Func<AttributeNode, bool> keep) =>
+        tree.Select(g => g with { Categories = g.Categories.Select(c => c with { Attributes = c.Attributes.Where(keep).ToList() }).Where(c => c.Attributes.Count > 0).ToList() })
+            .Where(g => g.Categories.Count > 0).ToList();
+
     private T LeastTried<T>(IReadOnlyList<T> children, Func<T, IEnumerable<AttributeNode>> leaves)
     {
         var load = children.Select(c =>
         {
             var list = leaves(c).ToList();
-            return (Child: c, PerLeaf: (double)list.Sum(a => _tries.GetValueOrDefault(a.Id)) / list.Count);
+            return (Child: c, PerLeaf: list.Sum(a => _tries.GetValueOrDefault(a.Id) + (ExtraLoad?.Invoke(a.Id) ?? 0)) / list.Count);
         }).ToList();
         var minimum = load.Min(x => x.PerLeaf);
         var tied = load.Where(x => x.PerLeaf == minimum).Select(x => x.Child).ToList();

@@ -12,78 +12,202 @@ public interface ISearchSpace<T>
     string Key(T candidate);
 }
 
-/// <summary>What a candidate is worth: validation accuracy, or null when it failed.</summary>
-public interface IEvaluator<T>
+/// <summary>What a candidate turned out to be worth. <see cref="Accuracy"/> is null when it failed; <see cref="Failure"/> says why.</summary>
+/// <param name="Accuracy">Validation accuracy in percent.</param>
+/// <param name="Cost">The cost objective (parameters or MACs), when known.</param>
+/// <param name="Failure">Failure category (timeout, crash, diverged, ...), when it failed.</param>
+public sealed record Outcome(double? Accuracy, double? Cost = null, string? Failure = null)
 {
-    double? Evaluate(T candidate);
+    public bool Ok => Accuracy is not null;
+
+    public static Outcome Failed(string category) => new(null, null, category);
 }
 
-/// <summary>One evaluated candidate, in query order.</summary>
-public sealed record Trial<T>(int Index, T Candidate, string Key, double? Validation, string? ParentKey);
+/// <summary>A synchronous evaluator, such as a benchmark table lookup.</summary>
+public interface IEvaluator<T>
+{
+    Outcome Evaluate(T candidate);
+}
 
-/// <summary>A search strategy: spends a query budget and returns every trial; deterministic for a seed.</summary>
-public interface IStrategy<T>
+/// <summary>A candidate a strategy wants evaluated, with where it came from.</summary>
+/// <param name="Key">Identity for deduplication (the canonical hash for architectures).</param>
+/// <param name="Parents">Keys of the parents; empty for a sampled or seed candidate.</param>
+/// <param name="MutationType">seed, random, mutation, fair-idea, pareto, llm.</param>
+/// <param name="Attribute">The attribute a mutation realised, if any.</param>
+/// <param name="Category">That attribute's category.</param>
+/// <param name="Transcript">Hash of the LLM exchange that produced it, if any.</param>
+/// <param name="Summary">One line saying what changed.</param>
+public sealed record Proposal<T>(T Candidate, string Key, IReadOnlyList<string> Parents, string MutationType,
+    string? Attribute = null, string? Category = null, string? Transcript = null, string Summary = "");
+
+/// <summary>
+/// A search strategy in ask/tell form, so that whoever drives it decides how candidates are evaluated (a table lookup,
+/// parallel workers, a journal replayed on resume). Deterministic for its seed and the sequence of asks and tells.
+/// <see cref="AskAsync"/> returns null when the strategy has nothing more to propose.
+/// </summary>
+public interface IAskTellStrategy<T>
 {
     string Name { get; }
 
-    IReadOnlyList<Trial<T>> Run(ISearchSpace<T> space, IEvaluator<T> evaluator, int budget, int seed);
+    ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default);
+
+    void Tell(Proposal<T> proposal, Outcome outcome);
 }
 
-/// <summary>Uniform random sampling (NAS-Bench-201's RANDOM baseline).</summary>
-public sealed class RandomSearch<T> : IStrategy<T>
+/// <summary>One evaluated candidate, in query order.</summary>
+public sealed record Trial<T>(int Index, Proposal<T> Proposal, Outcome Outcome)
 {
-    public string Name => "random";
+    public T Candidate => Proposal.Candidate;
 
-    public IReadOnlyList<Trial<T>> Run(ISearchSpace<T> space, IEvaluator<T> evaluator, int budget, int seed)
+    public string Key => Proposal.Key;
+
+    public double? Validation => Outcome.Accuracy;
+
+    public string? ParentKey => Proposal.Parents.Count > 0 ? Proposal.Parents[0] : null;
+}
+
+/// <summary>Drives a strategy against a synchronous evaluator, one query at a time (the NAS-Bench-201 protocol).</summary>
+public static class StrategyDriver
+{
+    public static IReadOnlyList<Trial<T>> Run<T>(IAskTellStrategy<T> strategy, IEvaluator<T> evaluator, int budget)
     {
-        var random = new Random(seed);
-        var trials = new List<Trial<T>>();
-        for (var i = 0; i < budget; i++)
+        var trials = new List<Trial<T>>(budget);
+        while (trials.Count < budget)
         {
-            var candidate = space.Sample(random);
-            trials.Add(new Trial<T>(i, candidate, space.Key(candidate), evaluator.Evaluate(candidate), null));
+            var proposal = strategy.AskAsync().AsTask().GetAwaiter().GetResult();
+            if (proposal is null)
+            {
+                break;
+            }
+
+            var outcome = evaluator.Evaluate(proposal.Candidate);
+            strategy.Tell(proposal, outcome);
+            trials.Add(new Trial<T>(trials.Count, proposal, outcome));
         }
 
         return trials;
     }
 }
 
+/// <summary>Uniform random sampling (NAS-Bench-201's RANDOM baseline).</summary>
+public sealed class RandomSearch<T>(ISearchSpace<T> space, int seed) : IAskTellStrategy<T>
+{
+    private readonly Random _random = new(seed);
+
+    public string Name => "random";
+
+    public ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default)
+    {
+        var candidate = space.Sample(_random);
+        return ValueTask.FromResult<Proposal<T>?>(new Proposal<T>(candidate, space.Key(candidate), [], "random"));
+    }
+
+    public void Tell(Proposal<T> proposal, Outcome outcome)
+    {
+    }
+}
+
 /// <summary>
 /// Regularized evolution (Real et al. 2019), as NAS-Bench-201 runs it: a population filled by random samples; then
-/// repeatedly the best of a random tournament is mutated, the child joins, and the oldest member leaves.
+/// repeatedly the best of a random tournament is mutated, the child joins, and the oldest member leaves. Asked before
+/// the population is told, it keeps sampling, so a driver may evaluate several candidates at once.
 /// </summary>
-public sealed class RegularizedEvolution<T>(int population = 10, int tournament = 3) : IStrategy<T>
+public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int population = 10, int tournament = 3) : IAskTellStrategy<T>
 {
+    private readonly Random _random = new(seed);
+    private readonly Queue<(Proposal<T> Proposal, Outcome Outcome)> _alive = new();
+    private int _asked;
+
     public string Name => "rea";
 
-    public IReadOnlyList<Trial<T>> Run(ISearchSpace<T> space, IEvaluator<T> evaluator, int budget, int seed)
+    public ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default)
     {
-        var random = new Random(seed);
-        var trials = new List<Trial<T>>();
-        var alive = new Queue<Trial<T>>();
-        for (var i = 0; i < budget; i++)
+        Proposal<T> proposal;
+        if (_asked < population || _alive.Count == 0)
         {
-            Trial<T> trial;
-            if (alive.Count < population)
+            var candidate = space.Sample(_random);
+            proposal = new Proposal<T>(candidate, space.Key(candidate), [], "random");
+        }
+        else
+        {
+            var members = _alive.ToList();
+            var parent = Enumerable.Range(0, tournament).Select(_ => members[_random.Next(members.Count)])
+                .OrderByDescending(m => m.Outcome.Accuracy ?? double.NegativeInfinity).First();
+            var child = space.Mutate(parent.Proposal.Candidate, _random);
+            proposal = new Proposal<T>(child, space.Key(child), [parent.Proposal.Key], "mutation");
+        }
+
+        _asked++;
+        return ValueTask.FromResult<Proposal<T>?>(proposal);
+    }
+
+    public void Tell(Proposal<T> proposal, Outcome outcome)
+    {
+        _alive.Enqueue((proposal, outcome));
+        if (_alive.Count > population)
+        {
+            _alive.Dequeue();
+        }
+    }
+}
+
+/// <summary>
+/// Deduplication as middleware: a candidate whose key was already evaluated is not proposed again; the inner strategy is
+/// told the recorded outcome instead, so it learns as if it had been evaluated, and is asked again. A repeat of a
+/// candidate still being evaluated is told when the original's outcome arrives. After <paramref name="maxRedraws"/>
+/// repeats in a row the space counts as exhausted.
+/// </summary>
+public sealed class Deduplicating<T>(IAskTellStrategy<T> inner, int maxRedraws = 200) : IAskTellStrategy<T>
+{
+    private readonly Dictionary<string, Outcome> _done = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Proposal<T>>> _pending = new(StringComparer.Ordinal);
+
+    public string Name => inner.Name;
+
+    /// <summary>How many proposals were repeats.</summary>
+    public int Duplicates { get; private set; }
+
+    public async ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default)
+    {
+        for (var redraw = 0; redraw <= maxRedraws; redraw++)
+        {
+            var proposal = await inner.AskAsync(cancel).ConfigureAwait(false);
+            if (proposal is null)
             {
-                var candidate = space.Sample(random);
-                trial = new Trial<T>(i, candidate, space.Key(candidate), evaluator.Evaluate(candidate), null);
+                return null;
+            }
+
+            if (_done.TryGetValue(proposal.Key, out var known))
+            {
+                Duplicates++;
+                inner.Tell(proposal, known);
+            }
+            else if (_pending.TryGetValue(proposal.Key, out var waiting))
+            {
+                Duplicates++;
+                waiting.Add(proposal);
             }
             else
             {
-                var members = alive.ToList();
-                var parent = Enumerable.Range(0, tournament).Select(_ => members[random.Next(members.Count)])
-                    .OrderByDescending(m => m.Validation ?? double.NegativeInfinity).First();
-                var child = space.Mutate(parent.Candidate, random);
-                trial = new Trial<T>(i, child, space.Key(child), evaluator.Evaluate(child), parent.Key);
-                alive.Dequeue();
+                _pending[proposal.Key] = [];
+                return proposal;
             }
-
-            alive.Enqueue(trial);
-            trials.Add(trial);
         }
 
-        return trials;
+        return null;
+    }
+
+    public void Tell(Proposal<T> proposal, Outcome outcome)
+    {
+        _done[proposal.Key] = outcome;
+        inner.Tell(proposal, outcome);
+        if (_pending.Remove(proposal.Key, out var repeats))
+        {
+            foreach (var repeat in repeats)
+            {
+                inner.Tell(repeat, outcome);
+            }
+        }
     }
 }
 
@@ -107,7 +231,7 @@ public sealed class Nb201Space : ISearchSpace<string>
 /// <summary>A NAS-Bench-201 table as the evaluator: validation accuracy by cell string; test accuracy kept for reporting.</summary>
 public sealed class Nb201TableEvaluator(IReadOnlyDictionary<string, (double Validation, double Test)> table) : IEvaluator<string>
 {
-    public double? Evaluate(string candidate) => table.TryGetValue(candidate, out var row) ? row.Validation : null;
+    public Outcome Evaluate(string candidate) => table.TryGetValue(candidate, out var row) ? new Outcome(row.Validation) : Outcome.Failed("not-in-table");
 
     public double Test(string candidate) => table[candidate].Test;
 

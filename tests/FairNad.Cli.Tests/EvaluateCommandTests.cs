@@ -35,7 +35,7 @@ public sealed class EvaluateCommandTests : IDisposable
 
         Assert.True(code == 0, output + error);
         Assert.Contains("evaluating 2 candidate(s) in 2 worker(s)", error);
-        var documents = Directory.GetFiles(outDirectory, "*.json").Where(f => !f.EndsWith(".spec.json", StringComparison.Ordinal)).ToList();
+        var documents = Directory.GetFiles(outDirectory, "*.json").Where(f => !f.EndsWith(".spec.json", StringComparison.Ordinal) && !f.EndsWith(".config.json", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, documents.Count);
         Assert.All(documents, d => Assert.Equal("ok", EvaluationResult.Parse(File.ReadAllText(d), d).Status));
     }

@@ -25,12 +25,12 @@ public sealed class StrategyTests
     public void Run_SameSeed_SameTrials()
     {
         var evaluator = Synthetic();
-        IStrategy<string>[] strategies = [new RandomSearch<string>(), new RegularizedEvolution<string>()];
+        Func<IAskTellStrategy<string>>[] strategies = [() => new RandomSearch<string>(new Nb201Space(), 7), () => new RegularizedEvolution<string>(new Nb201Space(), 7)];
 
         foreach (var strategy in strategies)
         {
-            var a = strategy.Run(new Nb201Space(), evaluator, 60, 7);
-            var b = strategy.Run(new Nb201Space(), evaluator, 60, 7);
+            var a = StrategyDriver.Run(strategy(), evaluator, 60);
+            var b = StrategyDriver.Run(strategy(), evaluator, 60);
             Assert.Equal(a.Select(t => t.Key), b.Select(t => t.Key));
             Assert.Equal(60, a.Count);
         }
@@ -42,8 +42,8 @@ public sealed class StrategyTests
         var evaluator = Synthetic();
         var seeds = Enumerable.Range(0, 30).ToList();
 
-        var random = seeds.Average(s => BestTest(new RandomSearch<string>().Run(new Nb201Space(), evaluator, 100, s), evaluator));
-        var rea = seeds.Average(s => BestTest(new RegularizedEvolution<string>().Run(new Nb201Space(), evaluator, 100, s), evaluator));
+        var random = seeds.Average(s => BestTest(StrategyDriver.Run(new RandomSearch<string>(new Nb201Space(), s), evaluator, 100), evaluator));
+        var rea = seeds.Average(s => BestTest(StrategyDriver.Run(new RegularizedEvolution<string>(new Nb201Space(), s), evaluator, 100), evaluator));
 
         Assert.True(rea > random, $"REA {rea:F2} vs random {random:F2}");
     }
@@ -51,7 +51,7 @@ public sealed class StrategyTests
     [Fact]
     public void Rea_AfterPopulation_ChildrenDifferFromParentsInOneEdge()
     {
-        var trials = new RegularizedEvolution<string>(population: 5).Run(new Nb201Space(), Synthetic(), 30, 3);
+        var trials = StrategyDriver.Run(new RegularizedEvolution<string>(new Nb201Space(), 3, population: 5), Synthetic(), 30);
 
         Assert.All(trials.Take(5), t => Assert.Null(t.ParentKey));
         Assert.All(trials.Skip(5), t =>
@@ -70,9 +70,9 @@ public sealed class StrategyTests
         {
             var evaluator = Nb201TableEvaluator.Load(path);
 
-            Assert.Equal(10.5, evaluator.Evaluate("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"));
+            Assert.Equal(10.5, evaluator.Evaluate("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|").Accuracy);
             Assert.Equal(10.25, evaluator.Test("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"));
-            Assert.Null(evaluator.Evaluate("|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|"));
+            Assert.Equal("not-in-table", evaluator.Evaluate("|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|").Failure);
         }
         finally
         {

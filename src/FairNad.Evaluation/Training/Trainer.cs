@@ -40,6 +40,9 @@ public sealed class TensorData : IDisposable
     /// <summary>Subsets (class-stratified, seeded), normalises with the training subset's per-channel mean and std, and resizes.</summary>
     public static TensorData Prepare(DatasetSplits splits, TrainingConfig config)
     {
+        // The normalisation statistics are reductions: computed with the process's default thread count they would depend
+        // on the machine's cores and on whether anything ran before. Pin the threads first.
+        TorchRuntime.Configure(config.Threads, config.Seed);
         var train = config.TrainSubset is { } n && n < splits.Train.Count
             ? Data.Splits.Stratified(splits.Train, (double)n / splits.Train.Count, (int)(config.Seed % int.MaxValue), "rest", splits.Train.Name).Held
             : splits.Train;

@@ -38,6 +38,30 @@ public sealed record TrainingConfig(
     /// <summary>The quick-search fidelity: a few epochs on a few thousand images, on one CPU core in about a minute.</summary>
     public static TrainingConfig Quick => new(Epochs: 3, BatchSize: 128, LearningRate: 0.05, TrainSubset: 5000, ValidationSubset: 1000, LatencyRepeats: 5);
 
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>The config as a JSON document (what a worker process reads with <c>fairnad evaluate --config</c>).</summary>
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, Json).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
+
+    /// <exception cref="FormatException">not a training config; the message names the source.</exception>
+    public static TrainingConfig Parse(string json, string source)
+    {
+        try
+        {
+            var config = System.Text.Json.JsonSerializer.Deserialize<TrainingConfig>(json, Json) ?? throw new FormatException($"{source}: empty document");
+            return config.Problem() is { } problem ? throw new FormatException($"{source}: {problem}") : config;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new FormatException($"{source}: not a training config ({e.Message})", e);
+        }
+    }
+
     /// <summary>The first invalid field, or null.</summary>
     public string? Problem() =>
         Epochs < 1 ? "epochs must be at least 1" :

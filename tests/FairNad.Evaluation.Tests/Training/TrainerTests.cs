@@ -34,6 +34,21 @@ public sealed class TrainerTests
         Assert.True(first.BitExact);
     }
 
+    /// <summary>
+    /// The normalisation statistics are reductions whose rounding depends on the thread count; computed before the
+    /// threads were pinned they made the first candidate of a process (and every isolated worker) differ from the rest.
+    /// </summary>
+    [Fact]
+    public void Prepare_AfterAnotherThreadCount_PinsTheConfiguredThreadsFirst()
+    {
+        var config = Small();
+        torch.set_num_threads(2);
+
+        using var data = TensorData.Prepare(Splits(), config);
+
+        Assert.Equal(config.Threads, torch.get_num_threads());
+    }
+
     [Fact]
     public void Evaluate_OtherSeed_DifferentRun()
     {

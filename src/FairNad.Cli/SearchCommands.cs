@@ -1,0 +1,187 @@
+using System.CommandLine;
+using System.Globalization;
+using FairNad.Experiments;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace FairNad.Cli;
+
+/// <summary>`fairnad search`: run an experiment (or resume a run) with live progress, then print the best architectures.</summary>
+internal static class SearchCommands
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static Command Command(TextWriter output, TextWriter error)
+    {
+        var experiment = new Option<string?>("--experiment") { Description = "An experiment file (default: experiments/<dataset>.json, or experiments/quickstart.json without --dataset)." };
+        var dataset = new Option<string?>("--dataset") { Description = "Run the shipped experiment for this dataset: fashion-mnist, cifar10, cifar100 or imagenet16-120." };
+        var seed = new Option<int?>("--seed") { Description = "Run this one seed instead of the file's seeds." };
+        var candidates = new Option<int?>("--candidates") { Description = "Candidate budget (evaluated candidates, duplicates not counted)." };
+        var minutes = new Option<double?>("--minutes") { Description = "Wall-clock budget in minutes (stops between batches; results then depend on speed)." };
+        var strategy = new Option<string?>("--strategy") { Description = "Strategy: " + string.Join(", ", Experiment.Strategies) + "." };
+        var llm = new Option<string?>("--llm") { Description = "LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>." };
+        var host = new Option<string?>("--ollama-host") { Description = "Ollama's URL (default: OLLAMA_HOST, else http://localhost:11434)." };
+        var jobs = new Option<int?>("--jobs") { Description = "Candidates trained at once, each in a worker process." };
+        var inProcess = new Option<bool>("--in-process") { Description = "Train in this process, one at a time (no worker isolation; for tests and tiny fidelities)." };
+        var budget = new Option<long?>("--params") { Description = "Parameter budget of every candidate." };
+        var epochs = new Option<int?>("--epochs") { Description = "Training epochs per candidate." };
+        var run = new Option<string?>("--run") { Description = "Run name (default <experiment>-<strategy>-s<seed>)." };
+        var resume = new Option<string?>("--resume") { Description = "Continue this recorded run after a crash or kill: same experiment, same seed, same final result." };
+        var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
+        var repository = new Option<string>("--repo") { Description = "Git repository that receives the lineage branches and notes.", DefaultValueFactory = _ => "." };
+        var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets)." };
+        var tree = new Option<string?>("--tree") { Description = "Attribute-tree file (default: the curated knowledge/attribute-tree.json)." };
+        var plain = new Option<bool>("--plain") { Description = "One line per candidate even on a terminal (the default when output is redirected, as in CI)." };
+        var command = new Command("search", "Run a search experiment: FairNAD or a baseline, every candidate a lineage commit, resumable.")
+        {
+            experiment, dataset, seed, candidates, minutes, strategy, llm, host, jobs, inProcess, budget, epochs, run, resume, results, repository, dataDirectory, tree, plain,
+        };
+        command.SetAction(r =>
+        {
+            var llmText = r.GetValue(llm);
+            var (mode, model) = llmText switch
+            {
+                null => ((string?)null, (string?)null),
+                _ when llmText.StartsWith("ollama:", StringComparison.Ordinal) && llmText.Length > 7 => ("auto", llmText[7..]),
+                "off" or "auto" or "live" or "replay" => (llmText, null),
+                _ => throw new UsageException($"--llm must be off, auto, live, replay or ollama:<model>, not '{llmText}'"),
+            };
+            var path = r.GetValue(experiment) ?? Path.Combine("experiments", $"{r.GetValue(dataset) ?? "quickstart"}.json");
+            if (r.GetValue(resume) is null && !File.Exists(path))
+            {
+                throw new UsageException(r.GetValue(experiment) is null
+                    ? $"no experiment for dataset '{r.GetValue(dataset)}': {path} does not exist (run from the repository root, or pass --experiment)"
+                    : $"{path}: no such experiment file");
+            }
+
+            var overrides = new ExperimentOverrides(r.GetValue(seed), r.GetValue(candidates), r.GetValue(minutes), r.GetValue(strategy), mode, model,
+                r.GetValue(jobs), r.GetValue(inProcess) ? false : null, r.GetValue(budget), r.GetValue(epochs));
+            var request = new SearchRequest(path, overrides, r.GetValue(results)!, r.GetValue(repository)!, r.GetValue(dataDirectory), r.GetValue(run), r.GetValue(resume),
+                EvaluateCommands.Worker, r.GetValue(host), r.GetValue(tree));
+            var live = !r.GetValue(plain) && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+            return Run(request, live, output, error);
+        });
+        return command;
+    }
+
+    private static int Run(SearchRequest request, bool live, TextWriter output, TextWriter error)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler stop = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += stop;
+        SearchProgress? last = null;
+        try
+        {
+            IReadOnlyList<SearchOutcome> outcomes;
+            if (live)
+            {
+                outcomes = RunLive(request, error, p => last = p, cancel.Token);
+            }
+            else
+            {
+                outcomes = SearchSession.RunAsync(request, error.WriteLine, p =>
+                {
+                    last = p;
+                    output.WriteLine(Line(p));
+                }, cancel.Token).GetAwaiter().GetResult();
+            }
+
+            foreach (var outcome in outcomes)
+            {
+                PrintOutcome(outcome, output);
+            }
+
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            var run = last?.Run ?? request.Resume ?? request.RunName ?? "<run>";
+            error.WriteLine($"fairnad: interrupted after {last?.Done ?? 0} candidate(s); everything finished is recorded. Continue with: fairnad search --resume {run}");
+            return 130;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= stop;
+        }
+    }
+
+    private static IReadOnlyList<SearchOutcome> RunLive(SearchRequest request, TextWriter error, Action<SearchProgress> keep, CancellationToken cancel)
+    {
+        var log = new List<string>();
+        SearchProgress? current = null;
+        IReadOnlyList<SearchOutcome> outcomes = [];
+        AnsiConsole.Live(View(null, log)).AutoClear(false).StartAsync(async context =>
+        {
+            void Refresh() => context.UpdateTarget(View(current, log));
+            outcomes = await SearchSession.RunAsync(request, line =>
+            {
+                log.Add(line);
+                Refresh();
+            }, p =>
+            {
+                current = p;
+                keep(p);
+                Refresh();
+            }, cancel).ConfigureAwait(false);
+        }).GetAwaiter().GetResult();
+        return outcomes;
+    }
+
+    private static IRenderable View(SearchProgress? p, IReadOnlyList<string> log)
+    {
+        var rows = new List<IRenderable>(log.TakeLast(6).Select(l => new Text(l, new Style(Color.Grey))));
+        if (p is null)
+        {
+            rows.Add(new Text("starting..."));
+            return new Rows(rows);
+        }
+
+        var done = (double)p.Done / Math.Max(1, p.Budget);
+        rows.Add(new Markup(Markup.Escape(string.Create(Invariant,
+            $"{p.Run}: {p.Done}/{p.Budget} candidates [{new string('#', (int)(done * 30)).PadRight(30, '.')}] elapsed {Duration(p.Elapsed)}, remaining {(p.Remaining is { } r ? Duration(r) : "?")}"))));
+        rows.Add(new Markup(Markup.Escape(p.Best is { } b ? string.Create(Invariant, $"best {b.Validation:F2}% validation ({b.Candidate[..12]}, {b.MutationType}, {b.Parameters:N0} parameters)") : "best: none valid yet")));
+        rows.Add(new Markup(Markup.Escape("failures: " + (p.Failures.Count == 0 ? "none" : string.Join(", ", p.Failures.Select(f => $"{f.Key} {f.Value}"))))));
+        var front = new Table().Title("Pareto front").AddColumns("candidate", "mutation", "attribute", "validation %", "parameters");
+        foreach (var c in p.Front)
+        {
+            front.AddRow(Markup.Escape(c.Candidate[..12]), Markup.Escape(c.MutationType), Markup.Escape(c.Attribute ?? "-"), c.Validation!.Value.ToString("F2", Invariant), c.Parameters?.ToString("N0", Invariant) ?? "-");
+        }
+
+        rows.Add(front);
+        rows.Add(new Markup(Markup.Escape("latest: " + Line(p))));
+        return new Rows(rows);
+    }
+
+    /// <summary>One plain line per finished candidate: what it was, how it did, and the state of the run.</summary>
+    public static string Line(SearchProgress p)
+    {
+        var c = p.Latest;
+        var result = c.Ok ? string.Create(Invariant, $"val {c.Validation:F2}%") : $"FAILED {c.FailureCategory}";
+        var best = p.Best is { } b ? string.Create(Invariant, $"best {b.Validation:F2}% ({b.Candidate[..12]})") : "best -";
+        var failures = p.Failures.Count == 0 ? "0" : string.Join(",", p.Failures.Select(f => $"{f.Key} {f.Value}"));
+        return string.Create(Invariant,
+            $"[{p.Done,3}/{p.Budget}] {c.Candidate[..12]} {c.MutationType,-9} {c.Attribute ?? "-",-45} {result,-18} {c.Parameters,9:N0} params{(p.Replayed ? " (from journal)" : string.Empty)} | {best} front {p.Front.Count} failures {failures} | remaining {(p.Remaining is { } r ? Duration(r) : "-")}");
+    }
+
+    private static string Duration(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";
+
+    private static void PrintOutcome(SearchOutcome outcome, TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine($"run {outcome.Run}: {outcome.Candidates.Count} candidates, {outcome.Candidates.Count(c => !c.Ok)} failed, {outcome.Duplicates} duplicates skipped; stopped: {outcome.StopReason}");
+        output.WriteLine("best architectures (validation accuracy):");
+        foreach (var c in outcome.Candidates.Where(c => c.Ok).OrderByDescending(c => c.Validation).ThenBy(c => c.Index).Take(5))
+        {
+            output.WriteLine(string.Create(Invariant,
+                $"  {c.Candidate[..12]}  val {c.Validation:F2}%  test {c.Test:F2}%  {c.Parameters,9:N0} params  {c.MutationType,-9} {c.Attribute ?? "-"}  commit {c.Commit[..10]}  branch fairnad/{outcome.Run}/{c.Candidate}"));
+        }
+
+        output.WriteLine($"pareto front: {string.Join(", ", outcome.Front.Select(c => string.Create(Invariant, $"{c.Candidate[..12]} ({c.Validation:F2}%, {c.Parameters:N0})")))}");
+        output.WriteLine($"results: {outcome.RunDirectory} (manifest.json, journal.jsonl, candidates/, feedback.json, summary.md)");
+        output.WriteLine($"lineage: git branch --list 'fairnad/{outcome.Run}/*'; notes in refs/notes/fairnad/{outcome.Run}");
+    }
+}

@@ -1,0 +1,146 @@
+using FairNad.Architecture;
+using FairNad.Architecture.Models;
+using FairNad.Data;
+using FairNad.Evaluation.Compilation;
+using FairNad.Evaluation.Isolation;
+using FairNad.Evaluation.Training;
+
+namespace FairNad.Experiments;
+
+/// <summary>
+/// Trains and measures one candidate. A candidate's failure (crash, timeout, divergence, invalid spec) comes back as a
+/// failed <see cref="EvaluationResult"/>, never as an exception, and the result document is written to the given path.
+/// </summary>
+public interface ICandidateEvaluator : IDisposable
+{
+    /// <summary>What evaluates, in words, for the manifest and the log.</summary>
+    string Description { get; }
+
+    /// <summary>How many candidates may be evaluated at once.</summary>
+    int Parallelism { get; }
+
+    Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default);
+}
+
+/// <summary>How to start `fairnad evaluate` in a child process: the program and the arguments before the command.</summary>
+public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix)
+{
+    /// <summary>This process's own program: the apphost, or `dotnet &lt;assembly&gt;` when it runs under the dotnet host.</summary>
+    public static WorkerCommand ForAssembly(string assemblyPath)
+    {
+        var process = Environment.ProcessPath ?? "dotnet";
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" ? new(process, [assemblyPath]) : new(process, []);
+    }
+
+    /// <summary>
+    /// The job that trains <paramref name="spec"/> in a worker: the spec and the full training config go to files beside
+    /// the result, so the worker trains exactly this config (no knob is lost on a command line).
+    /// </summary>
+    public WorkerJob EvaluateJob(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string resultPath)
+    {
+        var result = Path.GetFullPath(resultPath);
+        var directory = Path.GetDirectoryName(result)!;
+        Directory.CreateDirectory(directory);
+        var stem = Path.GetFileNameWithoutExtension(result);
+        var specPath = Path.Combine(directory, $"{stem}.spec.json");
+        var configPath = Path.Combine(directory, $"{stem}.config.json");
+        File.WriteAllText(specPath, SpecJson.Write(spec));
+        File.WriteAllText(configPath, config.ToJson());
+        var arguments = Prefix.Concat(["evaluate", specPath, "--dataset", dataset, "--config", configPath, "--quiet", "--out", result]).ToList();
+        if (dataDirectory is not null)
+        {
+            arguments.AddRange(["--data-dir", Path.GetFullPath(dataDirectory)]);
+        }
+
+        return new WorkerJob(spec.Id, dataset, config, FileName, arguments, result);
+    }
+}
+
+/// <summary>Each candidate in its own worker process, with a wall-clock timeout and a resident-memory cap.</summary>
+public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, string? dataDirectory, TrainingConfig config, WorkerLimits limits, int jobs) : ICandidateEvaluator
+{
+    public string Description => $"{jobs} isolated worker(s) x {config.Threads} thread(s), timeout {limits.Timeout.TotalSeconds:0} s, memory cap {limits.MemoryBytes >> 20} MiB";
+
+    public int Parallelism => jobs;
+
+    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default) => Task.Run(() =>
+    {
+        var job = command.EvaluateJob(spec, dataset, dataDirectory, config, resultPath);
+        var result = WorkerPool.Run(job, limits, cancel);
+        if (!File.Exists(job.ResultPath))
+        {
+            // A failure the parent saw (timeout, crash, out of memory) has no document yet; write one so the record is complete.
+            result.WriteAtomically(job.ResultPath);
+        }
+
+        return result;
+    }, cancel);
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>
+/// Candidates trained in this process, one at a time (libtorch's thread count and seed are process-wide). Faster to
+/// start than workers, but a native crash ends the process: use it for tests and tiny fidelities.
+/// </summary>
+public sealed class InProcessEvaluator(string dataset, string? dataDirectory, TrainingConfig config) : ICandidateEvaluator
+{
+    private readonly SemaphoreSlim _one = new(1, 1);
+    private TensorData? _data;
+
+    public string Description => $"in process, {config.Threads} thread(s)";
+
+    public int Parallelism => 1;
+
+    public async Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default)
+    {
+        await _one.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            EvaluationResult result;
+            try
+            {
+                _data ??= TensorData.Prepare(DatasetCatalog.Load(dataset, DatasetCatalog.DataDirectory(dataDirectory)), config);
+                result = Trainer.Evaluate(spec, _data, config, cancel: cancel);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                result = EvaluationResult.Failure(spec.Id, dataset, config, "error", $"{e.GetType().Name}: {e.Message}");
+            }
+
+            result.WriteAtomically(resultPath);
+            return result;
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _data?.Dispose();
+        _one.Dispose();
+    }
+}
+
+/// <summary>The check an LLM-written architecture must pass besides validation: its generated code compiles with Roslyn.</summary>
+public static class GeneratedCodeCheck
+{
+    /// <summary>Null when the candidate's generated TorchSharp code compiles; else the compiler's diagnostics, for repair.</summary>
+    public static string? Problem(ArchitectureSpec spec)
+    {
+        try
+        {
+            var plan = NetworkPlanner.Plan(spec, "LLM answer");
+            var (image, diagnostics) = CandidateCompiler.Emit($"Check{plan.CandidateId[..16]}", [new SourceFile("Network.cs", TorchSharpCodeWriter.Write(plan))]);
+            return image is not null ? null : "the generated code does not compile: " + string.Join("; ", diagnostics.Where(d => d.Severity == "error").Take(5));
+        }
+        catch (InvalidArchitectureException e)
+        {
+            return e.Message;
+        }
+    }
+}

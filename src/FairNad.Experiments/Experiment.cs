@@ -1,0 +1,291 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using FairNad.Architecture;
+using FairNad.Data;
+using FairNad.Evaluation.Training;
+using FairNad.Search;
+
+namespace FairNad.Experiments;
+
+/// <summary>An experiment file that cannot be used; the message names the file, the field and the reason.</summary>
+public sealed class ExperimentException(string message) : Exception(message);
+
+/// <summary>How each candidate is trained: the fidelity knobs of <see cref="TrainingConfig"/>.</summary>
+public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, int? TrainSubset, int? ValidationSubset, bool Augment, int LatencyRepeats, int Threads)
+{
+    public TrainingConfig ToConfig(long seed) => new(Epochs: Epochs, BatchSize: BatchSize, LearningRate: LearningRate, TrainSubset: TrainSubset,
+        ValidationSubset: ValidationSubset, Augment: Augment, Threads: Threads, Seed: seed, LatencyRepeats: LatencyRepeats);
+}
+
+/// <summary>LLM use of a run: mode (off, auto, live, replay), model, and answers per mutation (first try plus repairs).</summary>
+public sealed record LlmOptions(string Mode, string Model, int MaxAttempts);
+
+/// <summary>Where candidates are trained: worker processes (isolated) or this process, how many at once, and the limits of one.</summary>
+public sealed record EvaluationOptions(int Jobs, bool Isolated, double TimeoutSeconds, int MemoryMb);
+
+/// <summary>
+/// A versioned experiment file (experiments/*.json). Everything a run depends on is here, so the file plus the harness
+/// commit determine the run; its canonical form is hashed into the manifest and committed in the lineage root.
+/// </summary>
+public sealed record Experiment(
+    int Schema,
+    string Name,
+    string Description,
+    string Dataset,
+    Fidelity Fidelity,
+    long ParameterBudget,
+    string CostObjective,
+    IReadOnlyList<string> References,
+    int Population,
+    int Tournament,
+    int Batch,
+    int Candidates,
+    double? Minutes,
+    string Strategy,
+    MutationMix Mutation,
+    IReadOnlyList<int> Seeds,
+    LlmOptions Llm,
+    EvaluationOptions Evaluation)
+{
+    public const int CurrentSchema = 1;
+
+    public static readonly IReadOnlyList<string> Strategies =
+        ["fairnad", "fairnad-no-fair-idea", "fairnad-no-pareto", "fairnad-no-llm", "fairnad-no-feedback", "random", "rea"];
+
+    public static readonly IReadOnlyList<string> LlmModes = ["off", "auto", "live", "replay"];
+
+    /// <summary>Input shape of the dataset's images as candidates see them.</summary>
+    public InputSpec Input => Dataset switch
+    {
+        "fashion-mnist" => new InputSpec(1, 28, 10),
+        "cifar10" => new InputSpec(3, 32, 10),
+        "cifar100" => new InputSpec(3, 32, 100),
+        "imagenet16-120" => new InputSpec(3, 16, 120),
+        _ => throw new ExperimentException($"unknown dataset '{Dataset}'"),
+    };
+
+    /// <summary>Mutation types this run cannot or must not use: the ablated one, and LLM-driven mutation when the LLM is off.</summary>
+    public IReadOnlyList<string> DisabledMutations
+    {
+        get
+        {
+            var disabled = new List<string>();
+            if (Strategy.StartsWith("fairnad-no-", StringComparison.Ordinal) && Strategy != "fairnad-no-feedback")
+            {
+                disabled.Add(Strategy["fairnad-no-".Length..]);
+            }
+
+            if (Llm.Mode == "off" && !disabled.Contains(MutationTypes.Llm))
+            {
+                disabled.Add(MutationTypes.Llm);
+            }
+
+            return disabled;
+        }
+    }
+
+    /// <summary>The name of the run of this experiment with <paramref name="seed"/>.</summary>
+    public string RunName(int seed) => string.Create(CultureInfo.InvariantCulture, $"{Name}-{Strategy}-s{seed}");
+
+    /// <summary>
+    /// The experiment as the lineage root commits it: execution settings that cannot change any result are normalised
+    /// (how many workers and whether isolated, since batches are fixed; live, auto or replay LLM, since they give the same
+    /// answers), so the same search gives the same commit ids however it was executed.
+    /// </summary>
+    public string LineageJson(int seed) => (this with
+    {
+        Seeds = [seed],
+        Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto" },
+        Evaluation = Evaluation with { Jobs = 1, Isolated = true },
+    }).ToJson();
+
+    public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ToJson())));
+
+    /// <summary>The experiment as a file, fields in a fixed order ("\n" newlines); reading it back gives an equal experiment.</summary>
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("schema", Schema);
+            w.WriteString("name", Name);
+            w.WriteString("description", Description);
+            w.WriteString("dataset", Dataset);
+            w.WriteStartObject("fidelity");
+            w.WriteNumber("epochs", Fidelity.Epochs);
+            w.WriteNumber("batchSize", Fidelity.BatchSize);
+            w.WriteNumber("learningRate", Fidelity.LearningRate);
+            Nullable(w, "trainSubset", Fidelity.TrainSubset);
+            Nullable(w, "validationSubset", Fidelity.ValidationSubset);
+            w.WriteBoolean("augment", Fidelity.Augment);
+            w.WriteNumber("latencyRepeats", Fidelity.LatencyRepeats);
+            w.WriteNumber("threads", Fidelity.Threads);
+            w.WriteEndObject();
+            w.WriteNumber("parameterBudget", ParameterBudget);
+            w.WriteString("costObjective", CostObjective);
+            w.WriteStartArray("references");
+            foreach (var r in References)
+            {
+                w.WriteStringValue(r);
+            }
+
+            w.WriteEndArray();
+            w.WriteNumber("population", Population);
+            w.WriteNumber("tournament", Tournament);
+            w.WriteNumber("batch", Batch);
+            w.WriteStartObject("budget");
+            w.WriteNumber("candidates", Candidates);
+            if (Minutes is { } minutes)
+            {
+                w.WriteNumber("minutes", minutes);
+            }
+            else
+            {
+                w.WriteNull("minutes");
+            }
+
+            w.WriteEndObject();
+            w.WriteString("strategy", Strategy);
+            w.WriteStartObject("mutation");
+            w.WriteNumber("fairIdea", Mutation.FairIdea);
+            w.WriteNumber("pareto", Mutation.Pareto);
+            w.WriteNumber("llm", Mutation.Llm);
+            w.WriteEndObject();
+            w.WriteStartArray("seeds");
+            foreach (var s in Seeds)
+            {
+                w.WriteNumberValue(s);
+            }
+
+            w.WriteEndArray();
+            w.WriteStartObject("llm");
+            w.WriteString("mode", Llm.Mode);
+            w.WriteString("model", Llm.Model);
+            w.WriteNumber("maxAttempts", Llm.MaxAttempts);
+            w.WriteEndObject();
+            w.WriteStartObject("evaluation");
+            w.WriteNumber("jobs", Evaluation.Jobs);
+            w.WriteBoolean("isolated", Evaluation.Isolated);
+            w.WriteNumber("timeoutSeconds", Evaluation.TimeoutSeconds);
+            w.WriteNumber("memoryMb", Evaluation.MemoryMb);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray()).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
+    }
+
+    private static void Nullable(Utf8JsonWriter w, string name, int? value)
+    {
+        if (value is { } v)
+        {
+            w.WriteNumber(name, v);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
+
+    /// <summary>The first problem with the experiment's values, naming the field; null when it is usable.</summary>
+    public string? Problem()
+    {
+        if (Schema != CurrentSchema)
+        {
+            return $"schema: {Schema} is not {CurrentSchema}";
+        }
+
+        if (Name.Length == 0 || !Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            return "name: use letters, digits, '-', '_' and '.' only (it becomes part of run and branch names)";
+        }
+
+        if (!DatasetCatalog.Names.Contains(Dataset))
+        {
+            return $"dataset: '{Dataset}' is not one of {string.Join(", ", DatasetCatalog.Names)}";
+        }
+
+        if (Fidelity.ToConfig(0).Problem() is { } fidelity)
+        {
+            return $"fidelity: {fidelity}";
+        }
+
+        if (ParameterBudget < 1000)
+        {
+            return "parameterBudget: must be at least 1000";
+        }
+
+        if (CostObjective is not ("parameters" or "macs"))
+        {
+            return $"costObjective: '{CostObjective}' is not parameters or macs";
+        }
+
+        if (References.Count == 0)
+        {
+            return "references: name at least one reference architecture";
+        }
+
+        if (References.FirstOrDefault(r => !ReferenceArchitectures.Names.Contains(r)) is { } unknown)
+        {
+            return $"references: '{unknown}' is not one of {string.Join(", ", ReferenceArchitectures.Names)}";
+        }
+
+        if (References.Distinct(StringComparer.Ordinal).Count() != References.Count)
+        {
+            return "references: a reference is listed twice";
+        }
+
+        return Population < 2 ? "population: must be at least 2" :
+            Tournament < 1 ? "tournament: must be at least 1" :
+            Batch < 1 ? "batch: must be at least 1" :
+            Candidates < 1 ? "budget.candidates: must be at least 1" :
+            Minutes is <= 0 ? "budget.minutes: must be positive (or null for no time limit)" :
+            !Strategies.Contains(Strategy) ? $"strategy: '{Strategy}' is not one of {string.Join(", ", Strategies)}" :
+            Mutation.FairIdea < 0 || Mutation.Pareto < 0 || Mutation.Llm < 0 ? "mutation: probabilities must not be negative" :
+            Mutation.FairIdea + Mutation.Pareto + Mutation.Llm <= 0 ? "mutation: at least one probability must be positive" :
+            Strategy.StartsWith("fairnad", StringComparison.Ordinal) && EffectiveProblem() is { } effective ? effective :
+            Seeds.Count == 0 ? "seeds: give at least one seed" :
+            Seeds.Distinct().Count() != Seeds.Count ? "seeds: a seed is listed twice" :
+            !LlmModes.Contains(Llm.Mode) ? $"llm.mode: '{Llm.Mode}' is not one of {string.Join(", ", LlmModes)}" :
+            Llm.Model.Length == 0 ? "llm.model: must not be empty" :
+            Llm.MaxAttempts < 1 ? "llm.maxAttempts: must be at least 1" :
+            Evaluation.Jobs < 1 ? "evaluation.jobs: must be at least 1" :
+            Evaluation.Jobs > 1 && !Evaluation.Isolated ? "evaluation.jobs: more than one job needs isolated workers (libtorch settings are process-wide)" :
+            Evaluation.TimeoutSeconds <= 0 ? "evaluation.timeoutSeconds: must be positive" :
+            Evaluation.MemoryMb < 256 ? "evaluation.memoryMb: must be at least 256" : null;
+    }
+
+    private string? EffectiveProblem()
+    {
+        try
+        {
+            Mutation.Effective(DisabledMutations);
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return $"mutation: {e.Message}";
+        }
+    }
+}
+
+/// <summary>Values given on the command line or as build parameters; each replaces the file's field.</summary>
+public sealed record ExperimentOverrides(
+    int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
+    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null)
+{
+    public Experiment Apply(Experiment e) => e with
+    {
+        Seeds = Seed is { } seed ? [seed] : e.Seeds,
+        Candidates = Candidates ?? e.Candidates,
+        Minutes = Minutes ?? e.Minutes,
+        Strategy = Strategy ?? e.Strategy,
+        Llm = e.Llm with { Mode = LlmMode ?? e.Llm.Mode, Model = LlmModel ?? e.Llm.Model },
+        Evaluation = e.Evaluation with { Jobs = Jobs ?? e.Evaluation.Jobs, Isolated = Isolated ?? e.Evaluation.Isolated },
+        ParameterBudget = ParameterBudget ?? e.ParameterBudget,
+        Fidelity = e.Fidelity with { Epochs = Epochs ?? e.Fidelity.Epochs },
+    };
+}

@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FairNad.Search;
+
+namespace FairNad.Experiments;
+
+/// <summary>The run folder's readable outputs: feedback.json (per attribute and category) and summary.md.</summary>
+public static class RunReports
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static void WriteFeedback(string path, FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed)
+    {
+        JsonArray Stats(IEnumerable<FeedbackStats> stats) => [.. stats.Select(s => (JsonNode)new JsonObject
+        {
+            ["key"] = s.Key,
+            ["tries"] = s.Tries,
+            ["valid"] = s.Valid,
+            ["validRate"] = Math.Round(s.ValidRate, 4),
+            ["improved"] = s.Improved,
+            ["meanAccuracyDelta"] = Math.Round(s.MeanAccuracyDelta, 4),
+            ["meanCostDelta"] = Math.Round(s.MeanCostDelta, 1),
+            ["failures"] = new JsonObject(s.Failures.Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value))),
+        })];
+        var document = new JsonObject
+        {
+            ["byAttribute"] = Stats(ledger.ByAttribute()),
+            ["byCategory"] = Stats(ledger.ByCategory()),
+            ["failedMutations"] = new JsonArray([.. failed.Select(f => (JsonNode)new JsonObject
+            {
+                ["mutationType"] = f.MutationType,
+                ["parent"] = f.Parent,
+                ["attribute"] = f.AttributeId,
+                ["reason"] = f.Reason,
+            })]),
+        };
+        var temporary = path + ".tmp";
+        File.WriteAllText(temporary, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n");
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    public static string Summary(SearchContext context, SearchOutcome outcome)
+    {
+        var e = context.Experiment;
+        var text = new StringBuilder();
+        text.Append(Invariant, $"# Run {outcome.Run}\n\n");
+        text.Append(Invariant, $"Experiment `{context.ExperimentPath}` ({e.Strategy}, seed {context.Seed}) on {e.Dataset}: {outcome.Candidates.Count} candidates, ");
+        text.Append(Invariant, $"{outcome.Candidates.Count(c => !c.Ok)} failed, {outcome.Duplicates} duplicate proposals skipped. Stopped: {outcome.StopReason}.\n\n");
+        text.Append("## Best by validation accuracy\n\n| # | candidate | mutation | attribute | validation % | test % | parameters | MACs | commit |\n|---|---|---|---|---|---|---|---|---|\n");
+        foreach (var c in outcome.Candidates.Where(c => c.Ok).OrderByDescending(c => c.Validation).ThenBy(c => c.Index).Take(5))
+        {
+            text.Append(Row(c));
+        }
+
+        text.Append(Invariant, $"\n## Pareto front (validation accuracy vs {e.CostObjective})\n\n| # | candidate | mutation | attribute | validation % | test % | parameters | MACs | commit |\n|---|---|---|---|---|---|---|---|---|\n");
+        foreach (var c in outcome.Front)
+        {
+            text.Append(Row(c));
+        }
+
+        var failures = outcome.Candidates.Where(c => !c.Ok).ToList();
+        if (failures.Count > 0)
+        {
+            text.Append("\n## Failed candidates\n\n");
+            foreach (var c in failures)
+            {
+                text.Append(Invariant, $"- #{c.Index} `{c.Candidate[..12]}` ({c.MutationType}): {c.FailureCategory}: {c.FailureMessage}\n");
+            }
+        }
+
+        if (outcome.Feedback is { } feedback && feedback.Outcomes.Count > 0)
+        {
+            text.Append("\n## Feedback by attribute\n\n| attribute | tries | valid | improved | mean accuracy change | mean parameter change | failures |\n|---|---|---|---|---|---|---|\n");
+            foreach (var s in feedback.ByAttribute())
+            {
+                text.Append(Invariant, $"| {s.Key} | {s.Tries} | {s.Valid} | {s.Improved} | {s.MeanAccuracyDelta:+0.00;-0.00;0.00} | {s.MeanCostDelta:+0;-0;0} | {string.Join(", ", s.Failures.Select(f => $"{f.Key} x{f.Value}"))} |\n");
+            }
+        }
+
+        text.Append(Invariant, $"\nEvery candidate is a branch `fairnad/{outcome.Run}/<candidate id>` whose parent commits are its parents; metrics are in the notes ref `refs/notes/fairnad/{outcome.Run}`. ");
+        text.Append(Invariant, $"Show a lineage with `./build.sh Lineage --candidate <id> --run {outcome.Run}`.\n");
+        return text.ToString();
+
+        static string Row(JournalEntry c) => string.Create(Invariant,
+            $"| {c.Index} | `{c.Candidate[..12]}` | {c.MutationType} | {c.Attribute ?? "-"} | {c.Validation:F2} | {c.Test:F2} | {c.Parameters:N0} | {c.Macs:N0} | `{c.Commit[..10]}` |\n");
+    }
+
+    public static void WriteSummary(string path, SearchContext context, SearchOutcome outcome) => File.WriteAllText(path, Summary(context, outcome));
+}

@@ -1,0 +1,121 @@
+using FairNad.Architecture;
+using FairNad.Architecture.Transforms;
+using FairNad.Knowledge;
+
+namespace FairNad.Search;
+
+/// <summary>A realisation applied to a parent: the child (fitted to the budget) and what changed.</summary>
+public sealed record AppliedMutation(ArchitectureSpec Spec, Realisation Realisation, string Summary);
+
+/// <summary>
+/// The open-ended space the attribute tree spans: reference architectures width-scaled to a parameter budget, changed by
+/// the realisations of attributes. A child over the budget is width-scaled back into it (a child under it keeps its size,
+/// so the cost objective still varies). The baselines sample and mutate here too, so every strategy searches the same space.
+/// </summary>
+public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>
+{
+    private readonly List<(CategoryNode Category, AttributeNode Attribute)> _realised;
+
+    /// <param name="tree">Attributes and their realisations.</param>
+    /// <param name="seeds">The initial population: reference architectures already fitted to <paramref name="budget"/>.</param>
+    /// <param name="budget">Parameter budget every candidate must fit.</param>
+    /// <param name="maxSampleMutations">A random sample is a seed changed by up to this many random realisations.</param>
+    public ArchitectureSpace(AttributeTree tree, IReadOnlyList<ArchitectureSpec> seeds, long budget, int maxSampleMutations = 2)
+    {
+        if (seeds.Count == 0)
+        {
+            throw new ArgumentException("the space needs at least one seed architecture", nameof(seeds));
+        }
+
+        Tree = tree;
+        Seeds = seeds;
+        Budget = budget;
+        MaxSampleMutations = maxSampleMutations;
+        _realised = tree.Attributes.Where(x => x.Attribute.Realisations.Count > 0).Select(x => (x.Category, x.Attribute)).ToList();
+    }
+
+    public AttributeTree Tree { get; }
+
+    public IReadOnlyList<ArchitectureSpec> Seeds { get; }
+
+    public long Budget { get; }
+
+    public int MaxSampleMutations { get; }
+
+    /// <summary>Reference architectures by name, for <paramref name="input"/>, each width-scaled to fill <paramref name="budget"/>.</summary>
+    public static IReadOnlyList<ArchitectureSpec> ScaledReferences(IEnumerable<string> names, InputSpec input, long budget) =>
+        names.Select(n => WidthScaler.ScaleToBudget(ReferenceArchitectures.Get(n, input), budget).Spec).ToList();
+
+    public string Key(ArchitectureSpec candidate) => candidate.Id;
+
+    public ArchitectureSpec Sample(Random random)
+    {
+        var spec = Seeds[random.Next(Seeds.Count)];
+        var steps = random.Next(MaxSampleMutations + 1);
+        for (var i = 0; i < steps; i++)
+        {
+            spec = Mutate(spec, random);
+        }
+
+        return spec;
+    }
+
+    /// <summary>One realisation of a uniformly drawn realised attribute; the parent itself when none applies after many draws.</summary>
+    public ArchitectureSpec Mutate(ArchitectureSpec parent, Random random)
+    {
+        for (var attempt = 0; attempt < 32; attempt++)
+        {
+            var (_, attribute) = _realised[random.Next(_realised.Count)];
+            if (Apply(parent, attribute, random) is { } child)
+            {
+                return child.Spec;
+            }
+        }
+
+        return parent;
+    }
+
+    /// <summary>Applies one of the attribute's realisations (tried in a seeded order) and fits the child to the budget; null when none applies.</summary>
+    public AppliedMutation? Apply(ArchitectureSpec parent, AttributeNode attribute, Random random)
+    {
+        foreach (var realisation in attribute.Realisations.OrderBy(_ => random.Next()).ToList())
+        {
+            try
+            {
+                var result = realisation.Apply(parent);
+                var fitted = FitBudget(result.Spec);
+                if (fitted.Id != parent.Id)
+                {
+                    return new AppliedMutation(fitted, realisation, result.Summary);
+                }
+            }
+            catch (Exception e) when (e is TransformNotApplicableException or InvalidOperationException or ArgumentException)
+            {
+                // This realisation does not fit this parent (no such node, already present, cannot fit the budget): try the next.
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The spec if it fits the budget, else the spec width-scaled into it.</summary>
+    /// <exception cref="InvalidOperationException">the spec is invalid, or no width fits the budget.</exception>
+    public ArchitectureSpec FitBudget(ArchitectureSpec spec)
+    {
+        var analysis = ArchitectureAnalyzer.Analyze(spec);
+        if (!analysis.IsValid)
+        {
+            throw new InvalidOperationException($"invalid architecture: {string.Join("; ", analysis.Errors)}");
+        }
+
+        if (analysis.Parameters <= Budget)
+        {
+            return spec;
+        }
+
+        var scaled = WidthScaler.ScaleToBudget(spec, Budget);
+        return scaled.Parameters <= Budget && ArchitectureAnalyzer.Analyze(scaled.Spec).IsValid
+            ? scaled.Spec
+            : throw new InvalidOperationException($"no width fits {Budget:N0} parameters");
+    }
+}

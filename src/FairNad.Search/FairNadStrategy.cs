@@ -1,0 +1,226 @@
+using System.Globalization;
+using FairNad.Architecture;
+using FairNad.Knowledge;
+
+namespace FairNad.Search;
+
+/// <summary>The mutation types of FairNAD.</summary>
+public static class MutationTypes
+{
+    public const string Seed = "seed";
+    public const string FairIdea = "fair-idea";
+    public const string Pareto = "pareto";
+    public const string Llm = "llm";
+
+    public static readonly IReadOnlyList<string> All = [FairIdea, Pareto, Llm];
+}
+
+/// <summary>
+/// How often each mutation type is drawn. <see cref="Effective"/> removes the disabled types and renormalises, so a run
+/// with the LLM off redistributes the LLM's share over the others (the run manifest records both).
+/// </summary>
+public sealed record MutationMix(double FairIdea, double Pareto, double Llm)
+{
+    public IReadOnlyDictionary<string, double> Probabilities => new SortedDictionary<string, double>(StringComparer.Ordinal)
+    {
+        [MutationTypes.FairIdea] = FairIdea,
+        [MutationTypes.Pareto] = Pareto,
+        [MutationTypes.Llm] = Llm,
+    };
+
+    /// <exception cref="ArgumentException">nothing is left to draw.</exception>
+    public MutationMix Effective(IReadOnlyCollection<string> disabled)
+    {
+        var kept = new MutationMix(
+            disabled.Contains(MutationTypes.FairIdea) ? 0 : FairIdea,
+            disabled.Contains(MutationTypes.Pareto) ? 0 : Pareto,
+            disabled.Contains(MutationTypes.Llm) ? 0 : Llm);
+        var total = kept.FairIdea + kept.Pareto + kept.Llm;
+        return total > 0
+            ? new MutationMix(kept.FairIdea / total, kept.Pareto / total, kept.Llm / total)
+            : throw new ArgumentException($"every mutation type with a share is disabled ({string.Join(", ", disabled)})");
+    }
+
+    public string Draw(Random random)
+    {
+        var x = random.NextDouble() * (FairIdea + Pareto + Llm);
+        return x < FairIdea ? MutationTypes.FairIdea : x < FairIdea + Pareto ? MutationTypes.Pareto : MutationTypes.Llm;
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"fair-idea {FairIdea:0.###}, pareto {Pareto:0.###}, llm {Llm:0.###}");
+}
+
+/// <summary>Settings of the FairNAD strategy.</summary>
+/// <param name="Mix">Mutation-type probabilities, already effective (disabled types removed).</param>
+/// <param name="Population">Parents are drawn from the most recent this many valid candidates (aging, as in REA).</param>
+/// <param name="Tournament">Tournament size of parent selection for fair-idea and LLM mutations.</param>
+/// <param name="Feedback">Whether feedback statistics steer attribute sampling and LLM prompts (off for the ablation).</param>
+/// <param name="MaxAttempts">Mutations tried (not applicable, LLM gave up) before the strategy reports it has nothing to propose.</param>
+public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournament = 3, bool Feedback = true, int MaxAttempts = 40);
+
+/// <summary>An attempted mutation that produced no candidate, kept for the run's record.</summary>
+public sealed record FailedMutation(string MutationType, string? Parent, string AttributeId, string Reason);
+
+/// <summary>
+/// The FairNAD strategy: a population of width-scaled reference architectures, then multi-type mutation. Each step draws a
+/// mutation type: fair idea sampling (an attribute by <see cref="FairIdeaSampler"/>, a tournament parent, one of the
+/// attribute's realisations), Pareto-aware mutation (a parent from the accuracy/cost front, an attribute whose effect
+/// targets the objective the parent is weak in), or LLM-driven mutation (the LLM rewrites a parent for any attribute,
+/// realised or not, with validation errors sent back for repair). Every outcome goes into the <see cref="FeedbackLedger"/>,
+/// which weighs attribute sampling and is quoted in LLM prompts.
+/// </summary>
+public sealed class FairNadStrategy : IAskTellStrategy<ArchitectureSpec>
+{
+    private readonly ArchitectureSpace _space;
+    private readonly FairNadOptions _options;
+    private readonly ILlmMutator? _llm;
+    private readonly Random _random;
+    private readonly FairIdeaSampler _sampler;
+    private readonly Queue<ArchitectureSpec> _seeds;
+    private readonly List<(Proposal<ArchitectureSpec> Proposal, Outcome Outcome)> _told = [];
+    private readonly Dictionary<string, (Proposal<ArchitectureSpec> Proposal, Outcome Outcome)> _byKey = new(StringComparer.Ordinal);
+    private readonly List<FailedMutation> _failed = [];
+
+    public FairNadStrategy(ArchitectureSpace space, FairNadOptions options, int seed, ILlmMutator? llm = null, string name = "fairnad")
+    {
+        if (options.Mix.Llm > 0 && llm is null)
+        {
+            throw new ArgumentException("the mix gives LLM-driven mutation a share but no LLM mutator was given; disable it so its share is redistributed");
+        }
+
+        _space = space;
+        _options = options;
+        _llm = llm;
+        _random = new Random(seed);
+        _sampler = new FairIdeaSampler(space.Tree, seed + 1);
+        if (options.Feedback)
+        {
+            _sampler.ExtraLoad = id => Feedback.For(id) is { } s ? s.Failures.Values.Sum() - (0.5 * s.Improved) : 0;
+        }
+
+        _seeds = new Queue<ArchitectureSpec>(space.Seeds);
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public FeedbackLedger Feedback { get; } = new();
+
+    public IReadOnlyList<FailedMutation> FailedMutations => _failed;
+
+    public async ValueTask<Proposal<ArchitectureSpec>?> AskAsync(CancellationToken cancel = default)
+    {
+        if (_seeds.TryDequeue(out var seed))
+        {
+            return new Proposal<ArchitectureSpec>(seed, seed.Id, [], MutationTypes.Seed,
+                Summary: string.Create(CultureInfo.InvariantCulture, $"{seed.Name} scaled to {ArchitectureAnalyzer.Analyze(seed).Parameters:N0} parameters"));
+        }
+
+        for (var attempt = 0; attempt < _options.MaxAttempts; attempt++)
+        {
+            var type = _options.Mix.Draw(_random);
+            var proposal = type switch
+            {
+                MutationTypes.Pareto => ParetoAware(),
+                MutationTypes.Llm => await LlmDriven(cancel).ConfigureAwait(false),
+                _ => FairIdea(),
+            };
+            if (proposal is not null)
+            {
+                return proposal;
+            }
+        }
+
+        return null;
+    }
+
+    public void Tell(Proposal<ArchitectureSpec> proposal, Outcome outcome)
+    {
+        _told.Add((proposal, outcome));
+        _byKey.TryAdd(proposal.Key, (proposal, outcome));
+        if (proposal.Attribute is null || proposal.Category is null)
+        {
+            return;
+        }
+
+        var parent = proposal.Parents.Count > 0 && _byKey.TryGetValue(proposal.Parents[0], out var p) ? p.Outcome : null;
+        Feedback.Record(new MutationOutcome(proposal.Attribute, proposal.Category, outcome.Ok,
+            outcome.Accuracy - parent?.Accuracy, outcome.Cost - parent?.Cost, outcome.Failure));
+    }
+
+    private static bool Realised(AttributeNode a) => a.Realisations.Count > 0;
+
+    private Proposal<ArchitectureSpec>? FairIdea()
+    {
+        var parent = TournamentParent();
+        var (_, category, attribute) = _sampler.Next(require: Realised);
+        return Realise(MutationTypes.FairIdea, parent, category, attribute, string.Empty);
+    }
+
+    private Proposal<ArchitectureSpec>? ParetoAware()
+    {
+        // The front of everything valid so far, not only the living population: a front member stays a parent until beaten.
+        var valid = _told.Where(t => t.Outcome.Ok).ToList();
+        if (valid.Count == 0)
+        {
+            return FairIdea();
+        }
+
+        var points = valid.Select(v => new Objectives(v.Proposal.Key, v.Outcome.Accuracy!.Value, v.Outcome.Cost ?? 0)).ToList();
+        var front = ParetoFront.Front(points);
+        var member = front[_random.Next(front.Count)];
+        var weak = ParetoFront.WeakObjective(member, front);
+        Func<AttributeNode, bool> prefer = weak == "efficiency" ? a => a.Effect == "efficiency" : a => a.Effect != "efficiency";
+        var (_, category, attribute) = _sampler.Next(prefer, Realised);
+        return Realise(MutationTypes.Pareto, _byKey[member.Id].Proposal.Candidate, category, attribute, $" (front member weak in {weak})");
+    }
+
+    private async Task<Proposal<ArchitectureSpec>?> LlmDriven(CancellationToken cancel)
+    {
+        var parent = TournamentParent();
+        var (_, category, attribute) = _sampler.Next();
+        var feedback = _options.Feedback ? Feedback.PromptSummary(attribute.Id, category.Id) : "feedback is disabled for this run\n";
+        try
+        {
+            var result = await _llm!.MutateAsync(new LlmMutationRequest(parent, attribute, category, feedback, _space), cancel).ConfigureAwait(false);
+            return new Proposal<ArchitectureSpec>(result.Spec, result.Spec.Id, [parent.Id], MutationTypes.Llm, attribute.Id, category.Id, result.Transcript,
+                $"{attribute.Name}: {result.Summary}");
+        }
+        catch (LlmMutationException e)
+        {
+            _failed.Add(new FailedMutation(MutationTypes.Llm, parent.Id, attribute.Id, e.Message));
+            Feedback.Record(new MutationOutcome(attribute.Id, category.Id, false, null, null, "llm-invalid"));
+            return null;
+        }
+    }
+
+    private Proposal<ArchitectureSpec>? Realise(string type, ArchitectureSpec parent, CategoryNode category, AttributeNode attribute, string note)
+    {
+        if (_space.Apply(parent, attribute, _random) is { } child)
+        {
+            return new Proposal<ArchitectureSpec>(child.Spec, child.Spec.Id, [parent.Id], type, attribute.Id, category.Id, null,
+                $"{attribute.Name} via {child.Realisation}: {child.Summary}{note}");
+        }
+
+        _failed.Add(new FailedMutation(type, parent.Id, attribute.Id, "no realisation applies to this parent"));
+        Feedback.Record(new MutationOutcome(attribute.Id, category.Id, false, null, null, "not-applicable"));
+        return null;
+    }
+
+    /// <summary>The most recent <see cref="FairNadOptions.Population"/> valid candidates.</summary>
+    private List<(Proposal<ArchitectureSpec> Proposal, Outcome Outcome)> Alive() =>
+        _told.Where(t => t.Outcome.Ok).TakeLast(_options.Population).ToList();
+
+    /// <summary>Best of a random tournament among the living; before any candidate is valid, a seed architecture.</summary>
+    private ArchitectureSpec TournamentParent()
+    {
+        var alive = Alive();
+        if (alive.Count == 0)
+        {
+            return _space.Seeds[_random.Next(_space.Seeds.Count)];
+        }
+
+        return Enumerable.Range(0, _options.Tournament).Select(_ => alive[_random.Next(alive.Count)])
+            .OrderByDescending(m => m.Outcome.Accuracy!.Value).First().Proposal.Candidate;
+    }
+}

@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using FairNad.Architecture;
+using FairNad.Knowledge;
+using FairNad.Llm;
+using Microsoft.Extensions.AI;
+
+namespace FairNad.Search;
+
+/// <summary>What the LLM-driven mutation asks for: realise <see cref="Attribute"/> on <see cref="Parent"/> within the space's budget.</summary>
+public sealed record LlmMutationRequest(ArchitectureSpec Parent, AttributeNode Attribute, CategoryNode Category, string Feedback, ArchitectureSpace Space);
+
+/// <summary>The accepted child, the hash of the exchange that produced it, and how many answers it took.</summary>
+public sealed record LlmMutationResult(ArchitectureSpec Spec, string Transcript, string Summary, int Attempts);
+
+/// <summary>The LLM gave no usable architecture within its repair rounds; the message lists each round's problem.</summary>
+public sealed class LlmMutationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The LLM-driven mutation, behind an interface so the strategy can be tested against a scripted mutator.</summary>
+public interface ILlmMutator
+{
+    /// <exception cref="LlmMutationException">no valid child after the repair rounds.</exception>
+    Task<LlmMutationResult> MutateAsync(LlmMutationRequest request, CancellationToken cancel = default);
+}
+
+/// <summary>
+/// LLM-driven iterative mutation: the LLM gets the parent's spec and generated code, the attribute to realise and the
+/// feedback so far, and answers with a modified spec (JSON schema). The answer must parse, keep the input, validate
+/// (shapes, operators, parameters), fit the budget (over-budget answers are width-scaled), differ from the parent and
+/// pass <paramref name="check"/> (the evaluation layer compiles the generated code there); each problem goes back to the
+/// LLM for repair, up to the session's attempt limit. Every exchange is recorded by <see cref="LlmSession"/>, so a run
+/// replays without the LLM.
+/// </summary>
+public sealed class LlmSpecMutator(LlmSession session, Func<ArchitectureSpec, string?>? check = null) : ILlmMutator
+{
+    public const string Stage = "mutate";
+
+    public static JsonElement Schema { get; } = JsonDocument.Parse(
+        """
+        {
+          "type": "object",
+          "properties": {
+            "summary": { "type": "string" },
+            "architecture": { "type": "object" }
+          },
+          "required": ["summary", "architecture"]
+        }
+        """).RootElement.Clone();
+
+    public static IReadOnlyList<ChatMessage> Prompt(LlmMutationRequest request)
+    {
+        var operators = new StringBuilder();
+        foreach (var op in Operators.All.OrderBy(o => o.Name, StringComparer.Ordinal))
+        {
+            var parameters = string.Join(", ", op.Params.Select(p => $"{p.Name}={p.Default}"));
+            operators.Append(CultureInfo.InvariantCulture, $"- {op.Name}({parameters}), inputs {op.MinInputs}..{op.MaxInputs}: {op.Description}\n");
+        }
+
+        var parent = request.Parent;
+        var analysis = ArchitectureAnalyzer.Analyze(parent);
+        var system =
+            "You are a neural architecture designer. Architectures are JSON: an input, a stem, stages (blocks, width, downsample), " +
+            "one block design repeated in every stage (a DAG of nodes; node 'in' is the block input; channel ratios are relative to the stage width), " +
+            "and a head. Operators you may use:\n" + operators +
+            "Change the given architecture so that it realises the requested design attribute, keep everything else unless the attribute needs it, " +
+            "keep the input unchanged, and stay within the parameter budget. Reply with JSON only: {\"summary\": one sentence saying what you changed, " +
+            "\"architecture\": the complete modified architecture}.";
+        var user = new StringBuilder();
+        user.Append(CultureInfo.InvariantCulture, $"Attribute to realise: {request.Attribute.Name} ({request.Attribute.Id}, category {request.Category.Name}, aims at {request.Attribute.Effect})\n");
+        user.Append(CultureInfo.InvariantCulture, $"What it means: {request.Attribute.Description}\n");
+        user.Append(CultureInfo.InvariantCulture, $"Parameter budget: {request.Space.Budget:N0}; the parent has {analysis.Parameters:N0} parameters and {analysis.Macs:N0} MACs.\n");
+        user.Append("Results of earlier tries of this attribute and its category:\n").Append(request.Feedback);
+        user.Append("Parent architecture:\n```json\n").Append(SpecJson.Write(parent)).Append("```\n");
+        user.Append("Its generated TorchSharp code (for reference):\n```csharp\n").Append(FairNad.Architecture.Models.TorchSharpCodeWriter.Write(parent)).Append("```\n");
+        return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, user.ToString())];
+    }
+
+    /// <summary>The child an answer describes, or the problem to send back for repair.</summary>
+    public static (ArchitectureSpec? Child, string? Problem) Check(JsonElement answer, LlmMutationRequest request, Func<ArchitectureSpec, string?>? check = null)
+    {
+        if (answer.ValueKind != JsonValueKind.Object || !answer.TryGetProperty("architecture", out var architecture) || architecture.ValueKind != JsonValueKind.Object)
+        {
+            return (null, "the answer must be an object with an 'architecture' object");
+        }
+
+        if (!answer.TryGetProperty("summary", out var summary) || summary.ValueKind != JsonValueKind.String || summary.GetString()!.Trim().Length == 0)
+        {
+            return (null, "'summary' must be a non-empty string");
+        }
+
+        ArchitectureSpec spec;
+        try
+        {
+            spec = SpecJson.Read(architecture.GetRawText(), "architecture");
+        }
+        catch (SpecFormatException e)
+        {
+            return (null, e.Message);
+        }
+
+        if (spec.Input != request.Parent.Input)
+        {
+            return (null, $"the input must stay {JsonSerializer.Serialize(request.Parent.Input)}");
+        }
+
+        var analysis = ArchitectureAnalyzer.Analyze(spec);
+        if (!analysis.IsValid)
+        {
+            return (null, "the architecture is invalid: " + string.Join("; ", analysis.Errors.Take(6)));
+        }
+
+        ArchitectureSpec fitted;
+        try
+        {
+            fitted = request.Space.FitBudget(spec);
+        }
+        catch (InvalidOperationException e)
+        {
+            return (null, $"it cannot be fitted to the budget of {request.Space.Budget:N0} parameters ({e.Message})");
+        }
+
+        if (fitted.Id == request.Parent.Id)
+        {
+            return (null, "the architecture is unchanged; realise the attribute");
+        }
+
+        return check?.Invoke(fitted) is { } problem ? (null, problem) : (fitted, null);
+    }
+
+    public async Task<LlmMutationResult> MutateAsync(LlmMutationRequest request, CancellationToken cancel = default)
+    {
+        var prompt = Prompt(request);
+        var attempts = 0;
+        ArchitectureSpec? child = null;
+        JsonElement answer;
+        try
+        {
+            answer = await session.AskJsonAsync(Stage, prompt, Schema, a =>
+            {
+                attempts++;
+                (child, var problem) = Check(a, request, check);
+                return problem;
+            }, cancel).ConfigureAwait(false);
+        }
+        catch (LlmOutputException e)
+        {
+            throw new LlmMutationException($"attribute {request.Attribute.Id} on {request.Parent.Id[..12]}: {e.Message}", e);
+        }
+
+        return new LlmMutationResult(child!, LlmSession.PromptHash(prompt), answer.GetProperty("summary").GetString()!.Trim(), attempts);
+    }
+}

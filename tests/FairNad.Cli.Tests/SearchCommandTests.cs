@@ -1,0 +1,94 @@
+using FairNad.Evaluation.Training;
+using LibGit2Sharp;
+
+namespace FairNad.Cli.Tests;
+
+using static Cli;
+
+public sealed class SearchCommandTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("fairnad-cli-search-").FullName;
+
+    public void Dispose()
+    {
+        foreach (var file in Directory.EnumerateFiles(_directory, "*", SearchOption.AllDirectories))
+        {
+            File.SetAttributes(file, FileAttributes.Normal);
+        }
+
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private const string Tiny = """
+        {
+          "schema": 1, "name": "cli", "dataset": "fashion-mnist",
+          "fidelity": { "epochs": 1, "batchSize": 50, "learningRate": 0.05, "trainSubset": 100, "validationSubset": 50, "latencyRepeats": 1 },
+          "parameterBudget": 20000, "references": ["resnet", "convnext"], "population": 2, "batch": 2,
+          "budget": { "candidates": 4 }, "mutation": { "fairIdea": 1, "pareto": 0, "llm": 0 }, "seeds": [3],
+          "evaluation": { "jobs": 1, "isolated": false }
+        }
+        """;
+
+    [Fact]
+    public void Search_NoExperimentForDataset_ExitsTwoNamingTheFile()
+    {
+        var (code, _, error) = Run("search", "--dataset", "mnist", "--results", Path.Combine(_directory, "results"));
+
+        Assert.Equal(2, code);
+        Assert.Contains("no experiment for dataset 'mnist': experiments/mnist.json does not exist", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Search_InvalidExperiment_ExitsTwoNamingTheField()
+    {
+        var path = Path.Combine(_directory, "bad.json");
+        File.WriteAllText(path, Tiny.Replace("\"population\": 2", "\"population\": 0", StringComparison.Ordinal));
+
+        var (code, _, error) = Run("search", "--experiment", path, "--results", Path.Combine(_directory, "results"), "--repo", _directory);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{path}: population: must be at least 2", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Search_BadLlmOption_ExitsTwo()
+    {
+        var (code, _, error) = Run("search", "--llm", "sometimes");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--llm must be off, auto, live, replay or ollama:<model>", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Search_TinyExperiment_PlainLinesBestArchitecturesAndBranches()
+    {
+        Repository.Init(_directory);
+        var path = Path.Combine(_directory, "cli.json");
+        File.WriteAllText(path, Tiny);
+
+        var (code, output, error) = Run("search", "--experiment", path, "--results", Path.Combine(_directory, "results"), "--repo", _directory);
+
+        Assert.True(code == 0, output + error);
+        Assert.Contains("[  4/4]", output, StringComparison.Ordinal);
+        Assert.Contains("best architectures (validation accuracy):", output, StringComparison.Ordinal);
+        Assert.Contains("run cli-fairnad-s3: 4 candidates", output, StringComparison.Ordinal);
+        using var repository = new Repository(_directory);
+        Assert.Equal(5, repository.Branches.Count(b => b.FriendlyName.StartsWith("fairnad/cli-fairnad-s3/", StringComparison.Ordinal)));
+        Assert.True(File.Exists(Path.Combine(_directory, "results", "cli-fairnad-s3", "summary.md")));
+    }
+
+    [Fact]
+    public void Evaluate_ConfigFile_TrainsExactlyThatConfig()
+    {
+        var config = new TrainingConfig(Epochs: 1, BatchSize: 25, LearningRate: 0.02, TrainSubset: 100, ValidationSubset: 50, Augment: false, LatencyRepeats: 1, Seed: 9);
+        var configPath = Path.Combine(_directory, "config.json");
+        File.WriteAllText(configPath, config.ToJson());
+        var result = Path.Combine(_directory, "r.json");
+
+        var (code, output, error) = Run("evaluate", "resnet", "--params", "20000", "--config", configPath, "--quiet", "--out", result);
+
+        Assert.True(code == 0, output + error);
+        Assert.Equal(config, EvaluationResult.Parse(File.ReadAllText(result), result).Config);
+    }
+}

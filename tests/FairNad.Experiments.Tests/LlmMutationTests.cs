@@ -1,0 +1,124 @@
+using System.Text.Json;
+using FairNad.Architecture;
+using FairNad.Architecture.Transforms;
+using FairNad.Search;
+using FairNad.Tests.Shared;
+
+namespace FairNad.Experiments.Tests;
+
+/// <summary>LLM-driven mutation end to end: the search talks to a loopback server speaking Ollama's API.</summary>
+public sealed class LlmMutationTests : IDisposable
+{
+    private readonly SearchFixture _a = new();
+    private readonly SearchFixture _b = new();
+
+    public void Dispose()
+    {
+        _a.Dispose();
+        _b.Dispose();
+    }
+
+    /// <summary>
+    /// The scripted designer: its first answer in a conversation uses an operator that does not exist; after the repair
+    /// message it answers with the parent from the prompt, its activation swapped (or dropout added to the head).
+    /// </summary>
+    private static string Designer(JsonElement request)
+    {
+        var messages = request.GetProperty("messages").EnumerateArray().ToList();
+        var first = messages.First(m => m.GetProperty("role").GetString() == "user").GetProperty("content").GetString()!;
+        var json = first[(first.IndexOf("```json\n", StringComparison.Ordinal) + 8)..];
+        var parent = SpecJson.Read(json[..json.IndexOf("```", StringComparison.Ordinal)], "prompt");
+        if (messages.Count <= 2)
+        {
+            var broken = parent with { Block = parent.Block with { Nodes = [.. parent.Block.Nodes.Take(1).Select(n => n with { Op = "warp_drive" }), .. parent.Block.Nodes.Skip(1)] } };
+            return JsonSerializer.Serialize(new { summary = "tried a new operator", architecture = JsonDocument.Parse(SpecJson.Write(broken)).RootElement });
+        }
+
+        foreach (var (transform, value) in new[] { ("swap_activation", "gelu"), ("swap_activation", "silu"), ("head_dropout", "0.3") })
+        {
+            try
+            {
+                var parameters = transform == "swap_activation"
+                    ? new Dictionary<string, ParamValue> { ["fn"] = value }
+                    : new Dictionary<string, ParamValue> { ["p"] = double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) };
+                var child = SpecTransforms.Apply(transform, parent, parameters).Spec;
+                return JsonSerializer.Serialize(new { summary = $"{transform} {value}", architecture = JsonDocument.Parse(SpecJson.Write(child)).RootElement });
+            }
+            catch (TransformNotApplicableException)
+            {
+            }
+        }
+
+        return "{}";
+    }
+
+    private static ExperimentOverrides LlmOnly(string mode) => new(LlmMode: mode, LlmModel: "test-model");
+
+    [Fact]
+    public void Run_LlmDrivenMutation_RepairedRecordedAndReplayable()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        _b.Write(experiment);
+        SearchOutcome live;
+        List<JsonElement> requests;
+        using (var server = new ScriptedOllamaServer(Designer))
+        {
+            live = SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString())).Single();
+            requests = server.ChatRequests;
+        }
+
+        var mutated = live.Candidates.Where(c => c.MutationType == MutationTypes.Llm).ToList();
+        Assert.Equal(3, mutated.Count);
+        Assert.All(mutated, c => Assert.Matches("^[0-9a-f]{16}$", c.Transcript!));
+        // Every mutation took two answers (the broken one, then the repair); a repaired child that was already seen is a duplicate, not a candidate.
+        Assert.Equal(0, requests.Count % 2);
+        Assert.True(requests.Count >= 2 * mutated.Count, $"{requests.Count} requests for {mutated.Count} LLM candidates");
+        var repair = requests[1].GetProperty("messages").EnumerateArray().Last().GetProperty("content").GetString()!;
+        Assert.Contains("That answer is invalid", repair, StringComparison.Ordinal);
+        Assert.Contains("warp_drive", repair, StringComparison.Ordinal);
+        Assert.Contains("test-model", File.ReadAllText(Path.Combine(live.RunDirectory, "manifest.json")), StringComparison.Ordinal);
+
+        // The recorded exchanges replay the run with no server at all.
+        CopyDirectory(Path.Combine(live.RunDirectory, "llm"), Path.Combine(_b.Results, live.Run, "llm"));
+        var replayed = SearchFixture.Run(_b.Request(LlmOnly("replay"))).Single();
+
+        Assert.Equal(SearchFixture.Fingerprint(live.Candidates), SearchFixture.Fingerprint(replayed.Candidates));
+    }
+
+    [Fact]
+    public void Run_LlmNeverValid_MutationRecordedAsFailedAndRunEnds()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 6, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        using var server = new ScriptedOllamaServer(_ => """{"summary": "nothing", "architecture": {"input": 3}}""");
+
+        var outcome = SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString())).Single();
+
+        Assert.Equal(4, outcome.Candidates.Count);
+        Assert.Equal("the strategy has nothing more to propose", outcome.StopReason);
+        Assert.NotEmpty(outcome.FailedMutations);
+        Assert.All(outcome.FailedMutations, f => Assert.Contains("no valid answer after 3 attempts", f.Reason, StringComparison.Ordinal));
+        Assert.Equal(outcome.FailedMutations.Count, outcome.Feedback!.ByCategory().Sum(s => s.Failures.GetValueOrDefault("llm-invalid")));
+    }
+
+    [Fact]
+    public void Run_LlmUnreachable_ClearErrorBeforeAnyCandidate()
+    {
+        _a.Write(SearchFixture.Tiny with { Mutation = new MutationMix(0.5, 0, 0.5) });
+
+        var e = Assert.ThrowsAny<Exception>(() => SearchFixture.Run(_a.Request(LlmOnly("live"), llmServer: "http://127.0.0.1:9")));
+
+        Assert.IsType<FairNad.Llm.LlmUnavailableException>(e);
+        Assert.False(File.Exists(Path.Combine(_a.Results, "tiny-fairnad-s0", "journal.jsonl")));
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using FairNad.Architecture;
+using FairNad.Evaluation.Training;
+using LibGit2Sharp;
+
+namespace FairNad.Experiments.Tests;
+
+/// <summary>
+/// A scratch workspace per test: a git repository for the lineage, a results folder, and a small experiment. The evaluator
+/// stands in for training with a deterministic function of the architecture (a table, in effect), so the search loop,
+/// lineage, journal and resume run in milliseconds; the slow tests train for real.
+/// </summary>
+public sealed class SearchFixture : IDisposable
+{
+    public SearchFixture()
+    {
+        Root = Directory.CreateTempSubdirectory("fairnad-search-").FullName;
+        Repository.Init(Root);
+        ExperimentPath = Path.Combine(Root, "experiments", "tiny.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(ExperimentPath)!);
+        Write(Tiny);
+    }
+
+    public string Root { get; }
+
+    public string ExperimentPath { get; }
+
+    public string Results => Path.Combine(Root, "results");
+
+    /// <summary>A quick experiment: four references at 20k parameters, batches of two, ten candidates, LLM off.</summary>
+    public static Experiment Tiny => ExperimentFile.Read(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "experiments", "quickstart.json")), "quickstart") with
+    {
+        Name = "tiny",
+        References = ["resnet", "mobilenetv2", "shufflenetv2", "convnext"],
+        Population = 4,
+        Candidates = 10,
+        Fidelity = new Fidelity(1, 50, 0.05, 200, 100, true, 1, 1),
+        Evaluation = new EvaluationOptions(1, false, 300, 4096),
+    };
+
+    public void Write(Experiment experiment) => File.WriteAllText(ExperimentPath, experiment.ToJson());
+
+    public SearchRequest Request(ExperimentOverrides? overrides = null, string? resume = null, Func<Experiment, ICandidateEvaluator>? evaluator = null, string? results = null, string? repository = null,
+        string? llmServer = null, bool train = false) =>
+        new(ExperimentPath, overrides ?? new ExperimentOverrides(), results ?? Results, repository ?? Root, null, null, resume,
+            WorkerCommand.ForAssembly(Path.Combine(AppContext.BaseDirectory, "fairnad.dll")), llmServer, null, train ? null : evaluator ?? (_ => new SyntheticEvaluator()));
+
+    public static IReadOnlyList<SearchOutcome> Run(SearchRequest request, Action<SearchProgress>? progress = null, CancellationToken cancel = default) =>
+        SearchSession.RunAsync(request, _ => { }, progress, cancel).GetAwaiter().GetResult();
+
+    /// <summary>What must be identical between two runs of the same experiment and seed.</summary>
+    public static IReadOnlyList<string> Fingerprint(IEnumerable<JournalEntry> entries) => entries.OrderBy(e => e.Index).Select(e =>
+        JsonSerializer.Serialize(new { e.Index, e.Candidate, e.MutationType, e.Attribute, e.Parents, e.Status, e.Validation, e.Test, e.Parameters, e.Macs, e.FailureCategory, e.Commit })).ToList();
+
+    public void Dispose()
+    {
+        foreach (var file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories))
+        {
+            File.SetAttributes(file, FileAttributes.Normal);
+        }
+
+        Directory.Delete(Root, recursive: true);
+    }
+}
+
+/// <summary>Scores an architecture by a fixed function of its size and id; optional overrides fail chosen candidates.</summary>
+public sealed class SyntheticEvaluator(Func<ArchitectureSpec, EvaluationResult?>? special = null) : ICandidateEvaluator
+{
+    public string Description => "synthetic (test)";
+
+    public int Parallelism => 2;
+
+    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default)
+    {
+        var analysis = ArchitectureAnalyzer.Analyze(spec);
+        var jitter = Convert.ToInt32(spec.Id[..4], 16) / 65536.0 * 10;
+        var score = Math.Round(40 + (20.0 * analysis.Parameters / 20000) + jitter, 4);
+        var result = special?.Invoke(spec) ?? new EvaluationResult
+        {
+            CandidateId = spec.Id,
+            Dataset = "fashion-mnist",
+            Config = TrainingConfig.Quick,
+            Status = "ok",
+            BestValidationAccuracy = score,
+            TestAccuracy = score - 0.5,
+            Parameters = analysis.Parameters,
+            Macs = analysis.Macs,
+        };
+        result.WriteAtomically(resultPath);
+        return Task.FromResult(result);
+    }
+
+    public void Dispose()
+    {
+    }
+}

@@ -1,0 +1,168 @@
+using FairNad.Evaluation.Training;
+using FairNad.Lineage;
+using FairNad.Search;
+
+namespace FairNad.Experiments.Tests;
+
+public sealed class SearchRunTests : IDisposable
+{
+    private readonly SearchFixture _a = new();
+    private readonly SearchFixture _b = new();
+
+    public void Dispose()
+    {
+        _a.Dispose();
+        _b.Dispose();
+    }
+
+    [Fact]
+    public void Run_SameSeedTwice_SameCandidatesCommitsAndMetrics()
+    {
+        var first = SearchFixture.Run(_a.Request()).Single();
+        var second = SearchFixture.Run(_b.Request()).Single();
+
+        Assert.Equal(10, first.Candidates.Count);
+        Assert.Equal(SearchFixture.Fingerprint(first.Candidates), SearchFixture.Fingerprint(second.Candidates));
+        Assert.Contains(first.Candidates, c => c.MutationType == MutationTypes.FairIdea);
+        Assert.Contains(first.Candidates, c => c.MutationType == MutationTypes.Pareto);
+        Assert.DoesNotContain(first.Candidates, c => c.MutationType == MutationTypes.Llm);
+    }
+
+    [Fact]
+    public void Run_DifferentSeed_DifferentCandidates()
+    {
+        var first = SearchFixture.Run(_a.Request()).Single();
+        var second = SearchFixture.Run(_b.Request(new ExperimentOverrides(Seed: 1))).Single();
+
+        Assert.NotEqual(first.Candidates.Skip(4).Select(c => c.Candidate), second.Candidates.Skip(4).Select(c => c.Candidate));
+    }
+
+    [Fact]
+    public void Run_EveryCandidate_IsABranchWithItsParentsAndANote()
+    {
+        var outcome = SearchFixture.Run(_a.Request()).Single();
+
+        using var store = LineageStore.Open(_a.Root);
+        Assert.Empty(store.Verify(outcome.Run));
+        var stored = store.Candidates(outcome.Run).ToDictionary(c => c.CandidateId);
+        Assert.Equal(outcome.Candidates.Count, stored.Count);
+        foreach (var entry in outcome.Candidates)
+        {
+            var candidate = stored[entry.Candidate];
+            Assert.Equal((entry.Commit, entry.Index, entry.MutationType, entry.Attribute), (candidate.Commit, candidate.Index, candidate.MutationType, candidate.Attribute));
+            Assert.Equal(entry.Parents, candidate.ParentCandidates);
+            Assert.Equal(entry.Validation, store.GetMetrics(outcome.Run, entry.Commit)!.ValidationAccuracy);
+        }
+
+        Assert.True(File.Exists(Path.Combine(outcome.RunDirectory, "manifest.json")));
+        Assert.True(File.Exists(Path.Combine(outcome.RunDirectory, "feedback.json")));
+        Assert.Contains("## Pareto front", File.ReadAllText(Path.Combine(outcome.RunDirectory, "summary.md")), StringComparison.Ordinal);
+        Assert.All(outcome.Candidates, c => Assert.True(File.Exists(Path.Combine(outcome.RunDirectory, "candidates", $"{c.Candidate}.json"))));
+    }
+
+    [Fact]
+    public void Run_ManifestRecordsVersionsDataAndRedistribution()
+    {
+        var outcome = SearchFixture.Run(_a.Request()).Single();
+
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outcome.RunDirectory, "manifest.json")))!;
+        Assert.Equal(SearchFixture.Tiny.Hash(), manifest["experiment"]!["sha256"]!.GetValue<string>());
+        Assert.Equal(40, manifest["harness"]!["commit"] is { } commit ? commit.GetValue<string>().Length : 40);
+        Assert.StartsWith("libtorch-cpu ", manifest["torch"]!["libtorch"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.StartsWith("sha256:", manifest["dataset"]!["train"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(0.0, manifest["mutation"]!["effective"]!["llm"]!.GetValue<double>());
+        Assert.Contains("redistributed", manifest["mutation"]!["note"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_FailingCandidates_RecordedWithCategoryAndRunContinues()
+    {
+        var evaluator = new SyntheticEvaluator(spec => spec.Name switch
+        {
+            "mobilenetv2" => EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, "timeout", "ran longer than 300 s; killed"),
+            "shufflenetv2" => throw new InvalidOperationException("worker pipe broke"),
+            _ => null,
+        });
+
+        var outcome = SearchFixture.Run(_a.Request(evaluator: _ => evaluator)).Single();
+
+        Assert.Equal(10, outcome.Candidates.Count);
+        var timeout = Assert.Single(outcome.Candidates, c => c.FailureCategory == "timeout");
+        var error = Assert.Single(outcome.Candidates, c => c.FailureCategory == "evaluator-error");
+        Assert.Contains("worker pipe broke", error.FailureMessage, StringComparison.Ordinal);
+        using var store = LineageStore.Open(_a.Root);
+        Assert.Equal("failed", store.GetMetrics(outcome.Run, timeout.Commit)!.Status);
+        Assert.StartsWith("timeout: ran longer", store.GetMetrics(outcome.Run, timeout.Commit)!.FailureReason, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(outcome.RunDirectory, "candidates", $"{error.Candidate}.json")));
+        Assert.Contains("## Failed candidates", File.ReadAllText(Path.Combine(outcome.RunDirectory, "summary.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Resume_AfterInterruption_SameResultAsUninterrupted()
+    {
+        var uninterrupted = SearchFixture.Run(_b.Request()).Single();
+        using var cancel = new CancellationTokenSource();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => SearchFixture.Run(_a.Request(), p =>
+        {
+            if (p.Done == 5)
+            {
+                cancel.Cancel();
+            }
+        }, cancel.Token));
+        var replayed = 0;
+        var resumed = SearchFixture.Run(_a.Request(resume: "tiny-fairnad-s0"), p => replayed += p.Replayed ? 1 : 0).Single();
+
+        Assert.InRange(replayed, 5, 6);
+        Assert.Equal(SearchFixture.Fingerprint(uninterrupted.Candidates), SearchFixture.Fingerprint(resumed.Candidates));
+    }
+
+    [Fact]
+    public void Run_ExistingRunWithoutResume_RefusedAndNothingLost()
+    {
+        var outcome = SearchFixture.Run(_a.Request()).Single();
+        var journal = File.ReadAllText(Path.Combine(outcome.RunDirectory, "journal.jsonl"));
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_a.Request()));
+
+        Assert.Contains("already holds run 'tiny-fairnad-s0'; continue it with --resume tiny-fairnad-s0", e.Message, StringComparison.Ordinal);
+        Assert.Equal(journal, File.ReadAllText(Path.Combine(outcome.RunDirectory, "journal.jsonl")));
+    }
+
+    [Fact]
+    public void Resume_ChangedExperimentCopy_Refused()
+    {
+        var outcome = SearchFixture.Run(_a.Request()).Single();
+        var copy = Path.Combine(outcome.RunDirectory, SearchSession.ExperimentCopy);
+        File.WriteAllText(copy, File.ReadAllText(copy).Replace("\"candidates\": 10", "\"candidates\": 12", StringComparison.Ordinal));
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_a.Request(resume: outcome.Run)));
+
+        Assert.Contains("the experiment changed since the run started", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("random")]
+    [InlineData("rea")]
+    [InlineData("fairnad-no-fair-idea")]
+    [InlineData("fairnad-no-pareto")]
+    [InlineData("fairnad-no-feedback")]
+    public void Run_Baselines_SearchTheSameSpaceWithoutDuplicates(string strategy)
+    {
+        var outcome = SearchFixture.Run(_a.Request(new ExperimentOverrides(Strategy: strategy))).Single();
+
+        Assert.Equal($"tiny-{strategy}-s0", outcome.Run);
+        Assert.Equal(10, outcome.Candidates.Count);
+        Assert.Equal(outcome.Candidates.Count, outcome.Candidates.Select(c => c.Candidate).Distinct().Count());
+        Assert.All(outcome.Candidates, c => Assert.True(c.Parameters <= SearchFixture.Tiny.ParameterBudget));
+        if (strategy == "fairnad-no-fair-idea")
+        {
+            Assert.DoesNotContain(outcome.Candidates, c => c.MutationType == MutationTypes.FairIdea);
+        }
+
+        if (strategy == "fairnad-no-pareto")
+        {
+            Assert.DoesNotContain(outcome.Candidates, c => c.MutationType == MutationTypes.Pareto);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using FairNad.Architecture;
+using FairNad.Knowledge;
+
+namespace FairNad.Search.Tests;
+
+public sealed class FairNadStrategyTests
+{
+    private static readonly InputSpec Fashion = new(1, 28, 10);
+
+    private static ArchitectureSpace Space() =>
+        new(AttributeTree.Default(), ArchitectureSpace.ScaledReferences(["resnet", "mobilenetv2", "convnext"], Fashion, 20_000), 20_000);
+
+    /// <summary>Accuracy grows with parameters (a stand-in table), so the front and the feedback have something to say.</summary>
+    private static Outcome Score(ArchitectureSpec spec)
+    {
+        var analysis = ArchitectureAnalyzer.Analyze(spec);
+        return new Outcome(40 + (20.0 * analysis.Parameters / 20_000) + (Convert.ToInt32(spec.Id[..2], 16) / 64.0), analysis.Parameters);
+    }
+
+    private sealed class ByScore : IEvaluator<ArchitectureSpec>
+    {
+        public Outcome Evaluate(ArchitectureSpec candidate) => Score(candidate);
+    }
+
+    private static IReadOnlyList<Trial<ArchitectureSpec>> Run(FairNadStrategy strategy, int budget) =>
+        StrategyDriver.Run(new Deduplicating<ArchitectureSpec>(strategy), new ByScore(), budget);
+
+    [Fact]
+    public void Run_FirstTheSeedsThenMutationsWithinBudget()
+    {
+        var space = Space();
+        var trials = Run(new FairNadStrategy(space, new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 1), 20);
+
+        Assert.Equal(space.Seeds.Select(s => s.Id), trials.Take(3).Select(t => t.Key));
+        Assert.All(trials.Take(3), t => Assert.Equal(MutationTypes.Seed, t.Proposal.MutationType));
+        Assert.All(trials.Skip(3), t =>
+        {
+            Assert.Contains(t.Proposal.MutationType, new[] { MutationTypes.FairIdea, MutationTypes.Pareto });
+            Assert.NotNull(AttributeTree.Default().Find(t.Proposal.Attribute!));
+            Assert.Single(t.Proposal.Parents);
+            Assert.True(ArchitectureAnalyzer.Analyze(t.Candidate).Parameters <= 20_000);
+        });
+        Assert.Equal(20, trials.Select(t => t.Key).Distinct().Count());
+    }
+
+    [Fact]
+    public void Run_SameSeed_SameProposals()
+    {
+        var a = Run(new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 4), 15);
+        var b = Run(new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 4), 15);
+
+        Assert.Equal(a.Select(t => (t.Key, t.Proposal.MutationType, t.Proposal.Attribute)), b.Select(t => (t.Key, t.Proposal.MutationType, t.Proposal.Attribute)));
+    }
+
+    [Fact]
+    public void Run_ParetoMutation_ParentIsOnTheFrontOfWhatCameBefore()
+    {
+        var trials = Run(new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0, 1, 0), 3), seed: 2), 15);
+
+        foreach (var trial in trials.Skip(3))
+        {
+            var before = trials.Take(trial.Index).Select(t => new Objectives(t.Key, t.Outcome.Accuracy!.Value, t.Outcome.Cost!.Value));
+            Assert.Contains(trial.Proposal.Parents[0], ParetoFront.Front(before).Select(p => p.Id));
+            Assert.Contains("front member weak in", trial.Proposal.Summary, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Tell_MutatedChild_FeedbackHasDeltasAgainstParent()
+    {
+        var strategy = new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(1, 0, 0), 3), seed: 3);
+        var trials = Run(strategy, 10);
+
+        var outcomes = strategy.Feedback.Outcomes.Where(o => o.Valid).ToList();
+        Assert.Equal(7, outcomes.Count);
+        var first = trials[3];
+        var parent = trials.Single(t => t.Key == first.Proposal.Parents[0]);
+        Assert.Equal(first.Outcome.Accuracy - parent.Outcome.Accuracy, outcomes[0].AccuracyDelta);
+        Assert.Equal(first.Proposal.Attribute, outcomes[0].AttributeId);
+    }
+
+    [Fact]
+    public void Constructor_LlmShareWithoutMutator_RefusedWithAdvice()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0.5, 0, 0.5), 3), seed: 0));
+
+        Assert.Contains("redistributed", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Effective_DisabledType_ShareRedistributedProportionally()
+    {
+        var mix = new MutationMix(0.2, 0.2, 0.6).Effective([MutationTypes.Llm]);
+
+        Assert.Equal((0.5, 0.5, 0.0), (mix.FairIdea, mix.Pareto, mix.Llm));
+        Assert.Throws<ArgumentException>(() => new MutationMix(0, 0, 1).Effective([MutationTypes.Llm]));
+    }
+
+    /// <summary>Proposes a fixed sequence of keys; records what it is told.</summary>
+    private sealed class Scripted(params string[] keys) : IAskTellStrategy<string>
+    {
+        private int _next;
+
+        public List<(string Key, Outcome Outcome)> Told { get; } = [];
+
+        public string Name => "scripted";
+
+        public ValueTask<Proposal<string>?> AskAsync(CancellationToken cancel = default) =>
+            ValueTask.FromResult(_next < keys.Length ? new Proposal<string>(keys[_next], keys[_next++], [], "test") : null);
+
+        public void Tell(Proposal<string> proposal, Outcome outcome) => Told.Add((proposal.Key, outcome));
+    }
+
+    [Fact]
+    public async Task Deduplicating_RepeatedKeys_NotProposedButToldTheRecordedOutcome()
+    {
+        var inner = new Scripted("a", "b", "a", "c", "b");
+        var strategy = new Deduplicating<string>(inner);
+
+        var a = (await strategy.AskAsync())!;
+        var b = (await strategy.AskAsync())!;
+        strategy.Tell(a, new Outcome(1));
+        var c = (await strategy.AskAsync())!;
+        strategy.Tell(b, new Outcome(2));
+        strategy.Tell(c, new Outcome(3));
+
+        Assert.Equal(("a", "b", "c"), (a.Key, b.Key, c.Key));
+        Assert.Null(await strategy.AskAsync());
+        Assert.Equal(2, strategy.Duplicates);
+        Assert.Equal(["a", "a", "b", "b", "c"], inner.Told.Select(t => t.Key).Order());
+        Assert.All(inner.Told.Where(t => t.Key == "b"), t => Assert.Equal(2, t.Outcome.Accuracy));
+    }
+}
