@@ -18,6 +18,17 @@ internal sealed partial class Build
     [Parameter("Cells per table the proxy benchmark samples.")]
     readonly int ProxySample = 1000;
 
+    [Parameter("Search space of the Benchmark target: nb201 (strategies on the shipped NAS-Bench-201 tables).")]
+    readonly string Space = "nb201";
+
+    [Parameter("Seeds per strategy in the strategy benchmark.")]
+    readonly int BenchSeeds = 100;
+
+    Target Benchmark => _ => _
+        .Description("Strategy benchmark (--space nb201): random, REA, local search, FairNAD and its ablations on the NAS-Bench-201 tables, 100 seeds; writes results/nb201/.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", Space == "nb201" ? "nb201" : throw new InvalidOperationException($"--space {Space}: only nb201 has a strategy benchmark"), "--seeds", BenchSeeds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", RootDirectory / "results" / "nb201"));
+
     Target BenchmarkProxies => _ => _
         .Description("Spearman rho of the synflow zero-cost proxy against NAS-Bench-201 test accuracy on a seeded sample of cells, per dataset.")
         .DependsOn(Restore)

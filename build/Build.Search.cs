@@ -27,6 +27,9 @@ internal sealed partial class Build
     [Parameter("Recorded run to continue after a crash or kill (results/<run>); gives the same result as an uninterrupted run.")]
     readonly string? Resume;
 
+    [Parameter("Device candidates train on: cpu, cuda or cuda:<index> (a GPU needs --torch-backend Cuda); default the experiment's.")]
+    readonly string? Device;
+
     [Parameter("Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets).")]
     readonly AbsolutePath? DataDirectory;
 
@@ -52,6 +55,7 @@ internal sealed partial class Build
             ("--jobs", Jobs is { } jobs ? Text(jobs) : null),
             ("--run", Run),
             ("--resume", Resume),
+            ("--device", Device),
             ("--data-dir", DataDirectory is null ? null : (string)DataDirectory),
         };
         return options.Where(o => o.Value is not null).SelectMany(o => new[] { o.Name, o.Value! });

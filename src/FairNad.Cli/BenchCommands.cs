@@ -289,4 +289,34 @@ internal static class BenchCommands
 
         return rows;
     }
+
+    /// <summary>The NAS-Bench-201 strategy benchmark: prints the Markdown tables and, with <paramref name="outDirectory"/>, writes them and the anytime curves.</summary>
+    public static int Nb201Strategies(FairNad.Search.Nb201BenchmarkSettings settings, string? outDirectory, TextWriter output, TextWriter log)
+    {
+        if (settings.Seeds < 1 || settings.Budgets.Count == 0 || settings.Budgets.Any(b => b < 1))
+        {
+            throw new UsageException("--seeds and every --budgets value must be at least 1");
+        }
+
+        foreach (var strategy in settings.Strategies.Where(x => !FairNad.Search.Nb201Benchmark.AllStrategies.Contains(x)))
+        {
+            throw new UsageException($"unknown strategy '{strategy}'; known: {string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies)}");
+        }
+
+        var watch = Stopwatch.StartNew();
+        var result = FairNad.Search.Nb201Benchmark.Run(settings);
+        var seconds = watch.Elapsed.TotalSeconds;
+        var markdown = FairNad.Search.Nb201Benchmark.Markdown(result);
+        output.Write(markdown);
+        log.WriteLine(string.Create(Invariant, $"{settings.Datasets.Count} dataset(s) x {settings.Strategies.Count} strategies x {settings.Seeds} seeds x {settings.Budgets.Max()} queries in {seconds:F1} s on {Environment.ProcessorCount} core(s)"));
+        if (outDirectory is not null)
+        {
+            Directory.CreateDirectory(outDirectory);
+            File.WriteAllText(Path.Combine(outDirectory, "benchmark.md"), "# NAS-Bench-201 strategy benchmark\n\nRegenerate: `./build.sh Benchmark --space nb201` (or `fairnad bench nb201 --out results/nb201`).\n\n" + markdown);
+            File.WriteAllText(Path.Combine(outDirectory, "anytime.csv"), FairNad.Search.Nb201Benchmark.AnytimeCsv(result));
+            log.WriteLine($"wrote {Path.Combine(outDirectory, "benchmark.md")} and anytime.csv");
+        }
+
+        return 0;
+    }
 }

@@ -30,7 +30,7 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or FairNad.Experiments.ExperimentException or ArgumentException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or FairNad.Experiments.ExperimentException or FairNad.Evaluation.DeviceUnavailableException or ArgumentException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
@@ -108,7 +108,18 @@ public static class Program
         overhead.SetAction(r => BenchCommands.Overhead(
             r.GetValue(candidates)!.Select(c => WidthScaler.ScaleToBudget(ArchitectureSource.Resolve(c, "fashion-mnist"), r.GetValue(overheadParams)).Spec).ToList(),
             FairNad.Evaluation.Training.TrainingConfig.Quick, output, error));
-        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead };
+        var nb201Seeds = new Option<int>("--seeds") { Description = "Seeds per strategy (0..N-1).", DefaultValueFactory = _ => 100 };
+        var nb201Budgets = new Option<int[]>("--budgets") { Description = "Query budgets to report.", DefaultValueFactory = _ => [25, 50, 100, 200, 400], AllowMultipleArgumentsPerToken = true };
+        var nb201Strategies = new Option<string[]>("--strategies") { Description = "Strategies: " + string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Benchmark.AllStrategies], AllowMultipleArgumentsPerToken = true };
+        var nb201Datasets = new Option<string[]>("--datasets") { Description = "Tables: " + string.Join(", ", FairNad.Search.Nb201Tables.Datasets) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Tables.Datasets], AllowMultipleArgumentsPerToken = true };
+        var nb201Out = new Option<string?>("--out") { Description = "Also write benchmark.md and anytime.csv into this folder (e.g. results/nb201)." };
+        var nb201 = new Command("nb201", "Search strategies on the shipped NAS-Bench-201 tables: mean +- std, regret, Wilcoxon tests against REA and random, anytime curves.")
+        {
+            nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out,
+        };
+        nb201.SetAction(r => BenchCommands.Nb201Strategies(new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds)),
+            r.GetValue(nb201Out), output, error));
+        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201 };
 
         return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), bench };
     }
@@ -178,6 +189,7 @@ public static class Program
         var validationSubset = new Option<int?>("--validation-subset") { Description = "Validate on this many images." };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads (default 1, or cores / jobs for isolated workers)." };
         var seed = new Option<long?>("--seed") { Description = "Seed of initialisation, shuffling and augmentation." };
+        var device = new Option<string?>("--device") { Description = "Train on cpu (default), cuda or cuda:<index>." };
         var budget = new Option<long?>("--params") { Description = "Width-scale the architecture to this parameter budget first." };
         var outPath = new Option<string?>("--out") { Description = "Write the result document (JSON) here, atomically (one candidate, in this process)." };
         var quiet = new Option<bool>("--quiet") { Description = "No per-epoch progress." };
@@ -189,7 +201,7 @@ public static class Program
         var configFile = new Option<string?>("--config") { Description = "A training config document (JSON, as in result documents) to start from instead of --fidelity." };
         var command = new Command("evaluate", "Train and measure candidates: accuracy (validation best/last, test), loss curve, size, latency, throughput.")
         {
-            architectures, dataset, dataDirectory, fidelity, configFile, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, budget, outPath, quiet,
+            architectures, dataset, dataDirectory, fidelity, configFile, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, device, budget, outPath, quiet,
             isolated, jobs, timeout, memory, outDirectory,
         };
         command.SetAction(r =>
@@ -217,6 +229,7 @@ public static class Program
                 ValidationSubset = r.GetValue(validationSubset) ?? config.ValidationSubset,
                 Threads = r.GetValue(threads) ?? (runIsolated ? FairNad.Evaluation.Isolation.WorkerPool.ThreadsPerWorker(workers) : r.GetValue(configFile) is null ? 1 : config.Threads),
                 Seed = r.GetValue(seed) ?? config.Seed,
+                Device = r.GetValue(device) ?? config.Device,
             };
             if (config.Problem() is { } problem)
             {

@@ -25,6 +25,7 @@ internal static class SearchCommands
         var inProcess = new Option<bool>("--in-process") { Description = "Train in this process, one at a time (no worker isolation; for tests and tiny fidelities)." };
         var budget = new Option<long?>("--params") { Description = "Parameter budget of every candidate." };
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs per candidate." };
+        var device = new Option<string?>("--device") { Description = "Train on cpu, cuda or cuda:<index> (a GPU needs the Cuda libtorch backend)." };
         var run = new Option<string?>("--run") { Description = "Run name (default <experiment>-<strategy>-s<seed>)." };
         var resume = new Option<string?>("--resume") { Description = "Continue this recorded run after a crash or kill: same experiment, same seed, same final result." };
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
@@ -34,7 +35,7 @@ internal static class SearchCommands
         var plain = new Option<bool>("--plain") { Description = "One line per candidate even on a terminal (the default when output is redirected, as in CI)." };
         var command = new Command("search", "Run a search experiment: FairNAD or a baseline, every candidate a lineage commit, resumable.")
         {
-            experiment, dataset, seed, candidates, minutes, strategy, llm, host, jobs, inProcess, budget, epochs, run, resume, results, repository, dataDirectory, tree, plain,
+            experiment, dataset, seed, candidates, minutes, strategy, llm, host, jobs, inProcess, budget, epochs, device, run, resume, results, repository, dataDirectory, tree, plain,
         };
         command.SetAction(r =>
         {
@@ -55,7 +56,7 @@ internal static class SearchCommands
             }
 
             var overrides = new ExperimentOverrides(r.GetValue(seed), r.GetValue(candidates), r.GetValue(minutes), r.GetValue(strategy), mode, model,
-                r.GetValue(jobs), r.GetValue(inProcess) ? false : null, r.GetValue(budget), r.GetValue(epochs));
+                r.GetValue(jobs), r.GetValue(inProcess) ? false : null, r.GetValue(budget), r.GetValue(epochs), r.GetValue(device));
             var request = new SearchRequest(path, overrides, r.GetValue(results)!, r.GetValue(repository)!, r.GetValue(dataDirectory), r.GetValue(run), r.GetValue(resume),
                 EvaluateCommands.Worker, r.GetValue(host), r.GetValue(tree));
             var live = !r.GetValue(plain) && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;

@@ -3,6 +3,9 @@ using TorchSharp;
 
 namespace FairNad.Evaluation;
 
+/// <summary>A device was asked for that this libtorch or this machine does not have; the message says what to do.</summary>
+public sealed class DeviceUnavailableException(string message) : InvalidOperationException(message);
+
 /// <summary>What the loaded libtorch offers, as recorded next to every measurement.</summary>
 public sealed record TorchRuntimeInfo(string TorchSharpVersion, bool CudaAvailable, int Threads, string Device);
 
@@ -73,6 +76,38 @@ public static class TorchRuntime
             _info = _info! with { Threads = torch.get_num_threads() };
             return _info;
         }
+    }
+
+    /// <summary>True for "cpu", "cuda" and "cuda:N".</summary>
+    public static bool IsDeviceName(string name) =>
+        name is "cpu" or "cuda" || (name.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(name.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _));
+
+    /// <summary>The device to train on.</summary>
+    /// <exception cref="DeviceUnavailableException">a GPU is asked for but this libtorch has no CUDA or sees no GPU; the message says what to do.</exception>
+    public static torch.Device Device(string name)
+    {
+        if (!IsDeviceName(name))
+        {
+            throw new DeviceUnavailableException($"device must be cpu, cuda or cuda:<index>, not '{name}'");
+        }
+
+        EnsureLoaded();
+        if (name == "cpu")
+        {
+            return torch.CPU;
+        }
+
+        if (!torch.cuda.is_available())
+        {
+            throw new DeviceUnavailableException(
+                $"device '{name}' asked for, but libtorch sees no CUDA GPU: build with `./build.sh ... --torch-backend Cuda` (TorchSharp-cuda-linux) " +
+                "on a machine with an NVIDIA driver, or train on the CPU (device cpu)");
+        }
+
+        var device = new torch.Device(name);
+        return device.index < torch.cuda.device_count()
+            ? device
+            : throw new DeviceUnavailableException($"device '{name}' asked for, but libtorch sees {torch.cuda.device_count()} GPU(s)");
     }
 
     private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);

@@ -13,10 +13,10 @@ namespace FairNad.Experiments;
 public sealed class ExperimentException(string message) : Exception(message);
 
 /// <summary>How each candidate is trained: the fidelity knobs of <see cref="TrainingConfig"/>.</summary>
-public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, int? TrainSubset, int? ValidationSubset, bool Augment, int LatencyRepeats, int Threads)
+public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, int? TrainSubset, int? ValidationSubset, bool Augment, int LatencyRepeats, int Threads, string Device = "cpu")
 {
     public TrainingConfig ToConfig(long seed) => new(Epochs: Epochs, BatchSize: BatchSize, LearningRate: LearningRate, TrainSubset: TrainSubset,
-        ValidationSubset: ValidationSubset, Augment: Augment, Threads: Threads, Seed: seed, LatencyRepeats: LatencyRepeats);
+        ValidationSubset: ValidationSubset, Augment: Augment, Threads: Threads, Seed: seed, LatencyRepeats: LatencyRepeats, Device: Device);
 }
 
 /// <summary>LLM use of a run: mode (off, auto, live, replay), model, and answers per mutation (first try plus repairs).</summary>
@@ -123,6 +123,7 @@ public sealed record Experiment(
             w.WriteBoolean("augment", Fidelity.Augment);
             w.WriteNumber("latencyRepeats", Fidelity.LatencyRepeats);
             w.WriteNumber("threads", Fidelity.Threads);
+            w.WriteString("device", Fidelity.Device);
             w.WriteEndObject();
             w.WriteNumber("parameterBudget", ParameterBudget);
             w.WriteString("costObjective", CostObjective);
@@ -275,7 +276,7 @@ public sealed record Experiment(
 /// <summary>Values given on the command line or as build parameters; each replaces the file's field.</summary>
 public sealed record ExperimentOverrides(
     int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
-    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null)
+    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null)
 {
     public Experiment Apply(Experiment e) => e with
     {
@@ -286,6 +287,6 @@ public sealed record ExperimentOverrides(
         Llm = e.Llm with { Mode = LlmMode ?? e.Llm.Mode, Model = LlmModel ?? e.Llm.Model },
         Evaluation = e.Evaluation with { Jobs = Jobs ?? e.Evaluation.Jobs, Isolated = Isolated ?? e.Evaluation.Isolated },
         ParameterBudget = ParameterBudget ?? e.ParameterBudget,
-        Fidelity = e.Fidelity with { Epochs = Epochs ?? e.Fidelity.Epochs },
+        Fidelity = e.Fidelity with { Epochs = Epochs ?? e.Fidelity.Epochs, Device = Device ?? e.Fidelity.Device },
     };
 }

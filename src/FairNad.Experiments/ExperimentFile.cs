@@ -42,7 +42,7 @@ public static class ExperimentFile
             r.Only("schema", "name", "description", "dataset", "fidelity", "parameterBudget", "costObjective", "references", "population", "tournament",
                 "batch", "budget", "strategy", "mutation", "seeds", "llm", "evaluation");
             var f = r.Object("fidelity");
-            f.Only("epochs", "batchSize", "learningRate", "trainSubset", "validationSubset", "augment", "latencyRepeats", "threads");
+            f.Only("epochs", "batchSize", "learningRate", "trainSubset", "validationSubset", "augment", "latencyRepeats", "threads", "device");
             var b = r.Object("budget");
             b.Only("candidates", "minutes");
             var m = r.Object("mutation");
@@ -57,7 +57,7 @@ public static class ExperimentFile
                 r.Text("description", string.Empty),
                 r.Text("dataset"),
                 new Fidelity(f.Int("epochs"), f.Int("batchSize"), f.Number("learningRate"), f.OptionalInt("trainSubset"), f.OptionalInt("validationSubset"),
-                    f.Flag("augment", true), f.Int("latencyRepeats", 3), f.Int("threads", 1)),
+                    f.Flag("augment", true), f.Int("latencyRepeats", 3), f.Int("threads", 1), f.Text("device", "cpu")),
                 (long)r.Number("parameterBudget"),
                 r.Text("costObjective", "parameters"),
                 r.Texts("references", FairNad.Architecture.ReferenceArchitectures.Names),

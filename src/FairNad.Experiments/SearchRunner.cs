@@ -23,7 +23,7 @@ public sealed record SearchContext(
     AttributeTree Tree,
     LineageStore Lineage,
     ICandidateEvaluator Evaluator,
-    ILlmMutator? Llm,
+    Func<ArchitectureSpace, ILlmMutator<ArchitectureSpec>>? Llm,
     RunManifestDocument Manifest,
     bool Resume);
 
@@ -61,11 +61,11 @@ public sealed record SearchOutcome(
 /// </summary>
 public static class SearchRunner
 {
-    public static IAskTellStrategy<ArchitectureSpec> CreateStrategy(Experiment experiment, int seed, ArchitectureSpace space, ILlmMutator? llm) => experiment.Strategy switch
+    public static IAskTellStrategy<ArchitectureSpec> CreateStrategy(Experiment experiment, int seed, ArchitectureSpace space, ILlmMutator<ArchitectureSpec>? llm) => experiment.Strategy switch
     {
         "random" => new RandomSearch<ArchitectureSpec>(space, seed),
         "rea" => new RegularizedEvolution<ArchitectureSpec>(space, seed, experiment.Population, experiment.Tournament),
-        _ => new FairNadStrategy(space,
+        _ => new FairNadStrategy<ArchitectureSpec>(space,
             new FairNadOptions(experiment.Mutation.Effective(experiment.DisabledMutations), experiment.Population, experiment.Tournament, experiment.Strategy != "fairnad-no-feedback"),
             seed, experiment.DisabledMutations.Contains(MutationTypes.Llm) ? null : llm, experiment.Strategy),
     };
@@ -75,7 +75,7 @@ public static class SearchRunner
         var e = context.Experiment;
         var seeds = ArchitectureSpace.ScaledReferences(e.References, e.Input, e.ParameterBudget);
         var space = new ArchitectureSpace(context.Tree, seeds, e.ParameterBudget);
-        var inner = CreateStrategy(e, context.Seed, space, context.Llm);
+        var inner = CreateStrategy(e, context.Seed, space, context.Llm?.Invoke(space));
         var strategy = new Deduplicating<ArchitectureSpec>(inner);
         Directory.CreateDirectory(Path.Combine(context.RunDirectory, "candidates"));
         context.Manifest.WriteOrCheck(Path.Combine(context.RunDirectory, "manifest.json"), context.Resume);
@@ -172,7 +172,7 @@ public static class SearchRunner
             }
 
             done.AddRange(entries);
-            if (inner is FairNadStrategy fair)
+            if (inner is FairNadStrategy<ArchitectureSpec> fair)
             {
                 RunReports.WriteFeedback(Path.Combine(context.RunDirectory, "feedback.json"), fair.Feedback, fair.FailedMutations);
             }
@@ -181,7 +181,7 @@ public static class SearchRunner
         var front = Front(done, e.CostObjective);
         var best = done.Where(x => x.Ok).OrderByDescending(x => x.Validation).ThenBy(x => x.Index).FirstOrDefault();
         var outcome = new SearchOutcome(context.Run, context.RunDirectory, done, best, front, stop, strategy.Duplicates,
-            inner is FairNadStrategy f ? f.FailedMutations : [], (inner as FairNadStrategy)?.Feedback);
+            inner is FairNadStrategy<ArchitectureSpec> f ? f.FailedMutations : [], (inner as FairNadStrategy<ArchitectureSpec>)?.Feedback);
         RunReports.WriteSummary(Path.Combine(context.RunDirectory, "summary.md"), context, outcome);
         return outcome;
     }

@@ -1,3 +1,4 @@
+using FairNad.Architecture;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using FairNad.Data;
@@ -63,6 +64,15 @@ public static class SearchSession
             }
 
             var config = effective.Fidelity.ToConfig(seed);
+            try
+            {
+                TorchRuntime.Device(effective.Fidelity.Device);
+            }
+            catch (DeviceUnavailableException e)
+            {
+                throw new ExperimentException($"{experimentPath}: fidelity.device: {e.Message}");
+            }
+
             log($"run {run}: {experimentPath}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
             var splits = DatasetCatalog.Load(effective.Dataset, DatasetCatalog.DataDirectory(request.DataDirectory));
             log($"data {splits.Source}");
@@ -74,7 +84,7 @@ public static class SearchSession
             using var session = effective.DisabledMutations.Contains(MutationTypes.Llm) || effective.Strategy is "random" or "rea"
                 ? null
                 : await OpenLlmAsync(effective, runDirectory, request.LlmServer, cancel).ConfigureAwait(false);
-            var mutator = session is null ? null : new LlmSpecMutator(session, GeneratedCodeCheck.Problem);
+            Func<ArchitectureSpace, ILlmMutator<ArchitectureSpec>>? mutator = session is null ? null : space => new LlmSpecMutator(session, space, GeneratedCodeCheck.Problem);
             log($"evaluation {evaluator.Description}");
             if (effective.Strategy.StartsWith("fairnad", StringComparison.Ordinal))
             {
@@ -163,7 +173,7 @@ public static class SearchSession
                 ["torchSharp"] = TorchRuntime.TorchSharpVersion,
                 ["libtorch"] = TorchRuntime.LibTorchPackage,
                 ["threadsPerCandidate"] = e.Fidelity.Threads,
-                ["device"] = "cpu",
+                ["device"] = e.Fidelity.Device,
             },
             ["evaluation"] = evaluator.Description,
             ["dataset"] = new JsonObject

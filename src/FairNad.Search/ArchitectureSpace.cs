@@ -4,15 +4,12 @@ using FairNad.Knowledge;
 
 namespace FairNad.Search;
 
-/// <summary>A realisation applied to a parent: the child (fitted to the budget) and what changed.</summary>
-public sealed record AppliedMutation(ArchitectureSpec Spec, Realisation Realisation, string Summary);
-
 /// <summary>
 /// The open-ended space the attribute tree spans: reference architectures width-scaled to a parameter budget, changed by
 /// the realisations of attributes. A child over the budget is width-scaled back into it (a child under it keeps its size,
 /// so the cost objective still varies). The baselines sample and mutate here too, so every strategy searches the same space.
 /// </summary>
-public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>
+public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpace<ArchitectureSpec>
 {
     private readonly List<(CategoryNode Category, AttributeNode Attribute)> _realised;
 
@@ -48,6 +45,10 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>
 
     public string Key(ArchitectureSpec candidate) => candidate.Id;
 
+    /// <summary>The seed architectures, in the experiment's order (the draw is not used: the population is the references).</summary>
+    public IReadOnlyList<(ArchitectureSpec Candidate, string Summary)> InitialPopulation(Random random) =>
+        Seeds.Select(s => (s, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{s.Name} scaled to {ArchitectureAnalyzer.Analyze(s).Parameters:N0} parameters"))).ToList();
+
     public ArchitectureSpec Sample(Random random)
     {
         var spec = Seeds[random.Next(Seeds.Count)];
@@ -68,7 +69,7 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>
             var (_, attribute) = _realised[random.Next(_realised.Count)];
             if (Apply(parent, attribute, random) is { } child)
             {
-                return child.Spec;
+                return child.Candidate;
             }
         }
 
@@ -76,7 +77,7 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>
     }
 
     /// <summary>Applies one of the attribute's realisations (tried in a seeded order) and fits the child to the budget; null when none applies.</summary>
-    public AppliedMutation? Apply(ArchitectureSpec parent, AttributeNode attribute, Random random)
+    public AppliedIdea<ArchitectureSpec>? Apply(ArchitectureSpec parent, AttributeNode attribute, Random random)
     {
         foreach (var realisation in attribute.Realisations.OrderBy(_ => random.Next()).ToList())
         {
@@ -86,7 +87,7 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>
                 var fitted = FitBudget(result.Spec);
                 if (fitted.Id != parent.Id)
                 {
-                    return new AppliedMutation(fitted, realisation, result.Summary);
+                    return new AppliedIdea<ArchitectureSpec>(fitted, $"via {realisation}: {result.Summary}");
                 }
             }
             catch (Exception e) when (e is TransformNotApplicableException or InvalidOperationException or ArgumentException)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using FairNad.Architecture;
 using FairNad.Knowledge;
 
 namespace FairNad.Search;
@@ -58,6 +57,27 @@ public sealed record MutationMix(double FairIdea, double Pareto, double Llm)
 /// <param name="MaxAttempts">Mutations tried (not applicable, LLM gave up) before the strategy reports it has nothing to propose.</param>
 public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournament = 3, bool Feedback = true, int MaxAttempts = 40);
 
+/// <summary>An attribute realised on a parent: the child and what changed.</summary>
+public sealed record AppliedIdea<T>(T Candidate, string Summary);
+
+/// <summary>
+/// What FairNAD needs from a search space: the attribute tree of its design ideas, an initial population, and a way to
+/// realise an attribute on a parent. The open architecture space and the NAS-Bench-201 cell space both provide one, so the
+/// same strategy runs on real training and on a benchmark table.
+/// </summary>
+public interface IIdeaSpace<T>
+{
+    AttributeTree Tree { get; }
+
+    string Key(T candidate);
+
+    /// <summary>The seed population, with a line describing each.</summary>
+    IReadOnlyList<(T Candidate, string Summary)> InitialPopulation(Random random);
+
+    /// <summary>The child realising <paramref name="attribute"/> on <paramref name="parent"/>, or null when it does not apply.</summary>
+    AppliedIdea<T>? Apply(T parent, AttributeNode attribute, Random random);
+}
+
 /// <summary>An attempted mutation that produced no candidate, kept for the run's record.</summary>
 public sealed record FailedMutation(string MutationType, string? Parent, string AttributeId, string Reason);
 
@@ -69,19 +89,20 @@ public sealed record FailedMutation(string MutationType, string? Parent, string 
 /// realised or not, with validation errors sent back for repair). Every outcome goes into the <see cref="FeedbackLedger"/>,
 /// which weighs attribute sampling and is quoted in LLM prompts.
 /// </summary>
-public sealed class FairNadStrategy : IAskTellStrategy<ArchitectureSpec>
+public sealed class FairNadStrategy<T> : IAskTellStrategy<T>
 {
-    private readonly ArchitectureSpace _space;
+    private readonly IIdeaSpace<T> _space;
     private readonly FairNadOptions _options;
-    private readonly ILlmMutator? _llm;
+    private readonly ILlmMutator<T>? _llm;
     private readonly Random _random;
     private readonly FairIdeaSampler _sampler;
-    private readonly Queue<ArchitectureSpec> _seeds;
-    private readonly List<(Proposal<ArchitectureSpec> Proposal, Outcome Outcome)> _told = [];
-    private readonly Dictionary<string, (Proposal<ArchitectureSpec> Proposal, Outcome Outcome)> _byKey = new(StringComparer.Ordinal);
+    private readonly Queue<(T Candidate, string Summary)> _seeds;
+    private readonly List<T> _seedList;
+    private readonly List<(Proposal<T> Proposal, Outcome Outcome)> _valid = [];
+    private readonly Dictionary<string, (Proposal<T> Proposal, Outcome Outcome)> _byKey = new(StringComparer.Ordinal);
     private readonly List<FailedMutation> _failed = [];
 
-    public FairNadStrategy(ArchitectureSpace space, FairNadOptions options, int seed, ILlmMutator? llm = null, string name = "fairnad")
+    public FairNadStrategy(IIdeaSpace<T> space, FairNadOptions options, int seed, ILlmMutator<T>? llm = null, string name = "fairnad")
     {
         if (options.Mix.Llm > 0 && llm is null)
         {
@@ -95,10 +116,12 @@ public sealed class FairNadStrategy : IAskTellStrategy<ArchitectureSpec>
         _sampler = new FairIdeaSampler(space.Tree, seed + 1);
         if (options.Feedback)
         {
-            _sampler.ExtraLoad = id => Feedback.For(id) is { } s ? s.Failures.Values.Sum() - (0.5 * s.Improved) : 0;
+            _sampler.ExtraLoad = Feedback.Penalty;
         }
 
-        _seeds = new Queue<ArchitectureSpec>(space.Seeds);
+        var population = space.InitialPopulation(_random);
+        _seeds = new Queue<(T, string)>(population);
+        _seedList = population.Select(p => p.Candidate).ToList();
         Name = name;
     }
 
@@ -108,12 +131,11 @@ public sealed class FairNadStrategy : IAskTellStrategy<ArchitectureSpec>
 
     public IReadOnlyList<FailedMutation> FailedMutations => _failed;
 
-    public async ValueTask<Proposal<ArchitectureSpec>?> AskAsync(CancellationToken cancel = default)
+    public async ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default)
     {
         if (_seeds.TryDequeue(out var seed))
         {
-            return new Proposal<ArchitectureSpec>(seed, seed.Id, [], MutationTypes.Seed,
-                Summary: string.Create(CultureInfo.InvariantCulture, $"{seed.Name} scaled to {ArchitectureAnalyzer.Analyze(seed).Parameters:N0} parameters"));
+            return new Proposal<T>(seed.Candidate, _space.Key(seed.Candidate), [], MutationTypes.Seed, Summary: seed.Summary);
         }
 
         for (var attempt = 0; attempt < _options.MaxAttempts; attempt++)
@@ -134,10 +156,14 @@ public sealed class FairNadStrategy : IAskTellStrategy<ArchitectureSpec>
         return null;
     }
 
-    public void Tell(Proposal<ArchitectureSpec> proposal, Outcome outcome)
+    public void Tell(Proposal<T> proposal, Outcome outcome)
     {
-        _told.Add((proposal, outcome));
-        _byKey.TryAdd(proposal.Key, (proposal, outcome));
+        // A repeat (told again by deduplication) counts for feedback, but joins neither the population nor the front twice.
+        if (_byKey.TryAdd(proposal.Key, (proposal, outcome)) && outcome.Ok)
+        {
+            _valid.Add((proposal, outcome));
+        }
+
         if (proposal.Attribute is null || proposal.Category is null)
         {
             return;
@@ -150,17 +176,17 @@ public sealed class FairNadStrategy : IAskTellStrategy<ArchitectureSpec>
 
     private static bool Realised(AttributeNode a) => a.Realisations.Count > 0;
 
-    private Proposal<ArchitectureSpec>? FairIdea()
+    private Proposal<T>? FairIdea()
     {
         var parent = TournamentParent();
         var (_, category, attribute) = _sampler.Next(require: Realised);
         return Realise(MutationTypes.FairIdea, parent, category, attribute, string.Empty);
     }
 
-    private Proposal<ArchitectureSpec>? ParetoAware()
+    private Proposal<T>? ParetoAware()
     {
         // The front of everything valid so far, not only the living population: a front member stays a parent until beaten.
-        var valid = _told.Where(t => t.Outcome.Ok).ToList();
+        var valid = _valid;
         if (valid.Count == 0)
         {
             return FairIdea();
@@ -175,49 +201,49 @@ public sealed class FairNadStrategy : IAskTellStrategy<ArchitectureSpec>
         return Realise(MutationTypes.Pareto, _byKey[member.Id].Proposal.Candidate, category, attribute, $" (front member weak in {weak})");
     }
 
-    private async Task<Proposal<ArchitectureSpec>?> LlmDriven(CancellationToken cancel)
+    private async Task<Proposal<T>?> LlmDriven(CancellationToken cancel)
     {
         var parent = TournamentParent();
         var (_, category, attribute) = _sampler.Next();
         var feedback = _options.Feedback ? Feedback.PromptSummary(attribute.Id, category.Id) : "feedback is disabled for this run\n";
         try
         {
-            var result = await _llm!.MutateAsync(new LlmMutationRequest(parent, attribute, category, feedback, _space), cancel).ConfigureAwait(false);
-            return new Proposal<ArchitectureSpec>(result.Spec, result.Spec.Id, [parent.Id], MutationTypes.Llm, attribute.Id, category.Id, result.Transcript,
+            var result = await _llm!.MutateAsync(parent, attribute, category, feedback, cancel).ConfigureAwait(false);
+            return new Proposal<T>(result.Candidate, _space.Key(result.Candidate), [_space.Key(parent)], MutationTypes.Llm, attribute.Id, category.Id, result.Transcript,
                 $"{attribute.Name}: {result.Summary}");
         }
         catch (LlmMutationException e)
         {
-            _failed.Add(new FailedMutation(MutationTypes.Llm, parent.Id, attribute.Id, e.Message));
+            _failed.Add(new FailedMutation(MutationTypes.Llm, _space.Key(parent), attribute.Id, e.Message));
             Feedback.Record(new MutationOutcome(attribute.Id, category.Id, false, null, null, "llm-invalid"));
             return null;
         }
     }
 
-    private Proposal<ArchitectureSpec>? Realise(string type, ArchitectureSpec parent, CategoryNode category, AttributeNode attribute, string note)
+    private Proposal<T>? Realise(string type, T parent, CategoryNode category, AttributeNode attribute, string note)
     {
         if (_space.Apply(parent, attribute, _random) is { } child)
         {
-            return new Proposal<ArchitectureSpec>(child.Spec, child.Spec.Id, [parent.Id], type, attribute.Id, category.Id, null,
-                $"{attribute.Name} via {child.Realisation}: {child.Summary}{note}");
+            return new Proposal<T>(child.Candidate, _space.Key(child.Candidate), [_space.Key(parent)], type, attribute.Id, category.Id, null,
+                $"{attribute.Name}: {child.Summary}{note}");
         }
 
-        _failed.Add(new FailedMutation(type, parent.Id, attribute.Id, "no realisation applies to this parent"));
+        _failed.Add(new FailedMutation(type, _space.Key(parent), attribute.Id, "no realisation applies to this parent"));
         Feedback.Record(new MutationOutcome(attribute.Id, category.Id, false, null, null, "not-applicable"));
         return null;
     }
 
     /// <summary>The most recent <see cref="FairNadOptions.Population"/> valid candidates.</summary>
-    private List<(Proposal<ArchitectureSpec> Proposal, Outcome Outcome)> Alive() =>
-        _told.Where(t => t.Outcome.Ok).TakeLast(_options.Population).ToList();
+    private List<(Proposal<T> Proposal, Outcome Outcome)> Alive() =>
+        _valid.GetRange(Math.Max(0, _valid.Count - _options.Population), Math.Min(_options.Population, _valid.Count));
 
     /// <summary>Best of a random tournament among the living; before any candidate is valid, a seed architecture.</summary>
-    private ArchitectureSpec TournamentParent()
+    private T TournamentParent()
     {
         var alive = Alive();
         if (alive.Count == 0)
         {
-            return _space.Seeds[_random.Next(_space.Seeds.Count)];
+            return _seedList[_random.Next(_seedList.Count)];
         }
 
         return Enumerable.Range(0, _options.Tournament).Select(_ => alive[_random.Next(alive.Count)])

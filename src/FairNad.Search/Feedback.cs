@@ -23,22 +23,33 @@ public sealed record FeedbackStats(string Key, int Tries, int Valid, double Mean
 public sealed class FeedbackLedger
 {
     private readonly List<MutationOutcome> _outcomes = [];
+    private readonly SortedDictionary<string, Running> _byAttribute = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, Running> _byCategory = new(StringComparer.Ordinal);
 
     public IReadOnlyList<MutationOutcome> Outcomes => _outcomes;
 
-    public void Record(MutationOutcome outcome) => _outcomes.Add(outcome);
+    /// <summary>Records an outcome; the aggregates are kept up to date here, so reading them costs nothing per outcome.</summary>
+    public void Record(MutationOutcome outcome)
+    {
+        _outcomes.Add(outcome);
+        Add(_byAttribute, outcome.AttributeId, outcome);
+        Add(_byCategory, outcome.CategoryId, outcome);
+    }
 
-    public IReadOnlyList<FeedbackStats> ByAttribute() => Aggregate(o => o.AttributeId);
+    public IReadOnlyList<FeedbackStats> ByAttribute() => _byAttribute.Select(kv => kv.Value.Stats(kv.Key)).ToList();
 
-    public IReadOnlyList<FeedbackStats> ByCategory() => Aggregate(o => o.CategoryId);
+    public IReadOnlyList<FeedbackStats> ByCategory() => _byCategory.Select(kv => kv.Value.Stats(kv.Key)).ToList();
 
-    public FeedbackStats? For(string attributeId) => ByAttribute().FirstOrDefault(s => s.Key == attributeId);
+    public FeedbackStats? For(string attributeId) => _byAttribute.TryGetValue(attributeId, out var r) ? r.Stats(attributeId) : null;
+
+    /// <summary>Failures minus half the improvements of an attribute: what fair sampling adds to its trial count.</summary>
+    public double Penalty(string attributeId) => _byAttribute.TryGetValue(attributeId, out var r) ? r.FailureCount - (0.5 * r.Improved) : 0;
 
     /// <summary>A few lines for an LLM prompt: what was tried for this attribute and its category, and how it went.</summary>
     public string PromptSummary(string attributeId, string categoryId)
     {
         var text = new StringBuilder();
-        foreach (var stats in new[] { For(attributeId), ByCategory().FirstOrDefault(s => s.Key == categoryId) }.OfType<FeedbackStats>())
+        foreach (var stats in new[] { For(attributeId), _byCategory.TryGetValue(categoryId, out var c) ? c.Stats(categoryId) : null }.OfType<FeedbackStats>())
         {
             text.Append(CultureInfo.InvariantCulture,
                 $"{stats.Key}: {stats.Tries} tries, {stats.Valid} valid, {stats.Improved} improved accuracy, mean accuracy change {stats.MeanAccuracyDelta:+0.00;-0.00;0.00} points, mean parameter change {stats.MeanCostDelta:+0;-0;0}");
@@ -53,14 +64,55 @@ public sealed class FeedbackLedger
         return text.Length == 0 ? "no earlier tries\n" : text.ToString();
     }
 
-    private List<FeedbackStats> Aggregate(Func<MutationOutcome, string> key) =>
-        _outcomes.GroupBy(key).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
+    private static void Add(SortedDictionary<string, Running> aggregates, string key, MutationOutcome outcome)
+    {
+        if (!aggregates.TryGetValue(key, out var running))
         {
-            var accuracy = g.Where(o => o.AccuracyDelta is not null).Select(o => o.AccuracyDelta!.Value).ToList();
-            var cost = g.Where(o => o.CostDelta is not null).Select(o => o.CostDelta!.Value).ToList();
-            var failures = g.Where(o => o.FailureCategory is not null).GroupBy(o => o.FailureCategory!)
-                .OrderBy(f => f.Key, StringComparer.Ordinal).ToDictionary(f => f.Key, f => f.Count(), StringComparer.Ordinal);
-            return new FeedbackStats(g.Key, g.Count(), g.Count(o => o.Valid), accuracy.Count == 0 ? 0 : accuracy.Average(), cost.Count == 0 ? 0 : cost.Average(),
-                accuracy.Count(d => d > 0), failures);
-        }).ToList();
+            aggregates[key] = running = new Running();
+        }
+
+        running.Add(outcome);
+    }
+
+    private sealed class Running
+    {
+        private readonly SortedDictionary<string, int> _failures = new(StringComparer.Ordinal);
+        private int _tries;
+        private int _valid;
+        private double _accuracySum;
+        private int _accuracyCount;
+        private double _costSum;
+        private int _costCount;
+
+        public int Improved { get; private set; }
+
+        public int FailureCount { get; private set; }
+
+        public void Add(MutationOutcome o)
+        {
+            _tries++;
+            _valid += o.Valid ? 1 : 0;
+            if (o.AccuracyDelta is { } a)
+            {
+                _accuracySum += a;
+                _accuracyCount++;
+                Improved += a > 0 ? 1 : 0;
+            }
+
+            if (o.CostDelta is { } c)
+            {
+                _costSum += c;
+                _costCount++;
+            }
+
+            if (o.FailureCategory is { } f)
+            {
+                _failures[f] = _failures.GetValueOrDefault(f) + 1;
+                FailureCount++;
+            }
+        }
+
+        public FeedbackStats Stats(string key) => new(key, _tries, _valid, _accuracyCount == 0 ? 0 : _accuracySum / _accuracyCount,
+            _costCount == 0 ? 0 : _costSum / _costCount, Improved, new Dictionary<string, int>(_failures, StringComparer.Ordinal));
+    }
 }

@@ -12,16 +12,17 @@ namespace FairNad.Search;
 public sealed record LlmMutationRequest(ArchitectureSpec Parent, AttributeNode Attribute, CategoryNode Category, string Feedback, ArchitectureSpace Space);
 
 /// <summary>The accepted child, the hash of the exchange that produced it, and how many answers it took.</summary>
-public sealed record LlmMutationResult(ArchitectureSpec Spec, string Transcript, string Summary, int Attempts);
+public sealed record LlmMutationResult<T>(T Candidate, string Transcript, string Summary, int Attempts);
 
 /// <summary>The LLM gave no usable architecture within its repair rounds; the message lists each round's problem.</summary>
 public sealed class LlmMutationException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>The LLM-driven mutation, behind an interface so the strategy can be tested against a scripted mutator.</summary>
-public interface ILlmMutator
+public interface ILlmMutator<T>
 {
+    /// <summary>Asks for a child of <paramref name="parent"/> that realises <paramref name="attribute"/>, quoting <paramref name="feedback"/>.</summary>
     /// <exception cref="LlmMutationException">no valid child after the repair rounds.</exception>
-    Task<LlmMutationResult> MutateAsync(LlmMutationRequest request, CancellationToken cancel = default);
+    Task<LlmMutationResult<T>> MutateAsync(T parent, AttributeNode attribute, CategoryNode category, string feedback, CancellationToken cancel = default);
 }
 
 /// <summary>
@@ -32,7 +33,7 @@ public interface ILlmMutator
 /// LLM for repair, up to the session's attempt limit. Every exchange is recorded by <see cref="LlmSession"/>, so a run
 /// replays without the LLM.
 /// </summary>
-public sealed class LlmSpecMutator(LlmSession session, Func<ArchitectureSpec, string?>? check = null) : ILlmMutator
+public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, Func<ArchitectureSpec, string?>? check = null) : ILlmMutator<ArchitectureSpec>
 {
     public const string Stage = "mutate";
 
@@ -128,8 +129,9 @@ public sealed class LlmSpecMutator(LlmSession session, Func<ArchitectureSpec, st
         return check?.Invoke(fitted) is { } problem ? (null, problem) : (fitted, null);
     }
 
-    public async Task<LlmMutationResult> MutateAsync(LlmMutationRequest request, CancellationToken cancel = default)
+    public async Task<LlmMutationResult<ArchitectureSpec>> MutateAsync(ArchitectureSpec parent, AttributeNode attribute, CategoryNode category, string feedback, CancellationToken cancel = default)
     {
+        var request = new LlmMutationRequest(parent, attribute, category, feedback, space);
         var prompt = Prompt(request);
         var attempts = 0;
         ArchitectureSpec? child = null;
@@ -148,6 +150,6 @@ public sealed class LlmSpecMutator(LlmSession session, Func<ArchitectureSpec, st
             throw new LlmMutationException($"attribute {request.Attribute.Id} on {request.Parent.Id[..12]}: {e.Message}", e);
         }
 
-        return new LlmMutationResult(child!, LlmSession.PromptHash(prompt), answer.GetProperty("summary").GetString()!.Trim(), attempts);
+        return new LlmMutationResult<ArchitectureSpec>(child!, LlmSession.PromptHash(prompt), answer.GetProperty("summary").GetString()!.Trim(), attempts);
     }
 }

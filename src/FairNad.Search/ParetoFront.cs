@@ -10,11 +10,23 @@ public static class ParetoFront
     public static bool Dominates(Objectives a, Objectives b) =>
         a.Accuracy >= b.Accuracy && a.Cost <= b.Cost && (a.Accuracy > b.Accuracy || a.Cost < b.Cost);
 
-    /// <summary>The non-dominated points, by ascending cost (ties by id, so the order is deterministic).</summary>
+    /// <summary>The non-dominated points, by ascending cost (ties by id, so the order is deterministic). O(n log n): a sweep by cost.</summary>
     public static IReadOnlyList<Objectives> Front(IEnumerable<Objectives> points)
     {
-        var list = points.ToList();
-        return list.Where(p => !list.Any(q => Dominates(q, p))).OrderBy(p => p.Cost).ThenBy(p => p.Id, StringComparer.Ordinal).ToList();
+        var front = new List<Objectives>();
+        var best = double.NegativeInfinity;
+        foreach (var group in points.GroupBy(p => p.Cost).OrderBy(g => g.Key))
+        {
+            // Within one cost only the most accurate survive; they survive the sweep if no cheaper point is as accurate.
+            var top = group.Max(p => p.Accuracy);
+            if (top > best)
+            {
+                front.AddRange(group.Where(p => p.Accuracy == top).OrderBy(p => p.Id, StringComparer.Ordinal));
+                best = top;
+            }
+        }
+
+        return front;
     }
 
     /// <summary>Front index of every point: 0 for the non-dominated front, 1 for the front after removing it, and so on.</summary>

@@ -212,8 +212,23 @@ public sealed class Deduplicating<T>(IAskTellStrategy<T> inner, int maxRedraws =
 }
 
 /// <summary>The NAS-Bench-201 cell space: six edges, five operations each; a mutation changes one edge to another operation.</summary>
-public sealed class Nb201Space : ISearchSpace<string>
+public sealed class Nb201Space : ISearchSpace<string>, INeighbourhood<string>
 {
+    /// <summary>The 24 cells that differ from <paramref name="candidate"/> in one edge.</summary>
+    public IEnumerable<string> Neighbours(string candidate)
+    {
+        var edges = Nb201.ParseEdges(candidate);
+        for (var e = 0; e < edges.Length; e++)
+        {
+            foreach (var op in Nb201.Operations.Where(o => o != edges[e]))
+            {
+                var changed = edges.ToArray();
+                changed[e] = op;
+                yield return Nb201.FormatEdges(changed);
+            }
+        }
+    }
+
     public string Sample(Random random) => Nb201.FormatEdges(Enumerable.Range(0, 6).Select(_ => Nb201.Operations[random.Next(Nb201.Operations.Count)]).ToArray());
 
     public string Mutate(string parent, Random random)
@@ -228,17 +243,34 @@ public sealed class Nb201Space : ISearchSpace<string>
     public string Key(string candidate) => candidate;
 }
 
-/// <summary>A NAS-Bench-201 table as the evaluator: validation accuracy by cell string; test accuracy kept for reporting.</summary>
-public sealed class Nb201TableEvaluator(IReadOnlyDictionary<string, (double Validation, double Test)> table) : IEvaluator<string>
+/// <summary>
+/// A NAS-Bench-201 table as the evaluator: validation accuracy by cell string, and the cost objective from
+/// <paramref name="cost"/> (the Pareto-aware mutation needs it); test accuracy is kept for reporting only.
+/// </summary>
+public sealed class Nb201TableEvaluator(IReadOnlyDictionary<string, (double Validation, double Test)> table, Func<string, double>? cost = null) : IEvaluator<string>
 {
-    public Outcome Evaluate(string candidate) => table.TryGetValue(candidate, out var row) ? new Outcome(row.Validation) : Outcome.Failed("not-in-table");
+    public Outcome Evaluate(string candidate) => table.TryGetValue(candidate, out var row) ? new Outcome(row.Validation, cost?.Invoke(candidate)) : Outcome.Failed("not-in-table");
 
     public double Test(string candidate) => table[candidate].Test;
+
+    public IReadOnlyDictionary<string, (double Validation, double Test)> Rows => table;
+
+    /// <summary>The highest test accuracy in the table (the optimum regret is measured against).</summary>
+    public double BestTest => table.Values.Max(r => r.Test);
+
+    /// <summary>The same table with a cost objective.</summary>
+    public Nb201TableEvaluator WithCost(Func<string, double> costOf) => new(table, costOf);
 
     /// <summary>Reads a table CSV (columns 'arch str', 'validation accuracy', 'test accuracy').</summary>
     public static Nb201TableEvaluator Load(string path)
     {
         using var reader = new StreamReader(path);
+        return Load(reader, path);
+    }
+
+    /// <summary>Reads a table CSV from <paramref name="reader"/>; errors name <paramref name="path"/>.</summary>
+    public static Nb201TableEvaluator Load(TextReader reader, string path)
+    {
         var header = reader.ReadLine()?.Split(',') ?? throw new FormatException($"{path} is empty");
         int Column(string name) => Array.IndexOf(header, name) is var i and >= 0 ? i : throw new FormatException($"{path}: no '{name}' column");
         var (arch, valid, test) = (Column("arch str"), Column("validation accuracy"), Column("test accuracy"));

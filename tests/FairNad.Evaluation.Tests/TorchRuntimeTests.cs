@@ -82,4 +82,29 @@ public sealed class TorchRuntimeTests
 
         Assert.True(first.eq(second).all().item<bool>(), "two runs with the same seed differ");
     }
+
+    [Theory]
+    [InlineData("cpu", true)]
+    [InlineData("cuda", true)]
+    [InlineData("cuda:1", true)]
+    [InlineData("gpu", false)]
+    [InlineData("cuda:", false)]
+    [InlineData("cuda:-1", false)]
+    public void IsDeviceName_Forms_AcceptsCpuCudaAndIndexedCuda(string name, bool expected) =>
+        Assert.Equal(expected, TorchRuntime.IsDeviceName(name));
+
+    [Fact]
+    public void Device_CudaWithoutGpu_ErrorSaysHowToGetOne()
+    {
+        if (cuda.is_available())
+        {
+            Assert.Equal(DeviceType.CUDA, TorchRuntime.Device("cuda").type);
+            return;
+        }
+
+        var e = Assert.Throws<DeviceUnavailableException>(() => TorchRuntime.Device("cuda"));
+
+        Assert.Contains("--torch-backend Cuda", e.Message, StringComparison.Ordinal);
+        Assert.Equal(DeviceType.CPU, TorchRuntime.Device("cpu").type);
+    }
 }

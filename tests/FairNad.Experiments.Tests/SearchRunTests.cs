@@ -141,6 +141,20 @@ public sealed class SearchRunTests : IDisposable
         Assert.Contains("the experiment changed since the run started", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Run_GpuAskedOnAMachineWithout_RefusedBeforeAnyCandidate()
+    {
+        if (TorchSharp.torch.cuda.is_available())
+        {
+            return;
+        }
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_a.Request(new ExperimentOverrides(Device: "cuda"))));
+
+        Assert.Contains("fidelity.device: device 'cuda' asked for, but libtorch sees no CUDA GPU", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_a.Results, "tiny-fairnad-s0", "journal.jsonl")));
+    }
+
     [Theory]
     [InlineData("random")]
     [InlineData("rea")]

@@ -22,14 +22,14 @@ public sealed class FairNadStrategyTests
         public Outcome Evaluate(ArchitectureSpec candidate) => Score(candidate);
     }
 
-    private static IReadOnlyList<Trial<ArchitectureSpec>> Run(FairNadStrategy strategy, int budget) =>
+    private static IReadOnlyList<Trial<ArchitectureSpec>> Run(FairNadStrategy<ArchitectureSpec> strategy, int budget) =>
         StrategyDriver.Run(new Deduplicating<ArchitectureSpec>(strategy), new ByScore(), budget);
 
     [Fact]
     public void Run_FirstTheSeedsThenMutationsWithinBudget()
     {
         var space = Space();
-        var trials = Run(new FairNadStrategy(space, new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 1), 20);
+        var trials = Run(new FairNadStrategy<ArchitectureSpec>(space, new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 1), 20);
 
         Assert.Equal(space.Seeds.Select(s => s.Id), trials.Take(3).Select(t => t.Key));
         Assert.All(trials.Take(3), t => Assert.Equal(MutationTypes.Seed, t.Proposal.MutationType));
@@ -46,8 +46,8 @@ public sealed class FairNadStrategyTests
     [Fact]
     public void Run_SameSeed_SameProposals()
     {
-        var a = Run(new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 4), 15);
-        var b = Run(new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 4), 15);
+        var a = Run(new FairNadStrategy<ArchitectureSpec>(Space(), new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 4), 15);
+        var b = Run(new FairNadStrategy<ArchitectureSpec>(Space(), new FairNadOptions(new MutationMix(0.5, 0.5, 0), 3), seed: 4), 15);
 
         Assert.Equal(a.Select(t => (t.Key, t.Proposal.MutationType, t.Proposal.Attribute)), b.Select(t => (t.Key, t.Proposal.MutationType, t.Proposal.Attribute)));
     }
@@ -55,7 +55,7 @@ public sealed class FairNadStrategyTests
     [Fact]
     public void Run_ParetoMutation_ParentIsOnTheFrontOfWhatCameBefore()
     {
-        var trials = Run(new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0, 1, 0), 3), seed: 2), 15);
+        var trials = Run(new FairNadStrategy<ArchitectureSpec>(Space(), new FairNadOptions(new MutationMix(0, 1, 0), 3), seed: 2), 15);
 
         foreach (var trial in trials.Skip(3))
         {
@@ -68,7 +68,7 @@ public sealed class FairNadStrategyTests
     [Fact]
     public void Tell_MutatedChild_FeedbackHasDeltasAgainstParent()
     {
-        var strategy = new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(1, 0, 0), 3), seed: 3);
+        var strategy = new FairNadStrategy<ArchitectureSpec>(Space(), new FairNadOptions(new MutationMix(1, 0, 0), 3), seed: 3);
         var trials = Run(strategy, 10);
 
         var outcomes = strategy.Feedback.Outcomes.Where(o => o.Valid).ToList();
@@ -82,7 +82,7 @@ public sealed class FairNadStrategyTests
     [Fact]
     public void Constructor_LlmShareWithoutMutator_RefusedWithAdvice()
     {
-        var e = Assert.Throws<ArgumentException>(() => new FairNadStrategy(Space(), new FairNadOptions(new MutationMix(0.5, 0, 0.5), 3), seed: 0));
+        var e = Assert.Throws<ArgumentException>(() => new FairNadStrategy<ArchitectureSpec>(Space(), new FairNadOptions(new MutationMix(0.5, 0, 0.5), 3), seed: 0));
 
         Assert.Contains("redistributed", e.Message, StringComparison.Ordinal);
     }

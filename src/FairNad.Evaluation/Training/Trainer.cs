@@ -61,10 +61,12 @@ public sealed class TensorData : IDisposable
                 : x;
         }
 
+        var device = TorchRuntime.Device(config.Device);
+        Tensor Place(Tensor t) => t.to(device).MoveToOuterDisposeScope();
         var result = new TensorData(
-            Normalise(train).MoveToOuterDisposeScope(), Labels(train).MoveToOuterDisposeScope(),
-            Normalise(valid).MoveToOuterDisposeScope(), Labels(valid).MoveToOuterDisposeScope(),
-            Normalise(splits.Test).MoveToOuterDisposeScope(), Labels(splits.Test).MoveToOuterDisposeScope(),
+            Place(Normalise(train)), Place(Labels(train)),
+            Place(Normalise(valid)), Place(Labels(valid)),
+            Place(Normalise(splits.Test)), Place(Labels(splits.Test)),
             splits with { Train = train, Validation = valid },
             config.Resolution ?? splits.Train.Height);
         return result;
@@ -117,7 +119,24 @@ public static class Trainer
         }
 
         var info = TorchRuntime.Configure(config.Threads, config.Seed);
+        torch.Device device;
+        try
+        {
+            device = TorchRuntime.Device(config.Device);
+        }
+        catch (DeviceUnavailableException e)
+        {
+            return EvaluationResult.Failure(id, dataset, config, "device-unavailable", e.Message);
+        }
+
+        if (data.TrainX.device.ToString() != device.ToString())
+        {
+            return EvaluationResult.Failure(id, dataset, config, "error", $"the data was prepared on {data.TrainX.device}, the config asks for {device}");
+        }
+
+        // Weights are initialised on the CPU from the seeded generator, then moved, so a GPU run starts from the CPU run's weights.
         using var model = new InterpretedNetwork(plan);
+        model.to(device);
         var baseline = Provenance(id, dataset, data, config, plan, info);
         var (losses, accuracies, failure, seconds, images) = Train(model, data, config, onEpoch, cancel);
         if (failure is not null)
@@ -127,7 +146,7 @@ public static class Trainer
 
         var best = accuracies.Select((a, i) => (a, i)).MaxBy(x => x.a);
         var test = Accuracy(model, data.TestX, data.TestY);
-        var (b1, b64) = Latency(model, data.Input, config.LatencyRepeats);
+        var (b1, b64) = Latency(model, data.Input, config.LatencyRepeats, device);
         return baseline with
         {
             Status = "ok",
@@ -161,7 +180,8 @@ public static class Trainer
         {
             model.train();
             using var generator = new torch.Generator((ulong)((config.Seed * 1_000_003L) + epoch + 1));
-            using var order = torch.randperm(count, generator: generator);
+            using var cpuOrder = torch.randperm(count, generator: generator);
+            using var order = cpuOrder.to(data.TrainX.device);
             double lossSum = 0;
             long seen = 0;
             var lr = config.LearningRate;
@@ -225,18 +245,21 @@ public static class Trainer
         return 100.0 * correct / count;
     }
 
-    /// <summary>Median CPU inference latency in milliseconds at batch 1 and 64.</summary>
-    public static (double Batch1, double Batch64) Latency(nn.Module<Tensor, Tensor> model, InputSpec input, int repeats)
+    /// <summary>Median inference latency in milliseconds at batch 1 and 64 on the model's device (a GPU is synchronised by reading the output).</summary>
+    public static (double Batch1, double Batch64) Latency(nn.Module<Tensor, Tensor> model, InputSpec input, int repeats, torch.Device? device = null)
     {
+        var on = device ?? torch.CPU;
         model.eval();
         using var _ = torch.no_grad();
         double Median(int batch)
         {
             using var generator = new torch.Generator(99);
-            using var x = torch.randn([batch, input.Channels, input.Resolution, input.Resolution], generator: generator);
+            using var cpu = torch.randn([batch, input.Channels, input.Resolution, input.Resolution], generator: generator);
+            using var x = cpu.to(on);
             for (var i = 0; i < 2; i++)
             {
                 using var warm = model.forward(x);
+                Wait(warm);
             }
 
             var times = new List<double>();
@@ -244,11 +267,21 @@ public static class Trainer
             {
                 var watch = Stopwatch.StartNew();
                 using var y = model.forward(x);
+                Wait(y);
                 times.Add(watch.Elapsed.TotalMilliseconds);
             }
 
             times.Sort();
             return times[times.Count / 2];
+        }
+
+        void Wait(Tensor y)
+        {
+            if (on.type == DeviceType.CUDA)
+            {
+                using var first = y.flatten()[0];
+                first.item<float>();
+            }
         }
 
         return (Median(1), Median(64));
@@ -283,9 +316,9 @@ public static class Trainer
         Parameters = plan.Analysis.Parameters,
         Macs = plan.Analysis.Macs,
         TorchSharpVersion = info.TorchSharpVersion,
-        Device = info.Device,
+        Device = config.Device,
         Threads = info.Threads,
-        BitExact = info.Device == "cpu",
+        BitExact = config.Device == "cpu",
         WorkerHost = Environment.MachineName,
     };
 }

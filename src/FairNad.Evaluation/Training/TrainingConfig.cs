@@ -18,6 +18,7 @@ namespace FairNad.Evaluation.Training;
 /// <param name="Threads">libtorch intra-op threads (recorded; results are bit-exact only for a fixed count).</param>
 /// <param name="Seed">Seed of weight initialisation, shuffling and augmentation.</param>
 /// <param name="LatencyRepeats">Timed forward passes per batch size for the latency median.</param>
+/// <param name="Device">Where to train: cpu (bit-exact for a fixed thread count), cuda or cuda:N (needs the Cuda libtorch backend and a GPU).</param>
 public sealed record TrainingConfig(
     int Epochs = 200,
     int BatchSize = 256,
@@ -31,7 +32,8 @@ public sealed record TrainingConfig(
     bool Augment = true,
     int Threads = 1,
     long Seed = 0,
-    int LatencyRepeats = 10)
+    int LatencyRepeats = 10,
+    string Device = "cpu")
 {
     public static TrainingConfig Full => new();
 
@@ -73,5 +75,6 @@ public sealed record TrainingConfig(
         ValidationSubset is < 1 ? "validationSubset must be at least 1" :
         Resolution is < 4 ? "resolution must be at least 4" :
         Threads < 1 ? "threads must be at least 1" :
-        LatencyRepeats < 1 ? "latencyRepeats must be at least 1" : null;
+        LatencyRepeats < 1 ? "latencyRepeats must be at least 1" :
+        !TorchRuntime.IsDeviceName(Device) ? $"device must be cpu, cuda or cuda:<index>, not '{Device}'" : null;
 }

@@ -50,6 +50,21 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void Problem_UnknownDevice_NamesIt() =>
+        Assert.Equal("device must be cpu, cuda or cuda:<index>, not 'gpu'", (Small() with { Device = "gpu" }).Problem());
+
+    [Fact]
+    public void Evaluate_CpuDevice_RecordedAndBitExact()
+    {
+        var config = Small() with { Device = "cpu" };
+        using var data = TensorData.Prepare(Splits(), config);
+
+        var result = Trainer.Evaluate(Tiny(), data, config);
+
+        Assert.Equal(("ok", "cpu", true), (result.Status, result.Device, result.BitExact));
+    }
+
+    [Fact]
     public void Evaluate_OtherSeed_DifferentRun()
     {
         var config = Small();

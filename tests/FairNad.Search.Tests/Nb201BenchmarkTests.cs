@@ -1,0 +1,125 @@
+using System.Runtime.CompilerServices;
+using FairNad.Architecture;
+
+namespace FairNad.Search.Tests;
+
+public sealed class Nb201BenchmarkTests
+{
+    [Theory]
+    [InlineData("cifar10-valid", "c82e70b5ffb0dba0f09d88ecc8df5a6d3ce8da8a99ad223285104f4537314033", 91.52)]
+    [InlineData("cifar100", "87a42005d7005fdb5e4a938ed83dd306d907523f23e70af907dfd276dd5fe35d", 73.51)]
+    [InlineData("ImageNet16-120", "f5225573584977b283f473b0ded7fe51ae599a67063b3bd02b18de36b29fcd6b", 47.31)]
+    public void Load_ShippedTable_MatchesProvenanceAndOptimum(string dataset, string sha256, double optimum)
+    {
+        var table = Nb201Tables.Load(dataset);
+
+        Assert.Equal(sha256, Nb201Tables.Sha256(dataset));
+        Assert.Equal(Nb201.CellCount, table.Rows.Count);
+        Assert.Equal(optimum, Math.Round(table.BestTest, 2));
+    }
+
+    [Fact]
+    public void Evaluate_TableWithCost_CostIsTheCellsParameterCount()
+    {
+        const string allConv = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+
+        var outcome = Nb201Tables.Load("cifar10-valid").Evaluate(allConv);
+
+        Assert.Equal(1_531_546, outcome.Cost);
+    }
+
+    [Fact]
+    public void Wilcoxon_TextbookPairs_MatchesNormalApproximation()
+    {
+        // R: wilcox.test(x, y, paired = TRUE, exact = FALSE) gives V = 40, p-value = 0.04401.
+        double[] x = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30];
+        double[] y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29];
+
+        var result = Statistics.Wilcoxon(x, y);
+
+        Assert.Equal((9, 40.0), (result.N, result.WPlus));
+        Assert.Equal(0.04401, result.P, 4);
+        Assert.True(result.Z > 0);
+        Assert.Equal(1, Statistics.Wilcoxon(x, x).P);
+    }
+
+    [Fact]
+    public void NormalUpperTail_KnownQuantiles_WithinAccuracy()
+    {
+        Assert.Equal(0.025, Statistics.NormalUpperTail(1.959964), 6);
+        Assert.Equal(0.5, Statistics.NormalUpperTail(0), 6);
+        Assert.Equal(0.841345, Statistics.NormalUpperTail(-1), 5);
+    }
+
+    [Fact]
+    public void Neighbours_AnyCell_TwentyFourCellsOneEdgeAway()
+    {
+        var cell = Nb201.CellAt(1234);
+
+        var neighbours = new Nb201Space().Neighbours(cell).ToList();
+
+        Assert.Equal(24, neighbours.Distinct().Count());
+        Assert.All(neighbours, n => Assert.Equal(1, Nb201.ParseEdges(n).Zip(Nb201.ParseEdges(cell)).Count(p => p.First != p.Second)));
+    }
+
+    [Fact]
+    public void Apply_IdeaOnCell_SetsOneEdgeToThatOperation()
+    {
+        var space = new Nb201IdeaSpace(10);
+        var conv = Nb201IdeaSpace.IdeaTree.Find("operator.feature-extraction.conv-3x3")!;
+        const string none = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+
+        var child = space.Apply(none, conv, new Random(1))!;
+
+        Assert.Equal(1, Nb201.ParseEdges(child.Candidate).Count(e => e == "nor_conv_3x3"));
+        Assert.Null(space.Apply(Nb201.FormatEdges(Enumerable.Repeat("nor_conv_3x3", 6).ToArray()), conv, new Random(1)));
+    }
+
+    [Theory]
+    [InlineData("random")]
+    [InlineData("rea")]
+    [InlineData("local")]
+    [InlineData("fairnad")]
+    public void Trajectory_AnyStrategy_BestSoFarNeverDropsAndStaysUnique(string strategy)
+    {
+        var table = Nb201Tables.Load("cifar100");
+
+        var (test, validation) = Nb201Benchmark.Trajectory(strategy, 5, table, 150);
+
+        Assert.All(validation.Zip(validation.Skip(1)), p => Assert.True(p.Second >= p.First));
+        Assert.All(test, t => Assert.InRange(t, 0, table.BestTest));
+    }
+
+    [Fact]
+    public void Run_SmallConfiguration_MatchesSnapshot()
+    {
+        var settings = new Nb201BenchmarkSettings(["cifar100", "ImageNet16-120"], Nb201Benchmark.AllStrategies, [10, 30], 4);
+
+        var markdown = Nb201Benchmark.Markdown(Nb201Benchmark.Run(settings));
+
+        MatchSnapshot("nb201-small.md", markdown);
+    }
+
+    [Fact]
+    public void Run_SameSettingsTwice_SameNumbers()
+    {
+        var settings = new Nb201BenchmarkSettings(["cifar10-valid"], ["rea", "fairnad"], [20], 3);
+
+        Assert.Equal(Nb201Benchmark.AnytimeCsv(Nb201Benchmark.Run(settings)), Nb201Benchmark.AnytimeCsv(Nb201Benchmark.Run(settings)));
+    }
+
+    private static string Source([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+
+    private static void MatchSnapshot(string name, string actual)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "Snapshots", name + ".snap");
+        if (Environment.GetEnvironmentVariable("FAIRNAD_UPDATE_SNAPSHOTS") == "1")
+        {
+            File.WriteAllText(Path.Combine(Source(), "Snapshots", name + ".snap"), actual);
+            return;
+        }
+
+        Assert.True(File.Exists(path), $"snapshot {path} is missing; run the tests once with FAIRNAD_UPDATE_SNAPSHOTS=1 and review the diff");
+        Assert.Equal(File.ReadAllText(path), actual);
+    }
+}
