@@ -38,6 +38,18 @@ internal sealed partial class Build
         .DependsOn(Restore)
         .Executes(() => Fairnad(["search", "--results", RootDirectory / "results", "--repo", RootDirectory, .. SearchArguments()]));
 
+    Target Report => _ => _
+        .Description("Writes the report of a recorded run (--run) into results/<run>/report: CSV, Markdown, LaTeX and PNG plots, all from the run's recorded data.")
+        .DependsOn(Restore)
+        .Requires(() => Run)
+        .Executes(() => Fairnad("report", "--run", Run!, "--results", RootDirectory / "results"));
+
+    Target Reproduce => _ => _
+        .Description("Re-executes a recorded run (--run) from its manifest and experiment copy, LLM replayed, and compares candidates, commits and metrics; fails on a difference.")
+        .DependsOn(Restore)
+        .Requires(() => Run)
+        .Executes(() => Fairnad("reproduce", "--run", Run!, "--results", RootDirectory / "results"));
+
     IEnumerable<string> SearchArguments()
     {
         string Text(double value) => value.ToString(CultureInfo.InvariantCulture);

@@ -121,7 +121,7 @@ public static class Program
             r.GetValue(nb201Out), output, error));
         var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201 };
 
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), bench };
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
     }
 
     private static Command LineageCommand(TextWriter output, TextWriter error)

@@ -65,6 +65,58 @@ internal static class SearchCommands
         return command;
     }
 
+    public static Command ReportCommand(TextWriter output)
+    {
+        var run = new Option<string>("--run") { Description = "The recorded run (results/<run>).", Required = true };
+        var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
+        var outDirectory = new Option<string?>("--out") { Description = "Where to write the report (default results/<run>/report)." };
+        var command = new Command("report", "Write a run's report from its recorded data: candidates.csv, front.csv, attributes.csv, report.md, table.tex and PNG plots.")
+        {
+            run, results, outDirectory,
+        };
+        command.SetAction(r =>
+        {
+            var directory = Path.Combine(r.GetValue(results)!, r.GetValue(run)!);
+            var report = FairNad.Reports.RunReporter.Write(directory, r.GetValue(outDirectory));
+            output.WriteLine($"report of run {report.Run} in {report.Directory}:");
+            foreach (var file in report.Files)
+            {
+                output.WriteLine($"  {Path.GetFileName(file)}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command ReproduceCommand(TextWriter output, TextWriter error)
+    {
+        var run = new Option<string>("--run") { Description = "The recorded run (results/<run>).", Required = true };
+        var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
+        var tolerance = new Option<double?>("--tolerance") { Description = "Largest accuracy difference accepted, in points (default 0 for CPU runs, which are bit-exact; 0.5 otherwise)." };
+        var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live." };
+        var command = new Command("reproduce", "Re-execute a recorded run (same experiment and seed, LLM replayed) and compare candidates, commits and metrics; exit 1 on a difference.")
+        {
+            run, results, tolerance, dataDirectory,
+        };
+        command.SetAction(r =>
+        {
+            var name = r.GetValue(run)!;
+            var report = Reproduction.RunAsync(r.GetValue(results)!, name, EvaluateCommands.Worker, r.GetValue(dataDirectory), r.GetValue(tolerance), log: error.WriteLine)
+                .GetAwaiter().GetResult();
+            foreach (var difference in report.Differences)
+            {
+                output.WriteLine(difference);
+            }
+
+            output.WriteLine(report.Passed
+                ? string.Create(Invariant, $"reproduced run {name}: {report.Compared} candidates, identical ids and commits, metrics within {report.Tolerance:G}")
+                : $"run {name} did not reproduce: {report.Differences.Count} difference(s)");
+            return report.Passed ? 0 : 1;
+        });
+        return command;
+    }
+
     private static int Run(SearchRequest request, bool live, TextWriter output, TextWriter error)
     {
         using var cancel = new CancellationTokenSource();

@@ -21,6 +21,7 @@ namespace FairNad.Experiments;
 /// <param name="Worker">How to start `fairnad evaluate` workers.</param>
 /// <param name="LlmServer">Ollama server (default OLLAMA_HOST, else localhost:11434).</param>
 /// <param name="TreePath">Attribute tree file (default: the curated tree).</param>
+/// <param name="RecordedExperimentPath">The experiment's path as a recorded run named it (reproduction keeps it, so commits match).</param>
 /// <param name="Evaluator">Replaces the experiment's evaluator (tests use a table-like evaluator to run the loop in milliseconds).</param>
 public sealed record SearchRequest(
     string? ExperimentPath,
@@ -33,7 +34,8 @@ public sealed record SearchRequest(
     WorkerCommand Worker,
     string? LlmServer = null,
     string? TreePath = null,
-    Func<Experiment, ICandidateEvaluator>? Evaluator = null);
+    Func<Experiment, ICandidateEvaluator>? Evaluator = null,
+    string? RecordedExperimentPath = null);
 
 /// <summary>Turns a request into runs (one per seed): loads and checks everything up front, then runs each.</summary>
 public static class SearchSession
@@ -117,7 +119,7 @@ public static class SearchSession
 
         var path = request.ExperimentPath ?? throw new ExperimentException("no experiment: pass --experiment <file> or --dataset <name>");
         var experiment = ExperimentFile.Validated(request.Overrides.Apply(ExperimentFile.Load(path)), $"{path} (with the options given)");
-        var relative = RepositoryRelative(path, request.RepositoryPath);
+        var relative = request.RecordedExperimentPath ?? RepositoryRelative(path, request.RepositoryPath);
         var runs = experiment.Seeds.Select(seed => (seed, request.RunName is { } name
             ? experiment.Seeds.Count == 1 ? name : $"{name}-s{seed}"
             : experiment.RunName(seed))).ToList();

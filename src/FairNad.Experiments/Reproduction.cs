@@ -1,0 +1,132 @@
+using System.Globalization;
+using FairNad.Lineage;
+
+namespace FairNad.Experiments;
+
+/// <summary>One way a re-executed run differs from its record.</summary>
+/// <param name="Index">Position in the run.</param>
+/// <param name="Field">candidate, commit, status, validation, test, parameters, macs or count.</param>
+/// <param name="Size">How far apart numbers are (absolute); null for identities.</param>
+public sealed record ReproductionDifference(int Index, string? Candidate, string Field, string Recorded, string Reproduced, double? Size)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"#{Index} {Candidate?[..Math.Min(12, Candidate.Length)] ?? "-"} {Field}: recorded {Recorded}, reproduced {Reproduced}{(Size is { } s ? $" (difference {s:G6})" : string.Empty)}");
+}
+
+/// <summary>The comparison: every difference, and whether any exceeds the tolerance.</summary>
+public sealed record ReproductionReport(string Run, int Compared, double Tolerance, IReadOnlyList<ReproductionDifference> Differences)
+{
+    public bool Passed => Differences.Count == 0;
+}
+
+/// <summary>
+/// Reproduce: re-executes a recorded run from its own experiment copy and seed, with the LLM in replay mode over the run's
+/// recorded exchanges, into a scratch results folder and a scratch lineage repository, and compares candidates, commit ids
+/// and metrics with the record. Identities (candidate, commit, status, parameters, MACs) must match exactly; accuracies
+/// within the tolerance: 0 for a CPU run (bit-exact), else the given one.
+/// </summary>
+public static class Reproduction
+{
+    public static async Task<ReproductionReport> RunAsync(string resultsDirectory, string run, WorkerCommand worker, string? dataDirectory, double? tolerance = null,
+        Func<Experiment, ICandidateEvaluator>? evaluator = null, Action<string>? log = null, CancellationToken cancel = default)
+    {
+        var recordedDirectory = Path.Combine(resultsDirectory, run);
+        var copy = Path.Combine(recordedDirectory, SearchSession.ExperimentCopy);
+        if (!File.Exists(copy))
+        {
+            throw new ExperimentException($"no recorded run '{run}': {copy} does not exist");
+        }
+
+        var experiment = ExperimentFile.Load(copy);
+        var recorded = ReadJournal(Path.Combine(recordedDirectory, "journal.jsonl"));
+        var allowed = tolerance ?? (experiment.Fidelity.Device == "cpu" ? 0 : 0.5);
+        var scratch = Directory.CreateTempSubdirectory($"fairnad-reproduce-{run}-").FullName;
+        try
+        {
+            var repository = Path.Combine(scratch, "lineage.git");
+            LineageStore.Open(repository, create: true).Dispose();
+            var results = Path.Combine(scratch, "results");
+            var transcripts = Path.Combine(recordedDirectory, "llm");
+            if (Directory.Exists(transcripts))
+            {
+                var target = Path.Combine(results, run, "llm");
+                Directory.CreateDirectory(target);
+                foreach (var file in Directory.GetFiles(transcripts))
+                {
+                    File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+                }
+            }
+
+            var experimentPath = Path.Combine(scratch, "experiments", $"{experiment.Name}.json");
+            Directory.CreateDirectory(Path.GetDirectoryName(experimentPath)!);
+            File.WriteAllText(experimentPath, experiment.ToJson());
+            var replay = experiment.Llm.Mode == "off" ? null : "replay";
+            var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(recordedDirectory, "manifest.json")))!;
+            var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
+                RecordedExperimentPath: manifest["experiment"]!["path"]!.GetValue<string>());
+            var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), cancel: cancel).ConfigureAwait(false)).Single();
+            return new ReproductionReport(run, outcome.Candidates.Count, allowed, Compare(recorded, outcome.Candidates, allowed));
+        }
+        finally
+        {
+            foreach (var file in Directory.EnumerateFiles(scratch, "*", SearchOption.AllDirectories))
+            {
+                File.SetAttributes(file, FileAttributes.Normal);
+            }
+
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    public static IReadOnlyList<JournalEntry> ReadJournal(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ExperimentException($"{path} does not exist: the run recorded no candidate");
+        }
+
+        using var journal = RunJournal.Open(path);
+        return journal.Entries.Values.OrderBy(e => e.Index).ToList();
+    }
+
+    public static IReadOnlyList<ReproductionDifference> Compare(IReadOnlyList<JournalEntry> recorded, IReadOnlyList<JournalEntry> reproduced, double tolerance)
+    {
+        var differences = new List<ReproductionDifference>();
+        if (recorded.Count != reproduced.Count)
+        {
+            differences.Add(new ReproductionDifference(Math.Min(recorded.Count, reproduced.Count), null, "count",
+                recorded.Count.ToString(CultureInfo.InvariantCulture), reproduced.Count.ToString(CultureInfo.InvariantCulture), Math.Abs(recorded.Count - reproduced.Count)));
+        }
+
+        foreach (var (r, p) in recorded.Zip(reproduced))
+        {
+            void Same(string field, string? a, string? b)
+            {
+                if (a != b)
+                {
+                    differences.Add(new ReproductionDifference(r.Index, r.Candidate, field, a ?? "null", b ?? "null", null));
+                }
+            }
+
+            void Near(string field, double? a, double? b)
+            {
+                if (a is null || b is null ? a != b : Math.Abs(a.Value - b.Value) > tolerance)
+                {
+                    differences.Add(new ReproductionDifference(r.Index, r.Candidate, field, Text(a), Text(b), a is { } x && b is { } y ? Math.Abs(x - y) : null));
+                }
+            }
+
+            Same("candidate", r.Candidate, p.Candidate);
+            Same("commit", r.Commit, p.Commit);
+            Same("status", r.Status, p.Status);
+            Same("parameters", r.Parameters?.ToString(CultureInfo.InvariantCulture), p.Parameters?.ToString(CultureInfo.InvariantCulture));
+            Same("macs", r.Macs?.ToString(CultureInfo.InvariantCulture), p.Macs?.ToString(CultureInfo.InvariantCulture));
+            Near("validation", r.Validation, p.Validation);
+            Near("test", r.Test, p.Test);
+        }
+
+        return differences;
+    }
+
+    private static string Text(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "null";
+}
