@@ -312,9 +312,11 @@ internal static class BenchCommands
         if (outDirectory is not null)
         {
             Directory.CreateDirectory(outDirectory);
-            File.WriteAllText(Path.Combine(outDirectory, "benchmark.md"), "# NAS-Bench-201 strategy benchmark\n\nRegenerate: `./build.sh Benchmark --space nb201` (or `fairnad bench nb201 --out results/nb201`).\n\n" + markdown);
+            File.WriteAllText(Path.Combine(outDirectory, "benchmark.md"), "# NAS-Bench-201 strategy benchmark\n\nRegenerate: `./build.sh Benchmark --space nb201` (or `fairnad bench nb201 --out results/nb201`).\n\n" + markdown +
+                "\n" + string.Concat(settings.Datasets.Select(d => $"![anytime {d}](anytime-{d}.png)\n")));
             File.WriteAllText(Path.Combine(outDirectory, "anytime.csv"), FairNad.Search.Nb201Benchmark.AnytimeCsv(result));
-            log.WriteLine($"wrote {Path.Combine(outDirectory, "benchmark.md")} and anytime.csv");
+            var plots = FairNad.Reports.RunPlots.Anytime(result, outDirectory);
+            log.WriteLine($"wrote {Path.Combine(outDirectory, "benchmark.md")}, anytime.csv and {string.Join(", ", plots.Select(Path.GetFileName))}");
         }
 
         return 0;

@@ -67,16 +67,28 @@ internal static class SearchCommands
 
     public static Command ReportCommand(TextWriter output)
     {
-        var run = new Option<string>("--run") { Description = "The recorded run (results/<run>).", Required = true };
+        var run = new Option<string?>("--run") { Description = "The recorded run (results/<run>)." };
+        var runs = new Option<string[]>("--runs") { Description = "Several runs of one experiment (seeds, strategies) to aggregate: mean +- std and paired Wilcoxon tests against rea and random.", AllowMultipleArgumentsPerToken = true };
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
-        var outDirectory = new Option<string?>("--out") { Description = "Where to write the report (default results/<run>/report)." };
-        var command = new Command("report", "Write a run's report from its recorded data: candidates.csv, front.csv, attributes.csv, report.md, table.tex and PNG plots.")
+        var outDirectory = new Option<string?>("--out") { Description = "Where to write the report (default results/<run>/report; for --runs, results/aggregate)." };
+        var command = new Command("report", "Write a run's report from its recorded data: candidates.csv, front.csv, attributes.csv, report.md, table.tex and PNG plots; or aggregate runs over seeds.")
         {
-            run, results, outDirectory,
+            run, runs, results, outDirectory,
         };
         command.SetAction(r =>
         {
-            var directory = Path.Combine(r.GetValue(results)!, r.GetValue(run)!);
+            if (r.GetValue(runs) is { Length: > 0 } several)
+            {
+                var target = r.GetValue(outDirectory) ?? Path.Combine(r.GetValue(results)!, "aggregate");
+                foreach (var file in FairNad.Reports.SeedAggregate.Write(several.Select(x => Path.Combine(r.GetValue(results)!, x)), target))
+                {
+                    output.WriteLine($"wrote {file}");
+                }
+
+                return 0;
+            }
+
+            var directory = Path.Combine(r.GetValue(results)!, r.GetValue(run) ?? throw new UsageException("name a run (--run) or runs to aggregate (--runs)"));
             var report = FairNad.Reports.RunReporter.Write(directory, r.GetValue(outDirectory));
             output.WriteLine($"report of run {report.Run} in {report.Directory}:");
             foreach (var file in report.Files)

@@ -34,6 +34,36 @@ public static class RunPlots
         }
     }
 
+    /// <summary>Mean best-so-far test accuracy against queries, one line per strategy, one PNG per dataset (anytime-&lt;dataset&gt;.png).</summary>
+    public static IReadOnlyList<string> Anytime(FairNad.Search.Nb201BenchmarkResult result, string directory)
+    {
+        var files = new List<string>();
+        foreach (var dataset in result.Settings.Datasets)
+        {
+            var plot = NewPlot($"NAS-Bench-201 {dataset}: mean best-so-far test accuracy ({result.Settings.Seeds} seeds)", "queries (unique architectures)", "test accuracy (%)");
+            var optimum = result.Rows.First(r => r.Dataset == dataset).Optimum;
+            foreach (var strategy in result.Settings.Strategies)
+            {
+                var curve = result.Anytime[(dataset, strategy)];
+                var start = Math.Min(curve.Count - 1, 9);
+                var line = plot.Add.Scatter(Enumerable.Range(start + 1, curve.Count - start).Select(q => (double)q).ToArray(), curve.Skip(start).ToArray());
+                line.LegendText = strategy;
+                line.MarkerSize = 0;
+                line.LineWidth = 2;
+            }
+
+            var best = plot.Add.HorizontalLine(optimum);
+            best.LegendText = $"optimum {optimum:F2}";
+            best.LinePattern = LinePattern.Dashed;
+            plot.ShowLegend(Alignment.LowerRight);
+            var path = Path.Combine(directory, $"anytime-{dataset}.png");
+            plot.SavePng(path, Width, Height);
+            files.Add(path);
+        }
+
+        return files;
+    }
+
     private static Plot NewPlot(string title, string x, string y)
     {
         EnsureFont();

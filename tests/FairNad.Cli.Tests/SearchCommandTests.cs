@@ -51,6 +51,24 @@ public sealed class SearchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Report_NoSuchRun_ExitsTwoNamingTheFolder()
+    {
+        var (code, _, error) = Run("report", "--run", "nope", "--results", _directory);
+
+        Assert.Equal(2, code);
+        Assert.Contains("is not a run folder", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reproduce_NoSuchRun_ExitsTwo()
+    {
+        var (code, _, error) = Run("reproduce", "--run", "nope", "--results", _directory);
+
+        Assert.Equal(2, code);
+        Assert.Contains("no recorded run 'nope'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Search_BadLlmOption_ExitsTwo()
     {
         var (code, _, error) = Run("search", "--llm", "sometimes");

@@ -45,6 +45,31 @@ public sealed class ReportTests : IDisposable
     }
 
     [Fact]
+    public void Aggregate_SeedsAndStrategies_MeanStdAndPairedTestsAgainstBaselines()
+    {
+        var directories = new List<string>();
+        foreach (var strategy in new[] { "fairnad", "rea" })
+        {
+            foreach (var seed in Enumerable.Range(0, 6))
+            {
+                directories.Add(SearchFixture.Run(_fixture.Request(new ExperimentOverrides(Seed: seed, Strategy: strategy, Candidates: 8))).Single().RunDirectory);
+            }
+        }
+
+        var aggregates = SeedAggregate.Aggregate(directories);
+
+        Assert.Equal(["fairnad", "rea"], aggregates.Select(a => a.Strategy));
+        var fairnad = aggregates[0];
+        Assert.Equal([0, 1, 2, 3, 4, 5], fairnad.Runs.Select(r => r.Seed));
+        Assert.Equal(fairnad.Runs.Average(r => r.TestOfBest!.Value), fairnad.MeanTest, 9);
+        Assert.InRange(fairnad.VersusRea!.N, 0, 6);
+        Assert.Null(aggregates[1].VersusRea);
+        Assert.Null(fairnad.VersusRandom);
+        var files = SeedAggregate.Write(directories, Path.Combine(_fixture.Root, "aggregate"));
+        Assert.Contains("| fairnad | 0, 1, 2, 3, 4, 5 |", File.ReadAllText(files[0]), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Write_NotARunFolder_ClearError()
     {
         var e = Assert.Throws<ExperimentException>(() => RunReporter.Write(_fixture.Root));
