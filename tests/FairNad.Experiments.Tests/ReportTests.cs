@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using FairNad.Tests.Shared;
 using FairNad.Reports;
 
 namespace FairNad.Experiments.Tests;
@@ -18,7 +18,7 @@ public sealed class ReportTests : IDisposable
 
         foreach (var name in new[] { "candidates.csv", "front.csv", "attributes.csv", "table.tex" })
         {
-            MatchSnapshot($"report-{name}", File.ReadAllText(Path.Combine(report.Directory, name)));
+            Snapshot.Match($"report-{name}", File.ReadAllText(Path.Combine(report.Directory, name)));
         }
 
         Assert.Contains("## Pareto front", File.ReadAllText(Path.Combine(report.Directory, "report.md")), StringComparison.Ordinal);
@@ -77,18 +77,4 @@ public sealed class ReportTests : IDisposable
         Assert.Contains("is not a run folder", e.Message, StringComparison.Ordinal);
     }
 
-    private static string Source([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
-
-    private static void MatchSnapshot(string name, string actual)
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, "Snapshots", name + ".snap");
-        if (Environment.GetEnvironmentVariable("FAIRNAD_UPDATE_SNAPSHOTS") == "1")
-        {
-            File.WriteAllText(Path.Combine(Source(), "Snapshots", name + ".snap"), actual);
-            return;
-        }
-
-        Assert.True(File.Exists(path), $"snapshot {path} is missing; run the tests once with FAIRNAD_UPDATE_SNAPSHOTS=1 and review the diff");
-        Assert.Equal(File.ReadAllText(path), actual);
-    }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using FairNad.Llm;
 using FairNad.Tests.Shared;
@@ -13,7 +12,6 @@ public sealed class ExtractionTests : IDisposable
 
     private static string Here() => AppContext.BaseDirectory;
 
-    private static string Source([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 
     private static string References => Path.Combine(AppContext.BaseDirectory, "knowledge", "references");
 
@@ -35,21 +33,6 @@ public sealed class ExtractionTests : IDisposable
     private LlmSettings Settings(ScriptedOllamaServer? server, LlmMode mode) =>
         new("test-model", server?.Uri ?? new Uri("http://127.0.0.1:9/"), mode, Path.Combine(_directory, "transcripts"));
 
-    private static void MatchSnapshot(string name, string actual)
-    {
-        var path = Path.Combine(Here(), "Snapshots", name + ".snap");
-        if (Environment.GetEnvironmentVariable("FAIRNAD_UPDATE_SNAPSHOTS") == "1")
-        {
-            var source = Path.Combine(Source(), "Snapshots", name + ".snap");
-            Directory.CreateDirectory(Path.GetDirectoryName(source)!);
-            File.WriteAllText(source, actual);
-            return;
-        }
-
-        Assert.True(File.Exists(path), $"snapshot {path} is missing; run the tests once with FAIRNAD_UPDATE_SNAPSHOTS=1 and review the diff");
-        Assert.Equal(File.ReadAllText(path), actual);
-    }
-
     [Fact]
     public async Task Extract_ScriptedServer_TreeAndReportMatchSnapshots()
     {
@@ -58,8 +41,8 @@ public sealed class ExtractionTests : IDisposable
 
         var result = await KnowledgeExtractor.ExtractAsync(session, References, AttributeTree.Default());
 
-        MatchSnapshot("extracted-tree.json", result.Tree.Write());
-        MatchSnapshot("merge-report.md", result.Report);
+        Snapshot.Match("extracted-tree.json", result.Tree.Write());
+        Snapshot.Match("merge-report.md", result.Report);
         Assert.Equal(16, server.ChatRequests.Count); // 15 references, one answer repaired
         Assert.Empty(result.Tree.Validate());
         Assert.Equal("extracted", result.Tree.Provenance.Method);

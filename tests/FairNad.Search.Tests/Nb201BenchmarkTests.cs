@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using FairNad.Tests.Shared;
 using FairNad.Architecture;
 
 namespace FairNad.Search.Tests;
@@ -97,7 +97,7 @@ public sealed class Nb201BenchmarkTests
 
         var markdown = Nb201Benchmark.Markdown(Nb201Benchmark.Run(settings));
 
-        MatchSnapshot("nb201-small.md", markdown);
+        Snapshot.Match("nb201-small.md", markdown);
     }
 
     [Fact]
@@ -108,18 +108,4 @@ public sealed class Nb201BenchmarkTests
         Assert.Equal(Nb201Benchmark.AnytimeCsv(Nb201Benchmark.Run(settings)), Nb201Benchmark.AnytimeCsv(Nb201Benchmark.Run(settings)));
     }
 
-    private static string Source([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
-
-    private static void MatchSnapshot(string name, string actual)
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, "Snapshots", name + ".snap");
-        if (Environment.GetEnvironmentVariable("FAIRNAD_UPDATE_SNAPSHOTS") == "1")
-        {
-            File.WriteAllText(Path.Combine(Source(), "Snapshots", name + ".snap"), actual);
-            return;
-        }
-
-        Assert.True(File.Exists(path), $"snapshot {path} is missing; run the tests once with FAIRNAD_UPDATE_SNAPSHOTS=1 and review the diff");
-        Assert.Equal(File.ReadAllText(path), actual);
-    }
 }
