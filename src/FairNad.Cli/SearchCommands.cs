@@ -114,7 +114,7 @@ internal static class SearchCommands
         command.SetAction(r =>
         {
             var name = r.GetValue(run)!;
-            var report = Reproduction.RunAsync(r.GetValue(results)!, name, EvaluateCommands.Worker, r.GetValue(dataDirectory), r.GetValue(tolerance), log: error.WriteLine)
+            var report = Reproduction.RunAsync(r.GetValue(results)!, name, EvaluateCommands.Worker, r.GetValue(dataDirectory), r.GetValue(tolerance), log: error.WriteLine, progress: p => error.WriteLine(Line(p)))
                 .GetAwaiter().GetResult();
             foreach (var difference in report.Differences)
             {

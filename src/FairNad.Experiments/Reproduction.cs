@@ -28,7 +28,7 @@ public sealed record ReproductionReport(string Run, int Compared, double Toleran
 public static class Reproduction
 {
     public static async Task<ReproductionReport> RunAsync(string resultsDirectory, string run, WorkerCommand worker, string? dataDirectory, double? tolerance = null,
-        Func<Experiment, ICandidateEvaluator>? evaluator = null, Action<string>? log = null, CancellationToken cancel = default)
+        Func<Experiment, ICandidateEvaluator>? evaluator = null, Action<string>? log = null, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
         var recordedDirectory = Path.Combine(resultsDirectory, run);
         var copy = Path.Combine(recordedDirectory, SearchSession.ExperimentCopy);
@@ -64,7 +64,7 @@ public static class Reproduction
             var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(recordedDirectory, "manifest.json")))!;
             var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
                 RecordedExperimentPath: manifest["experiment"]!["path"]!.GetValue<string>());
-            var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), cancel: cancel).ConfigureAwait(false)).Single();
+            var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), progress, cancel).ConfigureAwait(false)).Single();
             return new ReproductionReport(run, outcome.Candidates.Count, allowed, Compare(recorded, outcome.Candidates, allowed));
         }
         finally
