@@ -347,7 +347,7 @@ public static class Nb201Benchmark
             var published = Published.Where(p => p.Dataset == dataset).ToList();
             if (published.Count > 0)
             {
-                text.Append("\nPublished (NAS-Bench-201 paper, Table 5, time budget of 12,000 s):\n\n| method | validation | test |\n|---|---|---|\n");
+                text.Append("\nPublished (NAS-Bench-201 paper, Table 5, time budget of 12,000 s; transcribed, not re-checked against the paper on a machine without internet):\n\n| method | validation | test |\n|---|---|---|\n");
                 foreach (var p in published)
                 {
                     text.Append(c, $"| {p.Method} | {p.Validation:F2} +- {p.ValidationStd:F2} | {(p.Test is { } t ? $"{t:F2} +- {p.TestStd:F2}" : "n/a (trained on the full CIFAR-10)")} |\n");
