@@ -128,5 +128,5 @@ public static class Reproduction
         return differences;
     }
 
-    private static string Text(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "null";
+    private static string Text(double? value) => value?.ToString("G12", CultureInfo.InvariantCulture) ?? "null";
 }
