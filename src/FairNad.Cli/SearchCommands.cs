@@ -39,14 +39,13 @@ internal static class SearchCommands
         };
         command.SetAction(r =>
         {
-            var llmText = r.GetValue(llm);
-            var (mode, model) = llmText switch
+            string? mode = null, model = null;
+            if (r.GetValue(llm) is { } llmText)
             {
-                null => ((string?)null, (string?)null),
-                _ when llmText.StartsWith("ollama:", StringComparison.Ordinal) && llmText.Length > 7 => ("auto", llmText[7..]),
-                "off" or "auto" or "live" or "replay" => (llmText, null),
-                _ => throw new UsageException($"--llm must be off, auto, live, replay or ollama:<model>, not '{llmText}'"),
-            };
+                var choice = FairNad.Llm.LlmSettings.ParseChoice(llmText);
+                (mode, model) = (choice.Mode.ToString().ToLowerInvariant(), choice.Model);
+            }
+
             var path = r.GetValue(experiment) ?? Path.Combine("experiments", $"{r.GetValue(dataset) ?? "quickstart"}.json");
             if (r.GetValue(resume) is null && !File.Exists(path))
             {

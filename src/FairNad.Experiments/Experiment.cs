@@ -139,14 +139,7 @@ public sealed record Experiment(
             w.WriteNumber("batch", Batch);
             w.WriteStartObject("budget");
             w.WriteNumber("candidates", Candidates);
-            if (Minutes is { } minutes)
-            {
-                w.WriteNumber("minutes", minutes);
-            }
-            else
-            {
-                w.WriteNull("minutes");
-            }
+            Nullable(w, "minutes", Minutes);
 
             w.WriteEndObject();
             w.WriteString("strategy", Strategy);
@@ -179,7 +172,7 @@ public sealed record Experiment(
         return Encoding.UTF8.GetString(stream.ToArray()).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
     }
 
-    private static void Nullable(Utf8JsonWriter w, string name, int? value)
+    private static void Nullable(Utf8JsonWriter w, string name, double? value)
     {
         if (value is { } v)
         {

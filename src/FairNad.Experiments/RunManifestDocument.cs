@@ -25,7 +25,7 @@ public sealed class RunManifestDocument(JsonObject content)
                 throw new ExperimentException($"{Path.GetDirectoryName(path)} already holds run '{run}'; continue it with --resume {run}, or name a new run with --run");
             }
 
-            Write(path, Content);
+            JsonFiles.WriteAtomically(path, Content);
             return;
         }
 
@@ -65,11 +65,15 @@ public sealed class RunManifestDocument(JsonObject content)
         {
             sessions.Add(harness);
             recorded["sessions"] = sessions.DeepClone();
-            Write(path, recorded);
+            JsonFiles.WriteAtomically(path, recorded);
         }
     }
+}
 
-    private static void Write(string path, JsonObject content)
+/// <summary>The run folder's JSON documents: indented, "\n" newlines, written beside the target and renamed so a reader never sees half a file.</summary>
+public static class JsonFiles
+{
+    public static void WriteAtomically(string path, JsonNode content)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var temporary = path + ".tmp";

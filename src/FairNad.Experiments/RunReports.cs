@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using FairNad.Search;
 
@@ -36,9 +35,7 @@ public static class RunReports
                 ["reason"] = f.Reason,
             })]),
         };
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n");
-        File.Move(temporary, path, overwrite: true);
+        JsonFiles.WriteAtomically(path, document);
     }
 
     public static string Summary(SearchContext context, SearchOutcome outcome)

@@ -137,15 +137,8 @@ public static class SearchSession
 
     private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, string runDirectory, string? server, CancellationToken cancel)
     {
-        var mode = experiment.Llm.Mode switch
-        {
-            "live" => LlmMode.Live,
-            "replay" => LlmMode.Replay,
-            _ => LlmMode.Auto,
-        };
-        var host = server ?? Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? "http://localhost:11434";
-        var uri = new Uri(host.Contains("://", StringComparison.Ordinal) ? host : "http://" + host);
-        var settings = new LlmSettings(experiment.Llm.Model, uri, mode, Path.Combine(runDirectory, "llm"), MaxAttempts: experiment.Llm.MaxAttempts);
+        var (mode, _) = LlmSettings.ParseChoice(experiment.Llm.Mode);
+        var settings = new LlmSettings(experiment.Llm.Model, LlmSettings.ResolveServer(server), mode, Path.Combine(runDirectory, "llm"), MaxAttempts: experiment.Llm.MaxAttempts);
         return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, cancel: cancel).ConfigureAwait(false);
     }
 

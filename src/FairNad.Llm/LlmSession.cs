@@ -44,22 +44,27 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
     /// <summary>Parses <c>ollama:&lt;model&gt;</c>, <c>live</c>, <c>replay</c>, <c>auto</c> or <c>off</c> (the last four with the default model).</summary>
     public static LlmSettings Parse(string text, string transcriptDirectory, string? server = null)
     {
-        var host = server ?? Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? "http://localhost:11434";
-        if (!host.Contains("://", StringComparison.Ordinal))
-        {
-            host = "http://" + host;
-        }
+        var (mode, model) = ParseChoice(text);
+        return new(model ?? DefaultModel, ResolveServer(server), mode, transcriptDirectory);
+    }
 
-        var uri = new Uri(host);
-        return text switch
-        {
-            "live" => new(DefaultModel, uri, LlmMode.Live, transcriptDirectory),
-            "replay" => new(DefaultModel, uri, LlmMode.Replay, transcriptDirectory),
-            "auto" => new(DefaultModel, uri, LlmMode.Auto, transcriptDirectory),
-            "off" => new(DefaultModel, uri, LlmMode.Off, transcriptDirectory),
-            _ when text.StartsWith("ollama:", StringComparison.Ordinal) && text.Length > 7 => new(text[7..], uri, LlmMode.Auto, transcriptDirectory),
-            _ => throw new ArgumentException($"--llm must be live, replay, auto, off or ollama:<model>, not '{text}'"),
-        };
+    /// <summary>The mode and, for <c>ollama:&lt;model&gt;</c>, the model of an <c>--llm</c> value.</summary>
+    /// <exception cref="ArgumentException">none of the accepted forms.</exception>
+    public static (LlmMode Mode, string? Model) ParseChoice(string text) => text switch
+    {
+        "live" => (LlmMode.Live, null),
+        "replay" => (LlmMode.Replay, null),
+        "auto" => (LlmMode.Auto, null),
+        "off" => (LlmMode.Off, null),
+        _ when text.StartsWith("ollama:", StringComparison.Ordinal) && text.Length > 7 => (LlmMode.Auto, text[7..]),
+        _ => throw new ArgumentException($"--llm must be live, replay, auto, off or ollama:<model>, not '{text}'"),
+    };
+
+    /// <summary>The Ollama server: the given URL, else OLLAMA_HOST, else localhost:11434 (a bare host:port gets http://).</summary>
+    public static Uri ResolveServer(string? server)
+    {
+        var host = server ?? Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? "http://localhost:11434";
+        return new Uri(host.Contains("://", StringComparison.Ordinal) ? host : "http://" + host);
     }
 }
 
