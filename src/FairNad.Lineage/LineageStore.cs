@@ -11,7 +11,7 @@ namespace FairNad.Lineage;
 /// ref that names them, and libgit2 updates refs through lock files, so a crash leaves every branch on a complete commit.
 /// All access is serialised because LibGit2Sharp's <see cref="Repository"/> is not thread-safe.
 /// </summary>
-public sealed class LineageStore : IDisposable
+public sealed partial class LineageStore : IDisposable
 {
     private readonly Repository _repository;
     private readonly Lock _gate = new();
@@ -143,14 +143,14 @@ public sealed class LineageStore : IDisposable
         trailers.Add(("Seed", LineageLayout.Invariant(seed)));
         trailers.Add(("Experiment", experiment));
         trailers.Add(("Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion)));
-        return $"{Subject(entry, candidateId)}\n\n" + Trailers.Format(trailers);
+        return $"{Subject(entry.MutationType, entry.Summary, candidateId)}\n\n" + Trailers.Format(trailers);
     }
 
     /// <summary>The first line of a candidate's commit message.</summary>
-    internal static string Subject(CandidateEntry entry, string candidateId)
+    internal static string Subject(string mutationType, string summary, string candidateId)
     {
-        var summary = entry.Summary.ReplaceLineEndings(" ").Trim();
-        return $"{entry.MutationType}: {(summary.Length == 0 ? candidateId[..12] : summary)}";
+        var line = summary.ReplaceLineEndings(" ").Trim();
+        return $"{mutationType}: {(line.Length == 0 ? candidateId[..12] : line)}";
     }
 
     /// <summary>The message of the notes commit that writes the note of <paramref name="target"/>.</summary>
@@ -265,101 +265,6 @@ public sealed class LineageStore : IDisposable
         }
     }
 
-    /// <summary>
-    /// Checks a run: every branch's spec hashes to its candidate id and is written canonically, the generated code
-    /// regenerates byte for byte, trailers agree with the branch, every parent exists and every note parses.
-    /// </summary>
-    public IReadOnlyList<string> Verify(string run)
-    {
-        var problems = new List<string>();
-        lock (_gate)
-        {
-            if (_repository.Refs[LineageLayout.RootBranch(run)] is null)
-            {
-                return [$"run {run}: no root commit ({LineageLayout.RootBranch(run)})"];
-            }
-
-            var root = RootCommit(run);
-            foreach (var reference in CandidateRefs(run))
-            {
-                var name = reference.CanonicalName[LineageLayout.BranchPrefix(run).Length..];
-                var commit = _repository.Lookup<Commit>(reference.TargetIdentifier);
-                var where = $"{run}/{name}";
-                var stored = commit is null ? null : Read(commit, run);
-                if (stored is null)
-                {
-                    problems.Add($"{where}: the branch does not point at a candidate commit (missing Candidate trailer)");
-                    continue;
-                }
-
-                if (stored.CandidateId != name)
-                {
-                    problems.Add($"{where}: the commit's Candidate trailer says {stored.CandidateId}");
-                }
-
-                VerifyFiles(commit!, name, where, problems);
-                var expected = stored.ParentCandidates.Count == 0 ? [root.Sha] : stored.ParentCandidates.Select(p => _repository.Refs[LineageLayout.CandidateBranch(run, p)]?.TargetIdentifier ?? $"(missing {p})").ToList();
-                if (!expected.SequenceEqual(stored.ParentCommits))
-                {
-                    problems.Add($"{where}: parent commits {string.Join(", ", stored.ParentCommits.Select(c => c[..12]))} are not the recorded parents {string.Join(", ", expected.Select(c => c.Length > 12 ? c[..12] : c))}");
-                }
-
-                try
-                {
-                    var note = _repository.Notes[NotesNamespace(run), commit!.Id];
-                    if (note is not null)
-                    {
-                        CandidateMetrics.Parse(note.Message, $"note of {where}");
-                    }
-                }
-                catch (LineageException e)
-                {
-                    problems.Add(e.Message);
-                }
-            }
-        }
-
-        return problems;
-    }
-
-    private void VerifyFiles(Commit commit, string candidateId, string where, List<string> problems)
-    {
-        if (commit[LineageLayout.SpecFile]?.Target is not Blob specBlob)
-        {
-            problems.Add($"{where}: no {LineageLayout.SpecFile}");
-            return;
-        }
-
-        ArchitectureSpec spec;
-        var text = specBlob.GetContentText(Encoding.UTF8);
-        try
-        {
-            spec = SpecJson.Read(text, $"{where}/{LineageLayout.SpecFile}");
-        }
-        catch (SpecFormatException e)
-        {
-            problems.Add(e.Message);
-            return;
-        }
-
-        if (spec.Id != candidateId)
-        {
-            problems.Add($"{where}: {LineageLayout.SpecFile} hashes to {spec.Id}, not to the candidate id");
-            return;
-        }
-
-        if (text != CanonicalSpecFile(spec))
-        {
-            problems.Add($"{where}: {LineageLayout.SpecFile} is not in canonical form (edited by hand?)");
-        }
-
-        var code = commit[LineageLayout.CodeFile]?.Target is Blob codeBlob ? codeBlob.GetContentText(Encoding.UTF8) : null;
-        if (code != TorchSharpCodeWriter.Write(spec))
-        {
-            problems.Add($"{where}: {LineageLayout.CodeFile} {(code is null ? "is missing" : "does not regenerate byte for byte from the spec")}");
-        }
-    }
-
     /// <summary>The spec file of a candidate: the canonical form, indented, so its hash is the candidate id and diffs read well.</summary>
     public static string CanonicalSpecFile(ArchitectureSpec spec) => SpecJson.Write(Canonicalizer.Canonicalize(spec), includeName: false);
 
@@ -407,13 +312,13 @@ public sealed class LineageStore : IDisposable
             id,
             commit.Sha,
             branch,
-            int.Parse(One("Index") ?? "-1", System.Globalization.CultureInfo.InvariantCulture),
+            int.TryParse(One("Index"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index) ? index : -1,
             trailers.Where(t => t.Key == "Parent-Candidate").Select(t => t.Value).ToList(),
             commit.Parents.Select(p => p.Sha).ToList(),
             One("Mutation-Type") ?? "unknown",
             One("Attribute"),
             One("LLM-Transcript"),
-            long.Parse(One("Seed") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+            long.TryParse(One("Seed"), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var seed) ? seed : 0,
             One("Experiment") ?? string.Empty,
             commit.MessageShort);
     }
