@@ -22,9 +22,22 @@ public sealed partial class LineageStore
     /// Nothing is written to the repository.
     /// </summary>
     /// <returns>One line per finding, naming the run and candidate and saying what differs; empty when the run checks out.</returns>
-    public IReadOnlyList<string> Verify(string run) => Check(run);
+    public IReadOnlyList<string> Verify(string run) => Check(run, null);
 
-    private List<string> Check(string run)
+    /// <summary>
+    /// <see cref="Verify(string)"/>, and a cross-check with the run's own record: every recorded candidate has its branch,
+    /// the branch points at the recorded commit, that commit is what <see cref="Add"/> writes for the recorded entry
+    /// (recomputed from the record, not from the commit's trailers), and its note agrees with the recorded metrics
+    /// (status, validation and test accuracy, parameters, MACs). Branches the record does not list are findings too.
+    /// </summary>
+    /// <returns>One line per finding; empty when the repository and the record agree and the run checks out.</returns>
+    public IReadOnlyList<string> Verify(string run, IReadOnlyList<RecordedCandidate> recorded)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        return Check(run, recorded);
+    }
+
+    private List<string> Check(string run, IReadOnlyList<RecordedCandidate>? recorded)
     {
         var findings = new List<string>();
         lock (_gate)
@@ -48,7 +61,11 @@ public sealed partial class LineageStore
             }
 
             var candidates = CandidateRefs(run).Select(r => VerifyCandidate(run, facts, r, findings)).ToList();
-            VerifyNotes(run, facts, candidates, findings);
+            var notes = VerifyNotes(run, facts, candidates, findings);
+            if (recorded is not null)
+            {
+                VerifyRecords(run, facts, candidates, notes, recorded, findings);
+            }
         }
 
         return findings;
@@ -366,6 +383,120 @@ public sealed partial class LineageStore
         findings.Add($"{subject}: {what} outside FairNad by notes commit {Short(notesCommit.Sha)}: {string.Join("; ", problems)}");
     }
 
+    /// <summary>The cross-check with the run's record; see <see cref="Verify(string, IReadOnlyList{RecordedCandidate})"/>.</summary>
+    private void VerifyRecords(string run, RunFacts facts, IReadOnlyList<BranchCandidate> candidates, IReadOnlyDictionary<string, ObjectId> notes,
+        IReadOnlyList<RecordedCandidate> recorded, List<string> findings)
+    {
+        var byId = new Dictionary<string, RecordedCandidate>(StringComparer.Ordinal);
+        foreach (var record in recorded)
+        {
+            if (!byId.TryAdd(record.CandidateId, record))
+            {
+                findings.Add($"{run}/{record.CandidateId}: the journal records it twice (#{byId[record.CandidateId].Index} and #{record.Index})");
+            }
+        }
+
+        foreach (var record in byId.Values.OrderBy(r => r.Index).ThenBy(r => r.CandidateId, StringComparer.Ordinal))
+        {
+            VerifyRecord(run, facts, record, byId, notes, findings);
+        }
+
+        foreach (var candidate in candidates.Where(c => !byId.ContainsKey(c.Name)))
+        {
+            var what = candidate.Commit is null ? "branch" : $"branch (commit {Short(candidate.Commit.Sha)}{(candidate.Stored is { } s ? $", #{s.Index}" : string.Empty)})";
+            findings.Add($"{run}/{candidate.Name}: {what} is not in the journal; if the run was interrupted after recording it, `fairnad search --resume {run}` records it");
+        }
+    }
+
+    private void VerifyRecord(string run, RunFacts facts, RecordedCandidate record, Dictionary<string, RecordedCandidate> byId,
+        IReadOnlyDictionary<string, ObjectId> notes, List<string> findings)
+    {
+        var where = $"{run}/{record.CandidateId}";
+        if (record.CandidateId.Length != 64 || !record.CandidateId.All(char.IsAsciiHexDigitLower))
+        {
+            findings.Add($"{where}: the journal's entry #{record.Index} does not name a candidate id (64 lowercase hex digits)");
+            return;
+        }
+
+        var branchName = LineageLayout.CandidateBranch(run, record.CandidateId);
+        var branch = _repository.Refs[branchName];
+        var recordedCommit = IsSha(record.Commit) ? _repository.Lookup<Commit>(record.Commit) : null;
+        Commit? commit;
+        if (branch is null)
+        {
+            findings.Add($"{where}: the journal records it as #{record.Index}, commit {Short(record.Commit)}, but branch {branchName["refs/heads/".Length..]} does not exist (deleted?)" +
+                (recordedCommit is null ? "; the commit is not in the repository either" : string.Empty));
+            commit = recordedCommit;
+        }
+        else
+        {
+            commit = _repository.Lookup<Commit>(branch.TargetIdentifier);
+            if (branch.TargetIdentifier != record.Commit)
+            {
+                findings.Add($"{where}: the branch points at commit {Short(branch.TargetIdentifier)}, the journal records commit {Short(record.Commit)}");
+            }
+        }
+
+        if (commit is null || Read(commit, run) is not { } stored)
+        {
+            return;
+        }
+
+        var at = $"in commit {Short(commit.Sha)}";
+        var trailers = Trailers.Parse(commit.Message);
+        Agree(where, "Index", One(trailers, "Index"), LineageLayout.Invariant(record.Index), at, findings);
+        Agree(where, "Mutation-Type", One(trailers, "Mutation-Type"), record.MutationType, at, findings);
+        Agree(where, "Attribute", stored.Attribute, record.Attribute, at, findings);
+        Agree(where, "Parent-Candidate", string.Join(", ", stored.ParentCandidates), string.Join(", ", record.Parents), at, findings);
+        Agree(where, "LLM-Transcript", stored.Transcript, record.Transcript, at, findings);
+        Agree(where, "subject", commit.Message.Split('\n')[0], Subject(record.MutationType, record.Summary, record.CandidateId), at, findings);
+
+        var spec = commit[LineageLayout.SpecFile]?.Target is Blob specBlob ? TryReadSpec(Text(specBlob)) : null;
+        if (spec?.Id != record.CandidateId)
+        {
+            if (branch is null)
+            {
+                findings.Add($"{where}: {LineageLayout.SpecFile} of commit {Short(commit.Sha)} {(spec is null ? "is missing or unreadable" : $"hashes to {spec.Id}")}, not to the journal's candidate id");
+            }
+        }
+        else if (TryPlan(spec) is { } plan)
+        {
+            var parents = record.Parents.Count == 0
+                ? [facts.RootSha]
+                : record.Parents.Select(p => byId.TryGetValue(p, out var parent) ? parent.Commit : _repository.Refs[LineageLayout.CandidateBranch(run, p)]?.TargetIdentifier ?? $"(missing {p})").ToList();
+            var entry = new CandidateEntry(record.Index, spec, record.Parents, record.MutationType, record.Attribute, record.Transcript, record.Summary);
+            var expected = CandidateCommit(run, entry, plan, facts.Seed, facts.Experiment).ObjectId(parents);
+            if (expected != record.Commit)
+            {
+                findings.Add($"{where}: the journal's commit {Short(record.Commit)} is not what Add writes for the journal's entry #{record.Index} (that is commit {Short(expected)})");
+            }
+        }
+
+        var metrics = notes.TryGetValue(commit.Sha, out var blob) ? TryParseMetrics(Text(_repository.Lookup<Blob>(blob))) : null;
+        if (notes.ContainsKey(commit.Sha) && metrics is null)
+        {
+            return; // unparsable: reported with the notes
+        }
+
+        if (record.Metrics is null && metrics is not null)
+        {
+            findings.Add($"{where}: the note of commit {Short(commit.Sha)} says status {metrics.Status}, the journal records no result");
+        }
+        else if (record.Metrics is not null && metrics is null)
+        {
+            findings.Add($"{where}: the journal records status {record.Metrics.Status}, validation accuracy {Number(record.Metrics.ValidationAccuracy)}, but commit {Short(commit.Sha)} has no metrics note");
+        }
+        else if (record.Metrics is { } want && metrics is { } found)
+        {
+            var note = $"in the note of commit {Short(commit.Sha)}";
+            Agree(where, "status", found.Status, want.Status, note, findings);
+            Agree(where, "validationAccuracy", Number(found.ValidationAccuracy), Number(want.ValidationAccuracy), note, findings);
+            Agree(where, "testAccuracy", Number(found.TestAccuracy), Number(want.TestAccuracy), note, findings);
+            Agree(where, "parameters", Number(found.Parameters), Number(want.Parameters), note, findings);
+            Agree(where, "macs", Number(found.Macs), Number(want.Macs), note, findings);
+        }
+    }
+
     private void CompareTree(string where, Commit commit, IReadOnlyDictionary<string, string?> expected, string writer, List<string> findings)
     {
         var actual = new Dictionary<string, TreeEntry>(StringComparer.Ordinal);
@@ -442,6 +573,14 @@ public sealed partial class LineageStore
         if (One(trailers, key) is var found && found != expected)
         {
             findings.Add($"{where}: trailer {key} is {Quote(found)}, the run's root commit says {Quote(expected)}");
+        }
+    }
+
+    private static void Agree(string where, string field, string? found, string? expected, string at, List<string> findings)
+    {
+        if (found != expected)
+        {
+            findings.Add($"{where}: {field} is {Quote(found)} {at}, {Quote(expected)} in the journal");
         }
     }
 
@@ -538,6 +677,10 @@ public sealed partial class LineageStore
     private static string Quote(string? text) =>
         text is null ? "(none)" : $"'{(text.Length > 120 ? text[..117] + "..." : text).Replace("\r", "\\r", StringComparison.Ordinal)}'";
 
+    private static string Number(double? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "(none)";
+
+    private static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "(none)";
+
     private static string Short(string sha) => sha.Length > ShortSha && IsSha(sha) ? sha[..ShortSha] : sha;
 
     private static bool IsSha(string text) => text.Length == 40 && text.All(char.IsAsciiHexDigitLower);
@@ -549,6 +692,42 @@ public sealed partial class LineageStore
         using var bytes = new MemoryStream();
         content.CopyTo(bytes);
         return new UTF8Encoding(false).GetString(bytes.ToArray());
+    }
+
+    private static ArchitectureSpec? TryReadSpec(string text)
+    {
+        try
+        {
+            return SpecJson.Read(text, "spec");
+        }
+        catch (SpecFormatException)
+        {
+            return null;
+        }
+    }
+
+    private static NetworkPlan? TryPlan(ArchitectureSpec spec)
+    {
+        try
+        {
+            return NetworkPlanner.Plan(spec);
+        }
+        catch (InvalidArchitectureException)
+        {
+            return null;
+        }
+    }
+
+    private static CandidateMetrics? TryParseMetrics(string text)
+    {
+        try
+        {
+            return CandidateMetrics.Parse(text, "note");
+        }
+        catch (LineageException)
+        {
+            return null;
+        }
     }
 
     /// <summary>What the root commit fixes for the whole run.</summary>

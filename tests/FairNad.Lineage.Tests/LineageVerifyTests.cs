@@ -15,12 +15,13 @@ public sealed class LineageVerifyTests : IDisposable
     private readonly string _dir;
     private readonly LineageStore _store;
     private readonly IReadOnlyList<StoredCandidate> _family;
+    private readonly IReadOnlyList<RecordedCandidate> _journal;
 
     public LineageVerifyTests()
     {
         _dir = _repos.PathFor("a");
         _store = LineageStore.Open(_dir, create: true);
-        _family = TempRepositories.RecordFamily(_store);
+        (_family, _journal) = TempRepositories.RecordFamilyWithJournal(_store);
     }
 
     public void Dispose()
@@ -36,9 +37,10 @@ public sealed class LineageVerifyTests : IDisposable
     private StoredCandidate Grandchild => _family[3];
 
     [Fact]
-    public void Verify_CleanRun_NoFindings()
+    public void Verify_CleanRun_NoFindingsWithOrWithoutTheJournal()
     {
         Assert.True(_store.Verify(Run).Count == 0, string.Join("\n", _store.Verify(Run)));
+        Assert.True(_store.Verify(Run, _journal).Count == 0, string.Join("\n", _store.Verify(Run, _journal)));
     }
 
     [Fact]
@@ -49,7 +51,7 @@ public sealed class LineageVerifyTests : IDisposable
         var refs = Git("for-each-ref");
         var objects = ObjectFiles();
 
-        var findings = _store.Verify(Run);
+        var findings = _store.Verify(Run, _journal);
 
         Assert.NotEmpty(findings);
         Assert.Equal(refs, Git("for-each-ref"));
@@ -57,16 +59,18 @@ public sealed class LineageVerifyTests : IDisposable
     }
 
     [Fact]
-    public void Verify_EditedAccuracyNote_ReportsTheRewrite()
+    public void Verify_EditedAccuracyNote_ReportsTheRewriteAndTheJournalsValue()
     {
         Git("notes", "--ref", $"fairnad/{Run}", "add", "-f", "-m", "{\"status\": \"ok\", \"validationAccuracy\": 99.5, \"testAccuracy\": 90.9, \"parameters\": 500000, \"macs\": 70000000}", Child.Commit);
 
         var findings = _store.Verify(Run);
+        var journal = _store.Verify(Run, _journal);
 
         var rewrite = Single(findings, $"{Run}/{Child.CandidateId}: its metrics note was rewritten outside FairNad by notes commit ");
         Assert.Contains("author and committer Test <test@example.invalid> at ", rewrite);
         Assert.Contains($"expected FairNad <lineage@fairnad.invalid> at {Time(2)}", rewrite);
         Assert.Contains($"message 'Notes added by 'git notes add'', expected 'Notes added by FairNad for {Child.Commit}'", rewrite);
+        Single(journal, $"{Run}/{Child.CandidateId}: validationAccuracy is '99.5' in the note of commit {Child.Commit[..12]}, '91.25' in the journal");
     }
 
     [Fact]
@@ -75,11 +79,13 @@ public sealed class LineageVerifyTests : IDisposable
         Git("notes", "--ref", $"fairnad/{Run}", "remove", Child.Commit);
 
         var findings = _store.Verify(Run);
+        var journal = _store.Verify(Run, _journal);
 
         var missing = Single(findings, $"{Run}/{Child.CandidateId}: commit {Child.Commit[..12]} has no metrics note: notes commit ");
         Assert.Contains(" by Test <test@example.invalid> at ", missing);
         Assert.EndsWith(" deleted it", missing);
         Single(findings, $"{Run}/{Child.CandidateId}: its metrics note was deleted outside FairNad by notes commit ");
+        Single(journal, $"{Run}/{Child.CandidateId}: the journal records status ok, validation accuracy 91.25, but commit {Child.Commit[..12]} has no metrics note");
     }
 
     [Fact]
@@ -95,24 +101,27 @@ public sealed class LineageVerifyTests : IDisposable
     }
 
     [Fact]
-    public void Verify_DeletedLeafBranch_ReportsTheOrphanedNote()
+    public void Verify_DeletedLeafBranch_OrphanedNoteAndJournalBothReportIt()
     {
         Git("branch", "-D", Grandchild.Branch);
 
         var findings = _store.Verify(Run);
+        var journal = _store.Verify(Run, _journal);
 
         Assert.Equal(
             [$"{Run}/{Grandchild.CandidateId}: a metrics note is on commit {Grandchild.Commit[..12]} (candidate #3), which no candidate branch points at: branch {Grandchild.Branch} was deleted"],
             findings);
+        Single(journal, $"{Run}/{Grandchild.CandidateId}: the journal records it as #3, commit {Grandchild.Commit[..12]}, but branch {Grandchild.Branch} does not exist (deleted?)");
     }
 
     [Fact]
-    public void Verify_LeafRewrittenWithOtherTrailersAndAuthor_ReportsAuthorReadmeAndNote()
+    public void Verify_LeafRewrittenWithOtherTrailersAndAuthor_ReportsAuthorReadmeNoteAndJournal()
     {
         var message = _store.Message(Grandchild.Commit).Replace("llm: ", "random: ", StringComparison.Ordinal).Replace("Mutation-Type: llm", "Mutation-Type: random", StringComparison.Ordinal);
         var forged = Rewrite(Grandchild, Tree(Grandchild.Commit), [Child.Commit], message);
 
         var findings = _store.Verify(Run);
+        var journal = _store.Verify(Run, _journal);
 
         var where = $"{Run}/{Grandchild.CandidateId}";
         var author = Single(findings, $"{where}: author and committer are Test <test@example.invalid> at ");
@@ -120,6 +129,8 @@ public sealed class LineageVerifyTests : IDisposable
         Single(findings, $"{where}: README.md does not regenerate byte for byte from the spec and the commit's trailers: line 5 is '- Mutation: llm, attribute `block.recalibration.squeeze-excitation`', expected '- Mutation: random, ");
         Single(findings, $"{where}: commit {forged[..12]} has no metrics note; the candidate's note is on commit {Grandchild.Commit[..12]}, which the branch pointed at before it was moved to a rewritten commit");
         Assert.DoesNotContain(findings, f => f.Contains("commit message", StringComparison.Ordinal));
+        Single(journal, $"{where}: the branch points at commit {forged[..12]}, the journal records commit {Grandchild.Commit[..12]}");
+        Single(journal, $"{where}: Mutation-Type is 'random' in commit {forged[..12]}, 'llm' in the journal");
     }
 
     [Fact]
@@ -151,6 +162,30 @@ public sealed class LineageVerifyTests : IDisposable
 
         Assert.Contains("encoding ISO-8859-1", Git("cat-file", "commit", forged));
         Single(findings, $"{Run}/{Grandchild.CandidateId}: commit {forged[..12]} reads as what Add writes but is a different object (expected {Grandchild.Commit[..12]}): it carries extra headers");
+    }
+
+    [Fact]
+    public void Verify_SelfConsistentRewriteOfTrailers_OnlyTheJournalCatchesTheTrailer()
+    {
+        // A commit FairNad itself wrote for another attribute (another repository, same run): every git-only check of it passes.
+        using (var other = LineageStore.Open(_repos.PathFor("b"), create: true))
+        {
+            other.CreateRun(TempRepositories.Manifest());
+            other.Add(Run, new CandidateEntry(0, TempRepositories.Seed(), [], "seed", null, null, "ResNet basic block"));
+            other.Add(Run, new CandidateEntry(2, TempRepositories.Child(), [Seed.CandidateId], "fair-idea", "operator.activation.hardswish", null, "swap the block's last ReLU for Hardswish"));
+            other.Add(Run, new CandidateEntry(3, TempRepositories.Grandchild(), [Child.CandidateId], "llm", "block.attention.cbam", "sha256:" + new string('a', 64), "add squeeze-and-excitation on the residual branch"));
+        }
+
+        Git("fetch", "-q", "-f", _repos.PathFor("b"), $"refs/heads/{Grandchild.Branch}:refs/heads/{Grandchild.Branch}");
+        var forged = Git("rev-parse", Grandchild.Branch).Trim();
+
+        var findings = _store.Verify(Run);
+        var journal = _store.Verify(Run, _journal);
+
+        var where = $"{Run}/{Grandchild.CandidateId}";
+        Assert.Equal([$"{where}: commit {forged[..12]} has no metrics note; the candidate's note is on commit {Grandchild.Commit[..12]}, which the branch pointed at before it was moved to a rewritten commit"], findings);
+        Single(journal, $"{where}: Attribute is 'block.attention.cbam' in commit {forged[..12]}, 'block.recalibration.squeeze-excitation' in the journal");
+        Single(journal, $"{where}: the branch points at commit {forged[..12]}, the journal records commit {Grandchild.Commit[..12]}");
     }
 
     [Fact]
@@ -241,6 +276,71 @@ public sealed class LineageVerifyTests : IDisposable
         Single(findings, $"run {Run}: a metrics note is on commit {root[..12]}, which no candidate branch points at and which is not a candidate commit");
         var foreign = Single(findings, $"run {Run}: note on commit {root[..12]}: a metrics note was written outside FairNad by notes commit ");
         Assert.Contains($", expected FairNad <lineage@fairnad.invalid>; message 'Notes added by 'git notes add'', expected 'Notes added by FairNad for {root}'", foreign);
+    }
+
+    [Fact]
+    public void Verify_JournalAccuracyDisagreesWithNote_NamesTheFieldAndBothValues()
+    {
+        var journal = _journal.Select(r => r.Index == 3 ? r with { Metrics = r.Metrics! with { ValidationAccuracy = 31, Macs = 1 } } : r).ToList();
+
+        var findings = _store.Verify(Run, journal);
+
+        Assert.Equal(
+            [
+                $"{Run}/{Grandchild.CandidateId}: validationAccuracy is '91' in the note of commit {Grandchild.Commit[..12]}, '31' in the journal",
+                $"{Run}/{Grandchild.CandidateId}: macs is '70100000' in the note of commit {Grandchild.Commit[..12]}, '1' in the journal",
+            ],
+            findings);
+    }
+
+    [Fact]
+    public void Verify_JournalStatusAndMissingResult_Reported()
+    {
+        var journal = _journal.Select(r => r.Index switch
+        {
+            4 => r with { Metrics = r.Metrics! with { Status = "ok" } },
+            1 => r with { Metrics = null },
+            _ => r,
+        }).ToList();
+
+        var findings = _store.Verify(Run, journal);
+
+        Single(findings, $"{Run}/{_family[4].CandidateId}: status is 'failed' in the note of commit {_family[4].Commit[..12]}, 'ok' in the journal");
+        Single(findings, $"{Run}/{_family[1].CandidateId}: the note of commit {_family[1].Commit[..12]} says status ok, the journal records no result");
+    }
+
+    [Fact]
+    public void Verify_JournalEntryDisagreesWithCommit_ReportsFieldAndRecomputedCommit()
+    {
+        var journal = _journal.Select(r => r.Index == 2 ? r with { MutationType = "random", Summary = "swap the block's last ReLU for Hardswish" } : r).ToList();
+
+        var findings = _store.Verify(Run, journal);
+
+        var where = $"{Run}/{Child.CandidateId}";
+        Single(findings, $"{where}: Mutation-Type is 'fair-idea' in commit {Child.Commit[..12]}, 'random' in the journal");
+        Single(findings, $"{where}: subject is 'fair-idea: swap the block's last ReLU for Hardswish' in commit {Child.Commit[..12]}, 'random: swap the block's last ReLU for Hardswish' in the journal");
+        Single(findings, $"{where}: the journal's commit {Child.Commit[..12]} is not what Add writes for the journal's entry #2 (that is commit ");
+    }
+
+    [Fact]
+    public void Verify_JournalCommitIsNotTheBranchs_Reported()
+    {
+        var journal = _journal.Select(r => r.Index == 3 ? r with { Commit = Child.Commit } : r).ToList();
+
+        var findings = _store.Verify(Run, journal);
+
+        Single(findings, $"{Run}/{Grandchild.CandidateId}: the branch points at commit {Grandchild.Commit[..12]}, the journal records commit {Child.Commit[..12]}");
+        Single(findings, $"{Run}/{Grandchild.CandidateId}: the journal's commit {Child.Commit[..12]} is not what Add writes for the journal's entry #3 (that is commit {Grandchild.Commit[..12]})");
+    }
+
+    [Fact]
+    public void Verify_BranchNotInJournal_Reported()
+    {
+        var findings = _store.Verify(Run, _journal.Where(r => r.Index != 4).ToList());
+
+        Assert.Equal(
+            [$"{Run}/{_family[4].CandidateId}: branch (commit {_family[4].Commit[..12]}, #4) is not in the journal; if the run was interrupted after recording it, `fairnad search --resume {Run}` records it"],
+            findings);
     }
 
     private static string Single(IReadOnlyList<string> findings, string start)
