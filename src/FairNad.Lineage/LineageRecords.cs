@@ -50,6 +50,31 @@ public sealed record StoredCandidate(
     string Summary);
 
 /// <summary>
+/// A candidate as the run's own record (its journal) has it, to cross-check the repository against with
+/// <see cref="LineageStore.Verify(string, IReadOnlyList{RecordedCandidate})"/>: the entry <see cref="LineageStore.Add"/>
+/// was given (all but the spec, which the candidate id pins), the commit it returned, and the metrics written as its note.
+/// </summary>
+/// <param name="Index">Position in the run.</param>
+/// <param name="CandidateId">SHA-256 of the canonical spec; names the branch.</param>
+/// <param name="Commit">The commit id <see cref="LineageStore.Add"/> returned.</param>
+/// <param name="MutationType">E.g. seed, fair-idea, llm.</param>
+/// <param name="Attribute">Id of the attribute the mutation realised, if any.</param>
+/// <param name="Parents">Candidate ids of the parents, in order.</param>
+/// <param name="Transcript">Hash of the recorded LLM exchange, if any.</param>
+/// <param name="Summary">The summary as given to <see cref="LineageStore.Add"/>.</param>
+/// <param name="Metrics">The evaluation as recorded; null when the record has none (then the commit must have no note either).</param>
+public sealed record RecordedCandidate(
+    int Index,
+    string CandidateId,
+    string Commit,
+    string MutationType,
+    string? Attribute,
+    IReadOnlyList<string> Parents,
+    string? Transcript,
+    string Summary,
+    CandidateMetrics? Metrics);
+
+/// <summary>
 /// Evaluation results kept as a git note, so the commit id depends only on architecture and lineage. Stored as JSON with
 /// sorted keys; <see cref="Extra"/> carries any further numbers (zero-cost proxies, per-epoch curves' summaries).
 /// </summary>

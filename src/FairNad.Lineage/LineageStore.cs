@@ -11,7 +11,7 @@ namespace FairNad.Lineage;
 /// ref that names them, and libgit2 updates refs through lock files, so a crash leaves every branch on a complete commit.
 /// All access is serialised because LibGit2Sharp's <see cref="Repository"/> is not thread-safe.
 /// </summary>
-public sealed class LineageStore : IDisposable
+public sealed partial class LineageStore : IDisposable
 {
     private readonly Repository _repository;
     private readonly Lock _gate = new();
@@ -54,27 +54,7 @@ public sealed class LineageStore : IDisposable
         LineageLayout.CheckRunName(manifest.Run);
         lock (_gate)
         {
-            var tree = new TreeDefinition();
-            tree.Add(NormalisePath(manifest.ExperimentPath), Blob(manifest.ExperimentContent), Mode.NonExecutableFile);
-            var knowledgeHash = "none";
-            if (manifest.KnowledgeContent is not null)
-            {
-                tree.Add("knowledge/attribute-tree.json", Blob(manifest.KnowledgeContent), Mode.NonExecutableFile);
-                knowledgeHash = "sha256:" + LineageLayout.Sha256(manifest.KnowledgeContent);
-            }
-
-            tree.Add(LineageLayout.ReadmeFile, Blob(CandidateReadme.ForRun(manifest)), Mode.NonExecutableFile);
-            var message = $"Run {manifest.Run}: {manifest.ExperimentPath}, seed {manifest.Seed}\n\n" + Trailers.Format(
-            [
-                ("Run", manifest.Run),
-                ("Seed", LineageLayout.Invariant(manifest.Seed)),
-                ("Experiment", manifest.ExperimentPath),
-                ("Experiment-Sha256", LineageLayout.Sha256(manifest.ExperimentContent)),
-                ("Knowledge", knowledgeHash),
-                ("Lineage-Format", LineageLayout.FormatVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ]);
-            var signature = Signature(manifest.Seed, -1);
-            var commit = _repository.ObjectDatabase.CreateCommit(signature, signature, message, _repository.ObjectDatabase.CreateTree(tree), [], prettifyMessage: false);
+            var commit = Write(RunCommit(manifest), []);
             SetRef(LineageLayout.RootBranch(manifest.Run), commit.Id, $"run {manifest.Run}");
             return commit.Sha;
         }
@@ -100,34 +80,81 @@ public sealed class LineageStore : IDisposable
                     ? c
                     : throw new LineageException($"run {run}: parent {p} of candidate {id} is not recorded; add parents first")).ToList();
 
-            var tree = new TreeDefinition();
-            tree.Add(LineageLayout.SpecFile, Blob(CanonicalSpecFile(entry.Spec)), Mode.NonExecutableFile);
-            tree.Add(LineageLayout.CodeFile, Blob(TorchSharpCodeWriter.Write(plan)), Mode.NonExecutableFile);
-            tree.Add(LineageLayout.ReadmeFile, Blob(CandidateReadme.ForCandidate(run, id, entry, plan)), Mode.NonExecutableFile);
-
-            var trailers = new List<(string, string)> { ("Candidate", id), ("Run", run), ("Index", LineageLayout.Invariant(entry.Index)), ("Mutation-Type", entry.MutationType) };
-            if (entry.Attribute is not null)
-            {
-                trailers.Add(("Attribute", entry.Attribute));
-            }
-
-            trailers.AddRange(entry.Parents.Select(p => ("Parent-Candidate", p)));
-            if (entry.Transcript is not null)
-            {
-                trailers.Add(("LLM-Transcript", entry.Transcript));
-            }
-
-            trailers.Add(("Seed", LineageLayout.Invariant(seed)));
-            trailers.Add(("Experiment", experiment));
-            trailers.Add(("Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion)));
-            var summary = entry.Summary.ReplaceLineEndings(" ").Trim();
-            var message = $"{entry.MutationType}: {(summary.Length == 0 ? id[..12] : summary)}\n\n" + Trailers.Format(trailers);
-            var signature = Signature(seed, entry.Index);
-            var commit = _repository.ObjectDatabase.CreateCommit(signature, signature, message, _repository.ObjectDatabase.CreateTree(tree), parentCommits, prettifyMessage: false);
+            var commit = Write(CandidateCommit(run, entry, plan, seed, experiment), parentCommits);
             SetRef(LineageLayout.CandidateBranch(run, id), commit.Id, $"candidate {id} of run {run}");
             return Read(commit, run)!;
         }
     }
+
+    /// <summary>
+    /// The run's root commit as <see cref="CreateRun"/> writes it: the experiment file, the knowledge snapshot and a README,
+    /// with the run's trailers. Computed without touching a repository, so <see cref="Verify(string)"/> can compare with it.
+    /// </summary>
+    internal static CommitContent RunCommit(RunManifest manifest)
+    {
+        var files = new List<KeyValuePair<string, string>> { new(NormalisePath(manifest.ExperimentPath), manifest.ExperimentContent) };
+        var knowledgeHash = "none";
+        if (manifest.KnowledgeContent is not null)
+        {
+            files.Add(new(KnowledgeFile, manifest.KnowledgeContent));
+            knowledgeHash = "sha256:" + LineageLayout.Sha256(manifest.KnowledgeContent);
+        }
+
+        files.Add(new(LineageLayout.ReadmeFile, CandidateReadme.ForRun(manifest)));
+        var message = $"Run {manifest.Run}: {manifest.ExperimentPath}, seed {manifest.Seed}\n\n" + Trailers.Format(
+        [
+            ("Run", manifest.Run),
+            ("Seed", LineageLayout.Invariant(manifest.Seed)),
+            ("Experiment", manifest.ExperimentPath),
+            ("Experiment-Sha256", LineageLayout.Sha256(manifest.ExperimentContent)),
+            ("Knowledge", knowledgeHash),
+            ("Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion)),
+        ]);
+        return new CommitContent(message, Signature(manifest.Seed, -1), files);
+    }
+
+    /// <summary>
+    /// A candidate's commit as <see cref="Add"/> writes it (message, files, author and committer), for the run with
+    /// <paramref name="seed"/> and <paramref name="experiment"/>. Computed without touching a repository.
+    /// </summary>
+    internal static CommitContent CandidateCommit(string run, CandidateEntry entry, NetworkPlan plan, long seed, string experiment) =>
+        new(CandidateMessage(run, entry, plan.CandidateId, seed, experiment), Signature(seed, entry.Index),
+        [
+            new(LineageLayout.SpecFile, CanonicalSpecFile(entry.Spec)),
+            new(LineageLayout.CodeFile, TorchSharpCodeWriter.Write(plan)),
+            new(LineageLayout.ReadmeFile, CandidateReadme.ForCandidate(run, plan.CandidateId, entry, plan)),
+        ]);
+
+    /// <summary>The message of a candidate's commit: "&lt;mutation type&gt;: &lt;summary&gt;", a blank line and the trailers.</summary>
+    internal static string CandidateMessage(string run, CandidateEntry entry, string candidateId, long seed, string experiment)
+    {
+        var trailers = new List<(string, string)> { ("Candidate", candidateId), ("Run", run), ("Index", LineageLayout.Invariant(entry.Index)), ("Mutation-Type", entry.MutationType) };
+        if (entry.Attribute is not null)
+        {
+            trailers.Add(("Attribute", entry.Attribute));
+        }
+
+        trailers.AddRange(entry.Parents.Select(p => ("Parent-Candidate", p)));
+        if (entry.Transcript is not null)
+        {
+            trailers.Add(("LLM-Transcript", entry.Transcript));
+        }
+
+        trailers.Add(("Seed", LineageLayout.Invariant(seed)));
+        trailers.Add(("Experiment", experiment));
+        trailers.Add(("Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion)));
+        return $"{Subject(entry.MutationType, entry.Summary, candidateId)}\n\n" + Trailers.Format(trailers);
+    }
+
+    /// <summary>The first line of a candidate's commit message.</summary>
+    internal static string Subject(string mutationType, string summary, string candidateId)
+    {
+        var line = summary.ReplaceLineEndings(" ").Trim();
+        return $"{mutationType}: {(line.Length == 0 ? candidateId[..12] : line)}";
+    }
+
+    /// <summary>The message of the notes commit that writes the note of <paramref name="target"/>.</summary>
+    internal static string NotesMessage(string target) => $"Notes added by FairNad for {target}\n";
 
     /// <summary>Writes (or replaces, on re-evaluation) the metrics note of a candidate.</summary>
     public void SetMetrics(string run, string candidateId, CandidateMetrics metrics)
@@ -159,7 +186,7 @@ public sealed class LineageStore : IDisposable
 
         definition.Add($"{sha[..2]}/{sha[2..]}", Blob(text), Mode.NonExecutableFile);
         var tree = _repository.ObjectDatabase.CreateTree(definition);
-        var commit = _repository.ObjectDatabase.CreateCommit(signature, signature, $"Notes added by FairNad for {sha}\n", tree, parent is null ? [] : [parent], prettifyMessage: false);
+        var commit = _repository.ObjectDatabase.CreateCommit(signature, signature, NotesMessage(sha), tree, parent is null ? [] : [parent], prettifyMessage: false);
         if (reference is null)
         {
             _repository.Refs.Add(name, commit.Id);
@@ -238,103 +265,10 @@ public sealed class LineageStore : IDisposable
         }
     }
 
-    /// <summary>
-    /// Checks a run: every branch's spec hashes to its candidate id and is written canonically, the generated code
-    /// regenerates byte for byte, trailers agree with the branch, every parent exists and every note parses.
-    /// </summary>
-    public IReadOnlyList<string> Verify(string run)
-    {
-        var problems = new List<string>();
-        lock (_gate)
-        {
-            if (_repository.Refs[LineageLayout.RootBranch(run)] is null)
-            {
-                return [$"run {run}: no root commit ({LineageLayout.RootBranch(run)})"];
-            }
-
-            var root = RootCommit(run);
-            foreach (var reference in CandidateRefs(run))
-            {
-                var name = reference.CanonicalName[LineageLayout.BranchPrefix(run).Length..];
-                var commit = _repository.Lookup<Commit>(reference.TargetIdentifier);
-                var where = $"{run}/{name}";
-                var stored = commit is null ? null : Read(commit, run);
-                if (stored is null)
-                {
-                    problems.Add($"{where}: the branch does not point at a candidate commit (missing Candidate trailer)");
-                    continue;
-                }
-
-                if (stored.CandidateId != name)
-                {
-                    problems.Add($"{where}: the commit's Candidate trailer says {stored.CandidateId}");
-                }
-
-                VerifyFiles(commit!, name, where, problems);
-                var expected = stored.ParentCandidates.Count == 0 ? [root.Sha] : stored.ParentCandidates.Select(p => _repository.Refs[LineageLayout.CandidateBranch(run, p)]?.TargetIdentifier ?? $"(missing {p})").ToList();
-                if (!expected.SequenceEqual(stored.ParentCommits))
-                {
-                    problems.Add($"{where}: parent commits {string.Join(", ", stored.ParentCommits.Select(c => c[..12]))} are not the recorded parents {string.Join(", ", expected.Select(c => c.Length > 12 ? c[..12] : c))}");
-                }
-
-                try
-                {
-                    var note = _repository.Notes[NotesNamespace(run), commit!.Id];
-                    if (note is not null)
-                    {
-                        CandidateMetrics.Parse(note.Message, $"note of {where}");
-                    }
-                }
-                catch (LineageException e)
-                {
-                    problems.Add(e.Message);
-                }
-            }
-        }
-
-        return problems;
-    }
-
-    private void VerifyFiles(Commit commit, string candidateId, string where, List<string> problems)
-    {
-        if (commit[LineageLayout.SpecFile]?.Target is not Blob specBlob)
-        {
-            problems.Add($"{where}: no {LineageLayout.SpecFile}");
-            return;
-        }
-
-        ArchitectureSpec spec;
-        var text = specBlob.GetContentText(Encoding.UTF8);
-        try
-        {
-            spec = SpecJson.Read(text, $"{where}/{LineageLayout.SpecFile}");
-        }
-        catch (SpecFormatException e)
-        {
-            problems.Add(e.Message);
-            return;
-        }
-
-        if (spec.Id != candidateId)
-        {
-            problems.Add($"{where}: {LineageLayout.SpecFile} hashes to {spec.Id}, not to the candidate id");
-            return;
-        }
-
-        if (text != CanonicalSpecFile(spec))
-        {
-            problems.Add($"{where}: {LineageLayout.SpecFile} is not in canonical form (edited by hand?)");
-        }
-
-        var code = commit[LineageLayout.CodeFile]?.Target is Blob codeBlob ? codeBlob.GetContentText(Encoding.UTF8) : null;
-        if (code != TorchSharpCodeWriter.Write(spec))
-        {
-            problems.Add($"{where}: {LineageLayout.CodeFile} {(code is null ? "is missing" : "does not regenerate byte for byte from the spec")}");
-        }
-    }
-
     /// <summary>The spec file of a candidate: the canonical form, indented, so its hash is the candidate id and diffs read well.</summary>
     public static string CanonicalSpecFile(ArchitectureSpec spec) => SpecJson.Write(Canonicalizer.Canonicalize(spec), includeName: false);
+
+    private const string KnowledgeFile = "knowledge/attribute-tree.json";
 
     private static string Branch(string run, string candidateId) => LineageLayout.CandidateBranch(run, candidateId);
 
@@ -378,15 +312,27 @@ public sealed class LineageStore : IDisposable
             id,
             commit.Sha,
             branch,
-            int.Parse(One("Index") ?? "-1", System.Globalization.CultureInfo.InvariantCulture),
+            int.TryParse(One("Index"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index) ? index : -1,
             trailers.Where(t => t.Key == "Parent-Candidate").Select(t => t.Value).ToList(),
             commit.Parents.Select(p => p.Sha).ToList(),
             One("Mutation-Type") ?? "unknown",
             One("Attribute"),
             One("LLM-Transcript"),
-            long.Parse(One("Seed") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+            long.TryParse(One("Seed"), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var seed) ? seed : 0,
             One("Experiment") ?? string.Empty,
             commit.MessageShort);
+    }
+
+    /// <summary>Writes the blobs, the tree and the commit of <paramref name="content"/>; refs are left to the caller.</summary>
+    private Commit Write(CommitContent content, IEnumerable<Commit> parents)
+    {
+        var tree = new TreeDefinition();
+        foreach (var (path, text) in content.Files)
+        {
+            tree.Add(path, Blob(text), Mode.NonExecutableFile);
+        }
+
+        return _repository.ObjectDatabase.CreateCommit(content.Signature, content.Signature, content.Message, _repository.ObjectDatabase.CreateTree(tree), parents, prettifyMessage: false);
     }
 
     private Blob Blob(string text)

@@ -73,7 +73,12 @@ public sealed class LineageCommandTests : IDisposable
     [Fact]
     public void Verify_CleanAndUnknownRun_ExitCodes()
     {
-        var (repository, _) = Record();
+        var (repository, family) = Record();
+        using (var store = LineageStore.Open(repository))
+        {
+            // Record leaves the child unevaluated (for the list's "pending"); verify reports a candidate without a note.
+            store.SetMetrics("demo", family[1].CandidateId, new CandidateMetrics("ok", 91, null, 100));
+        }
 
         var clean = Run("lineage", "verify", "--repo", repository, "--run", "demo");
         var unknown = Run("lineage", "verify", "--repo", repository, "--run", "nope");

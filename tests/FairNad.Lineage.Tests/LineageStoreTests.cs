@@ -25,6 +25,41 @@ public sealed class LineageStoreTests : IDisposable
         Assert.Equal(5, first.Select(c => c.Commit).Distinct().Count());
     }
 
+    /// <summary>The commit format is part of every published run: these ids change only with <see cref="LineageLayout.FormatVersion"/>.</summary>
+    [Fact]
+    public void Add_Family_CommitIdsPinned()
+    {
+        using var store = NewStore("a");
+
+        var family = TempRepositories.RecordFamily(store);
+        var root = TempRepositories.Git(_repos.PathFor("a"), null, "rev-parse", "fairnad/demo/root").Trim();
+
+        Assert.Equal("7badd1cf639760064efc267498044b1d6175ed72", root);
+        Assert.Equal(
+            [
+                "277c860a9e3828f4578b9c1c7557fdb71ff3ffc2", "5abf37b7a417b352b4c0e043eb852d8df073e738", "3bf254ffe8437d813aebf006585003479a61f0a0",
+                "6ae37a1ca8a3094316d678995e8133b81ecba7c9", "0993f6768dd2b83423dc75bd0b59951c1b1c7ca6",
+            ],
+            family.Select(c => c.Commit));
+    }
+
+    [Fact]
+    public void CommitContent_Family_InMemoryIdsEqualTheWrittenCommits()
+    {
+        using var store = NewStore("a");
+        var family = TempRepositories.RecordFamily(store);
+        var root = TempRepositories.Git(_repos.PathFor("a"), null, "rev-parse", "fairnad/demo/root").Trim();
+        var grandchild = new CandidateEntry(3, TempRepositories.Grandchild(), [family[2].CandidateId], "llm", "block.recalibration.squeeze-excitation",
+            "sha256:" + new string('a', 64), "add squeeze-and-excitation on the residual branch");
+
+        var rootId = LineageStore.RunCommit(TempRepositories.Manifest()).ObjectId([]);
+        var grandchildId = LineageStore.CandidateCommit("demo", grandchild, FairNad.Architecture.Models.NetworkPlanner.Plan(grandchild.Spec), 42, "experiments/quickstart.json")
+            .ObjectId([family[2].Commit]);
+
+        Assert.Equal(root, rootId);
+        Assert.Equal(family[3].Commit, grandchildId);
+    }
+
     [Fact]
     public void Add_DifferentSeed_DifferentCommitIdsSameCandidateIds()
     {
@@ -224,7 +259,9 @@ public sealed class LineageStoreTests : IDisposable
         using var store = NewStore("a");
         TempRepositories.RecordFamily(store);
 
-        Assert.Empty(store.Verify("demo"));
+        var problems = store.Verify("demo");
+
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
     [Fact]
