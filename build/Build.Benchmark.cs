@@ -40,6 +40,17 @@ internal sealed partial class Build
         .DependsOn(Restore)
         .Executes(() => Fairnad("bench", "overhead"));
 
+    [Parameter("Replica processes of the determinism benchmark.")]
+    readonly int Replicas = 3;
+
+    [Parameter("Busy CPU threads the determinism benchmark keeps running as other load on the machine (0 = none).")]
+    readonly int Load;
+
+    Target BenchmarkDeterminism => _ => _
+        .Description("Trains every operator, reference architecture and NB201 cell for a few steps in several worker processes (orders and native heaps differ) and compares loss curves, accuracies and weights bit for bit; fails on any difference.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", "determinism", "--replicas", Replicas.ToString(System.Globalization.CultureInfo.InvariantCulture), "--load", Load.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
     AbsolutePath CliProject => RootDirectory / "src" / "FairNad.Cli" / "FairNad.Cli.csproj";
 
     Target BenchmarkModels => _ => _

@@ -239,6 +239,7 @@ internal static class BenchCommands
         output.WriteLine(string.Create(Invariant, $"fidelity    {config.Epochs} epochs, {config.TrainSubset} images, batch {config.BatchSize}, {config.Threads} thread(s); {splits.Source}"));
         output.WriteLine($"{"candidate",-14} {"loop s",8} {"harness s",10} {"ratio",7} {"in-worker train s",18}");
         double loops = 0, harnesses = 0;
+        var failed = 0;
         try
         {
             foreach (var spec in specs)
@@ -247,26 +248,56 @@ internal static class BenchCommands
                 {
                     TorchRuntime.Configure(config.Threads, config.Seed);
                     using var model = new InterpretedNetwork(NetworkPlanner.Plan(spec));
-                    var loop = FairNad.Evaluation.Training.Trainer.Train(model, data, config).Seconds;
-                    loops += loop;
+                    var (_, _, loopFailure, loop, _) = FairNad.Evaluation.Training.Trainer.Train(model, data, config);
 
                     var watch = Stopwatch.StartNew();
-                    var code = EvaluateCommands.Isolated([spec], "fashion-mnist", null, config, 1,
+                    EvaluateCommands.Isolated([spec], "fashion-mnist", null, config, 1,
                         new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromHours(1), 16L << 30), directory, TextWriter.Null, log);
                     var harness = watch.Elapsed.TotalSeconds;
-                    harnesses += harness;
                     var result = FairNad.Evaluation.Training.EvaluationResult.Parse(File.ReadAllText(Path.Combine(directory, $"{spec.Id}.json")), spec.Id);
-                    output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {loop,8:F1} {harness,10:F1} {harness / loop,7:F3} {result.TrainSeconds,18:F1}{(code == 0 ? string.Empty : "  (failed)")}"));
+                    if (loopFailure is not null || result.Status != "ok")
+                    {
+                        // A run that stopped early took less time: comparing it would report a fake (even negative) overhead.
+                        failed++;
+                        output.WriteLine(string.Create(Invariant,
+                            $"{spec.Id[..12],-14} not compared: {(loopFailure is not null ? $"the bare loop failed ({loopFailure})" : $"the worker failed ({result.FailureCategory}: {result.FailureMessage})")}"));
+                        continue;
+                    }
+
+                    loops += loop;
+                    harnesses += harness;
+                    output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {loop,8:F1} {harness,10:F1} {harness / loop,7:F3} {result.TrainSeconds,18:F1}"));
                 }
             }
 
-            output.WriteLine(string.Create(Invariant, $"total       loop {loops:F1} s, harness {harnesses:F1} s: overhead {((harnesses / loops) - 1) * 100:F1}%"));
-            return 0;
+            if (loops > 0)
+            {
+                output.WriteLine(string.Create(Invariant, $"total       loop {loops:F1} s, harness {harnesses:F1} s: overhead {((harnesses / loops) - 1) * 100:F1}%{(failed > 0 ? $" ({failed} candidate(s) failed and are not counted)" : string.Empty)}"));
+            }
+
+            return failed == 0 ? 0 : 1;
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>`fairnad bench determinism`: the table of every case, and exit 1 when any replica disagrees or failed.</summary>
+    public static int Determinism(FairNad.Experiments.DeterminismSettings settings, TextWriter output, TextWriter log)
+    {
+        if (settings.Replicas < 2 || settings.Parallel < 1 || settings.Load < 0 || settings.Config.Threads < 1 || settings.Budgets.Any(b => b < 1000))
+        {
+            throw new UsageException("--replicas must be at least 2, --jobs and --threads at least 1, --load at least 0, and every --budgets value at least 1000");
+        }
+
+        output.WriteLine(string.Create(Invariant,
+            $"determinism {settings.Replicas} replica process(es), {settings.Parallel} at a time, {settings.Load} busy thread(s) of other load, {settings.Config.Threads} libtorch thread(s) each; kernels: {TorchRuntime.KernelPolicy}"));
+        output.WriteLine(string.Create(Invariant,
+            $"training    {settings.Config.TrainSubset} images in batches of {settings.Config.BatchSize} ({settings.Config.Epochs} epoch, lr {settings.Config.LearningRate}, augmentation {(settings.Config.Augment ? "on" : "off")}), validation {settings.Config.ValidationSubset}, test on the whole test split"));
+        var report = FairNad.Experiments.DeterminismBenchmark.Run(settings, EvaluateCommands.Worker, line => log.WriteLine(line));
+        output.Write(FairNad.Experiments.DeterminismBenchmark.Table(report));
+        return report.Differences().Count == 0 && report.ReplicaFailures.Count == 0 ? 0 : 1;
     }
 
     private static List<(string Cell, double TestAccuracy)> ReadRows(string table)

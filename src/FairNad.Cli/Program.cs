@@ -119,7 +119,30 @@ public static class Program
         };
         nb201.SetAction(r => BenchCommands.Nb201Strategies(new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds)),
             r.GetValue(nb201Out), output, error));
-        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201 };
+        var replicas = new Option<int>("--replicas") { Description = "Separate worker processes that each train every case (orders and native heaps differ).", DefaultValueFactory = _ => 3 };
+        var determinismJobs = new Option<int>("--jobs") { Description = "Replicas running at once.", DefaultValueFactory = _ => 2 };
+        var load = new Option<int>("--load") { Description = "Busy CPU threads kept running during the benchmark (other load on the machine).", DefaultValueFactory = _ => 0 };
+        var cases = new Option<string[]>("--cases") { Description = "Only cases whose name contains one of these (e.g. op: resnet nb201).", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [] };
+        var budgets = new Option<long[]>("--budgets") { Description = "Parameter budgets the reference architectures are scaled to.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [20_000, 100_000] };
+        var determinismThreads = new Option<int>("--threads") { Description = "libtorch threads per replica (results are bit-exact for a fixed count).", DefaultValueFactory = _ => 1 };
+        var determinism = new Command("determinism", "Train every operator, reference architecture and NB201 cell for a few steps in several worker processes and compare loss curves, accuracies and weights bit for bit; exit 1 on any difference.")
+        {
+            replicas, determinismJobs, load, cases, budgets, determinismThreads,
+        };
+        determinism.SetAction(r => BenchCommands.Determinism(
+            new FairNad.Experiments.DeterminismSettings(r.GetValue(replicas), r.GetValue(determinismJobs), r.GetValue(load), r.GetValue(cases)!, r.GetValue(budgets)!,
+                FairNad.Experiments.DeterminismSettings.DefaultConfig with { Threads = r.GetValue(determinismThreads) }),
+            output, error));
+        var replicaPlan = new Argument<string>("plan") { Description = "The plan file the benchmark wrote." };
+        var replicaOut = new Argument<string>("out") { Description = "Where to append one JSON line per case." };
+        var determinismReplica = new Command("determinism-replica", "(internal) One replica of `bench determinism`.") { replicaPlan, replicaOut };
+        determinismReplica.Hidden = true;
+        determinismReplica.SetAction(r =>
+        {
+            FairNad.Experiments.DeterminismBenchmark.RunReplica(r.GetValue(replicaPlan)!, r.GetValue(replicaOut)!);
+            return 0;
+        });
+        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201, determinism, determinismReplica };
 
         return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
     }

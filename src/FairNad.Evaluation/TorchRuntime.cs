@@ -7,14 +7,28 @@ namespace FairNad.Evaluation;
 public sealed class DeviceUnavailableException(string message) : InvalidOperationException(message);
 
 /// <summary>What the loaded libtorch offers, as recorded next to every measurement.</summary>
-public sealed record TorchRuntimeInfo(string TorchSharpVersion, bool CudaAvailable, int Threads, string Device);
+/// <param name="Kernels">Which kernel libraries run and how they are pinned (<see cref="TorchRuntime.KernelPolicy"/>).</param>
+public sealed record TorchRuntimeInfo(string TorchSharpVersion, bool CudaAvailable, int Threads, string Device, string Kernels);
 
 /// <summary>
 /// Loads libtorch once, with an error that says what to do when it cannot, and pins the process-wide settings that
-/// results depend on (thread count, seed, deterministic algorithms).
+/// results depend on: the kernels (<see cref="KernelPolicy"/>), the thread count and the seed.
 /// </summary>
 public static class TorchRuntime
 {
+    /// <summary>
+    /// What every process of this harness runs with, set once when libtorch loads. oneDNN is off: its convolution kernels
+    /// are chosen per CPU (instruction set and cache sizes; on this 2-core AMD EPYC machine one ResNet seed ended at 10.0%,
+    /// 16.2%, 17.0% or 21.4% validation accuracy depending only on ONEDNN_MAX_CPU_ISA), and its small-channel kernels have
+    /// had out-of-bounds bugs (oneDNN #6035), the kind that makes a result depend on what the heap held, as seen in a user
+    /// report (NaN at step 2, 3 or 4 of the same run, or none). Convolutions then run on ATen's own kernels with MKL GEMM
+    /// (and NNPACK for some forward passes). Deterministic algorithms are on, so memory handed out by torch.empty is
+    /// filled with NaN rather than left as it was: a kernel that read memory it never wrote would fail the same way every
+    /// time. On CUDA the same switch only warns (some CUDA ops have no deterministic variant) and cuDNN runs its
+    /// deterministic algorithms without benchmarking; GPU results are still not bit-exact.
+    /// </summary>
+    public const string KernelPolicy = "ATen + MKL GEMM, oneDNN off, deterministic algorithms, uninitialised memory filled with NaN";
+
     private static readonly Lock Gate = new();
     private static TorchRuntimeInfo? _info;
 
@@ -39,6 +53,8 @@ public static class TorchRuntime
 
             try
             {
+                // cuBLAS is deterministic only with a fixed workspace; it reads this when CUDA initialises, so set it first.
+                LibTorchContext.SetNativeEnvironment("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
                 torch.InitializeDeviceType(DeviceType.CPU);
             }
             catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException or ExternalException)
@@ -51,19 +67,22 @@ public static class TorchRuntime
             }
 
             var cuda = torch.cuda.is_available();
+            LibTorchContext.SetOneDnn(false);
+            LibTorchContext.SetDeterministicAlgorithms(true, warnOnly: cuda);
+            LibTorchContext.SetCudnnDeterministic(true);
             _info = new TorchRuntimeInfo(
                 typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
                 cuda,
                 torch.get_num_threads(),
-                cuda ? "cuda" : "cpu");
+                cuda ? "cuda" : "cpu",
+                KernelPolicy);
             return _info;
         }
     }
 
     /// <summary>
     /// Fixes the intra-op thread count and the global seed, so two runs of the same work on the same machine give the
-    /// same numbers on CPU. (TorchSharp 0.107 does not implement use_deterministic_algorithms; CPU kernels are
-    /// deterministic for a fixed thread count, GPU runs are best effort.)
+    /// same numbers on CPU (with the kernels of <see cref="KernelPolicy"/>, set when libtorch loads). GPU runs are best effort.
     /// </summary>
     public static TorchRuntimeInfo Configure(int threads, long seed)
     {
@@ -75,6 +94,16 @@ public static class TorchRuntime
             torch.manual_seed(seed);
             _info = _info! with { Threads = torch.get_num_threads() };
             return _info;
+        }
+    }
+
+    /// <summary>Whether oneDNN kernels are enabled in this process (false under <see cref="KernelPolicy"/>).</summary>
+    public static bool OneDnnEnabled
+    {
+        get
+        {
+            EnsureLoaded();
+            return LibTorchContext.OneDnnEnabled();
         }
     }
 

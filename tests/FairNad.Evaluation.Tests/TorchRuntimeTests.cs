@@ -41,6 +41,17 @@ public sealed class TorchRuntimeTests
     }
 
     [Fact]
+    public void EnsureLoaded_KernelPolicy_OneDnnOffAndUninitialisedMemoryIsNaN()
+    {
+        var info = TorchRuntime.EnsureLoaded();
+        using var fresh = empty(64);
+
+        Assert.False(TorchRuntime.OneDnnEnabled);
+        Assert.Equal(TorchRuntime.KernelPolicy, info.Kernels);
+        Assert.True(fresh.isnan().all().item<bool>(), "torch.empty returned memory that is not filled with NaN: deterministic algorithms are off");
+    }
+
+    [Fact]
     public void OptimizerStep_OnSmallConvNet_LossIsFiniteAndWeightsChange()
     {
         TorchRuntime.Configure(threads: 1, seed: 7);

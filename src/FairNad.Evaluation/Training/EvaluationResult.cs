@@ -48,6 +48,12 @@ public sealed record EvaluationResult
 
     public double? TestAccuracy { get; init; }
 
+    /// <summary>
+    /// SHA-256 of the trained model's state (every parameter and buffer in state-dict order: name, dtype, shape, bytes).
+    /// Two runs trained bit for bit the same have the same hash; any difference in any weight changes it.
+    /// </summary>
+    public string? WeightsSha256 { get; init; }
+
     public double? LatencyBatch1Ms { get; init; }
 
     public double? LatencyBatch64Ms { get; init; }

@@ -145,6 +145,7 @@ public static class Trainer
         }
 
         var best = accuracies.Select((a, i) => (a, i)).MaxBy(x => x.a);
+        var weights = WeightsSha256(model);
         var test = Accuracy(model, data.TestX, data.TestY);
         var (b1, b64) = Latency(model, data.Input, config.LatencyRepeats, device);
         return baseline with
@@ -156,6 +157,7 @@ public static class Trainer
             BestEpoch = best.i + 1,
             LastValidationAccuracy = accuracies[^1],
             TestAccuracy = test,
+            WeightsSha256 = weights,
             LatencyBatch1Ms = b1,
             LatencyBatch64Ms = b64,
             TrainSeconds = seconds,
@@ -225,6 +227,26 @@ public static class Trainer
         }
 
         return (losses, accuracies, null, watch.Elapsed.TotalSeconds, images);
+    }
+
+    /// <summary>
+    /// SHA-256 over the module's state dict in order: each entry's name, dtype, shape and raw bytes (copied to the CPU).
+    /// The fingerprint that determinism checks compare: equal iff every weight and buffer is bit-identical.
+    /// </summary>
+    public static string WeightsSha256(nn.Module model)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var _ = torch.no_grad();
+        foreach (var (name, tensor) in model.state_dict())
+        {
+            using var scope = torch.NewDisposeScope();
+            var cpu = tensor.detach().cpu().contiguous();
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{name}\0{cpu.dtype}\0{string.Join(",", cpu.shape)}\0")));
+            hash.AppendData(cpu.bytes);
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>Top-1 accuracy in percent, in eval mode under no_grad.</summary>

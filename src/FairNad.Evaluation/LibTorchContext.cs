@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+
+namespace FairNad.Evaluation;
+
+/// <summary>
+/// The switches of libtorch's global <c>at::Context</c> that decide which kernels run and what uninitialised memory holds.
+/// TorchSharp 0.107 does not expose them (its <c>use_deterministic_algorithms</c> throws NotImplementedException), so they
+/// are bound here by their C++ symbol names in libtorch_cpu.so (Itanium ABI: Linux, the only platform this harness
+/// builds for). A missing symbol is an error that names it, never a silent default.
+/// </summary>
+internal static partial class LibTorchContext
+{
+    private const string Library = "libtorch_cpu";
+
+    /// <summary>Turns oneDNN (MKL-DNN) kernels on or off for every later operation in the process.</summary>
+    public static void SetOneDnn(bool enabled) => Call("at::Context::setUserEnabledMkldnn", () => SetUserEnabledMkldnn(GlobalContext(), enabled));
+
+    public static bool OneDnnEnabled() => Call("at::Context::userEnabledMkldnn", () => UserEnabledMkldnn(GlobalContext()));
+
+    /// <summary>
+    /// torch.use_deterministic_algorithms: kernels with a deterministic variant use it, ops without one throw (or warn), and
+    /// memory that torch.empty hands out is filled with NaN (floats) or the largest integer, so a kernel that reads memory it
+    /// never wrote gives the same wrong answer every time instead of whatever the heap held.
+    /// </summary>
+    public static void SetDeterministicAlgorithms(bool enabled, bool warnOnly)
+    {
+        Call("at::Context::setDeterministicAlgorithms", () => SetDeterministicAlgorithmsNative(GlobalContext(), enabled, warnOnly));
+        Call("at::Context::setDeterministicFillUninitializedMemory", () => SetDeterministicFillUninitializedMemory(GlobalContext(), enabled));
+    }
+
+    /// <summary>cuDNN: deterministic algorithms only, no benchmarking (whose choice depends on timing). Harmless without CUDA.</summary>
+    public static void SetCudnnDeterministic(bool deterministic)
+    {
+        Call("at::Context::setDeterministicCuDNN", () => SetDeterministicCuDnn(GlobalContext(), deterministic));
+        Call("at::Context::setBenchmarkCuDNN", () => SetBenchmarkCuDnn(GlobalContext(), !deterministic));
+    }
+
+    /// <summary>Sets a variable in the native environment (what libtorch, MKL and cuBLAS read with getenv), not only in .NET's copy.</summary>
+    public static void SetNativeEnvironment(string name, string value)
+    {
+        if (SetEnv(name, value, 1) != 0)
+        {
+            throw new InvalidOperationException($"setenv({name}) failed with errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    private static T Call<T>(string symbol, Func<T> call)
+    {
+        try
+        {
+            return call();
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            throw new InvalidOperationException(
+                $"libtorch does not export {symbol} ({e.Message}); this harness needs it to pin the kernels that results depend on. " +
+                $"Use the libtorch version in Directory.Packages.props ({TorchRuntime.LibTorchPackage}).", e);
+        }
+    }
+
+    private static void Call(string symbol, Action call) => Call(symbol, () =>
+    {
+        call();
+        return 0;
+    });
+
+    [LibraryImport(Library, EntryPoint = "_ZN2at13globalContextEv")]
+    private static partial IntPtr GlobalContext();
+
+    [LibraryImport(Library, EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
+    private static partial void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport(Library, EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    private static partial bool UserEnabledMkldnn(IntPtr context);
+
+    [LibraryImport(Library, EntryPoint = "_ZN2at7Context26setDeterministicAlgorithmsEbb")]
+    private static partial void SetDeterministicAlgorithmsNative(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled, [MarshalAs(UnmanagedType.U1)] bool warnOnly);
+
+    [LibraryImport(Library, EntryPoint = "_ZN2at7Context39setDeterministicFillUninitializedMemoryEb")]
+    private static partial void SetDeterministicFillUninitializedMemory(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport(Library, EntryPoint = "_ZN2at7Context21setDeterministicCuDNNEb")]
+    private static partial void SetDeterministicCuDnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport(Library, EntryPoint = "_ZN2at7Context17setBenchmarkCuDNNEb")]
+    private static partial void SetBenchmarkCuDnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+}
