@@ -36,7 +36,7 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
     /// The job that trains <paramref name="spec"/> in a worker: the spec and the full training config go to files beside
     /// the result, so the worker trains exactly this config (no knob is lost on a command line).
     /// </summary>
-    public WorkerJob EvaluateJob(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string resultPath)
+    public WorkerJob EvaluateJob(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string resultPath, string? runDirectory = null)
     {
         var result = Path.GetFullPath(resultPath);
         var directory = Path.GetDirectoryName(result)!;
@@ -52,29 +52,23 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
             arguments.AddRange(["--data-dir", Path.GetFullPath(dataDirectory)]);
         }
 
-        return new WorkerJob(spec.Id, dataset, config, FileName, arguments, result);
+        return new WorkerJob(spec.Id, dataset, config, FileName, arguments, result, runDirectory);
     }
 }
 
-/// <summary>Each candidate in its own worker process, with a wall-clock timeout and a resident-memory cap.</summary>
-public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, string? dataDirectory, TrainingConfig config, WorkerLimits limits, int jobs) : ICandidateEvaluator
+/// <summary>
+/// Each candidate in its own worker process, with a wall-clock timeout and a resident-memory cap. Workers of a run carry
+/// <paramref name="runDirectory"/> in their environment, so a resumed run can end any left behind.
+/// </summary>
+public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, string? dataDirectory, TrainingConfig config, WorkerLimits limits, int jobs, string? runDirectory = null) : ICandidateEvaluator
 {
     public string Description => $"{jobs} isolated worker(s) x {config.Threads} thread(s), timeout {limits.Timeout.TotalSeconds:0} s, memory cap {limits.MemoryBytes >> 20} MiB";
 
     public int Parallelism => jobs;
 
-    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default) => Task.Run(() =>
-    {
-        var job = command.EvaluateJob(spec, dataset, dataDirectory, config, resultPath);
-        var result = WorkerPool.Run(job, limits, cancel);
-        if (!File.Exists(job.ResultPath))
-        {
-            // A failure the parent saw (timeout, crash, out of memory) has no document yet; write one so the record is complete.
-            result.WriteAtomically(job.ResultPath);
-        }
-
-        return result;
-    }, cancel);
+    /// <summary>The worker writes its document to <paramref name="resultPath"/>; a failure it could not report comes back without one.</summary>
+    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default) =>
+        Task.Run(() => WorkerPool.Run(command.EvaluateJob(spec, dataset, dataDirectory, config, resultPath, runDirectory), limits, cancel), cancel);
 
     public void Dispose()
     {
@@ -99,19 +93,16 @@ public sealed class InProcessEvaluator(string dataset, string? dataDirectory, Tr
         await _one.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            EvaluationResult result;
+            _data ??= TensorData.Prepare(DatasetCatalog.Load(dataset, DatasetCatalog.DataDirectory(dataDirectory)), config);
             try
             {
-                _data ??= TensorData.Prepare(DatasetCatalog.Load(dataset, DatasetCatalog.DataDirectory(dataDirectory)), config);
-                result = Trainer.Evaluate(spec, _data, config, cancel: cancel);
+                return Trainer.Evaluate(spec, _data, config, cancel: cancel);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                result = EvaluationResult.Failure(spec.Id, dataset, config, "error", $"{e.GetType().Name}: {e.Message}");
+                // What a worker process would die of: a crash of this candidate's training, not of the data or the harness.
+                return EvaluationResult.Failure(spec.Id, dataset, config, FailureCategories.Crash, $"training threw {e.GetType().Name}: {e.Message}");
             }
-
-            result.WriteAtomically(resultPath);
-            return result;
         }
         finally
         {

@@ -306,6 +306,8 @@ public static class DeterminismBenchmark
             start.Environment[name] = value;
         }
 
+        FairNad.Evaluation.Isolation.WorkerLifetime.Mark(start, null);
+
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {worker.FileName}");
         var stderr = process.StandardError.ReadToEndAsync(cancel);
         _ = process.StandardOutput.ReadToEndAsync(cancel);

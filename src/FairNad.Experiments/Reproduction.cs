@@ -85,8 +85,7 @@ public static class Reproduction
             throw new ExperimentException($"{path} does not exist: the run recorded no candidate");
         }
 
-        using var journal = RunJournal.Open(path);
-        return journal.Entries.Values.OrderBy(e => e.Index).ToList();
+        return RunJournal.Read(path, Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path)))!).OrderBy(e => e.Index).ToList();
     }
 
     public static IReadOnlyList<ReproductionDifference> Compare(IReadOnlyList<JournalEntry> recorded, IReadOnlyList<JournalEntry> reproduced, double tolerance)

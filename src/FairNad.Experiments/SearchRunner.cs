@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using FairNad.Architecture;
+using FairNad.Evaluation.Isolation;
 using FairNad.Evaluation.Training;
 using FairNad.Knowledge;
 using FairNad.Lineage;
@@ -25,7 +26,8 @@ public sealed record SearchContext(
     ICandidateEvaluator Evaluator,
     Func<ArchitectureSpace, ILlmMutator<ArchitectureSpec>>? Llm,
     RunManifestDocument Manifest,
-    bool Resume);
+    bool Resume,
+    Action<string>? Log = null);
 
 /// <summary>What the run looks like after each finished candidate, for live progress.</summary>
 public sealed record SearchProgress(
@@ -81,8 +83,25 @@ public static class SearchRunner
         context.Manifest.WriteOrCheck(Path.Combine(context.RunDirectory, "manifest.json"), context.Resume);
         context.Lineage.CreateRun(new RunManifest(context.Run, context.Seed, context.ExperimentPath, e.LineageJson(context.Seed), context.Tree.Write()));
 
-        using var journal = RunJournal.Open(Path.Combine(context.RunDirectory, "journal.jsonl"));
+        using var journal = RunJournal.Open(Path.Combine(context.RunDirectory, RunJournal.FileName), context.Run);
+        if (journal.Repaired is { } repaired)
+        {
+            context.Log?.Invoke(repaired);
+        }
+
         var recorded = journal.Entries;
+        if (recorded.Count > 0)
+        {
+            // Trust nothing the journal says until the result documents and the git record say the same.
+            var findings = RunAudit.CrossCheck(context.RunDirectory, context.Run, [.. recorded.Values], context.Lineage);
+            if (findings.Count > 0)
+            {
+                throw new ExperimentException(
+                    $"run {context.Run} cannot be resumed: its records disagree ({findings.Count} finding(s)):\n  " + string.Join("\n  ", findings) +
+                    $"\nNothing was changed. `fairnad lineage verify --run {context.Run}` lists every check.");
+            }
+        }
+
         var priorElapsed = recorded.Count == 0 ? 0 : recorded.Values.Max(x => x.ElapsedSeconds);
         var clock = Stopwatch.StartNew();
         var config = e.Fidelity.ToConfig(context.Seed);
@@ -135,18 +154,10 @@ public static class SearchRunner
 
                 await slots.WaitAsync(cancel).ConfigureAwait(false);
                 EvaluationResult result;
+                var path = RunAudit.ResultPath(context.RunDirectory, proposal.Key);
                 try
                 {
-                    var path = Path.Combine(context.RunDirectory, "candidates", $"{proposal.Key}.json");
-                    try
-                    {
-                        result = await context.Evaluator.EvaluateAsync(proposal.Candidate, path, cancel).ConfigureAwait(false);
-                    }
-                    catch (Exception x) when (x is not OperationCanceledException)
-                    {
-                        result = EvaluationResult.Failure(proposal.Key, e.Dataset, config, "evaluator-error", $"{x.GetType().Name}: {x.Message}");
-                        result.WriteAtomically(path);
-                    }
+                    result = await context.Evaluator.EvaluateAsync(proposal.Candidate, path, cancel).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -156,8 +167,15 @@ public static class SearchRunner
                 lock (gate)
                 {
                     evaluatedHere++;
-                    entries[i] = Record(context, proposal, index, result, priorElapsed + clock.Elapsed.TotalSeconds);
-                    journal.Append(entries[i]);
+                    // The record, in this order, each step durable before the next: result document, lineage commit and
+                    // metrics note, journal line. A kill between steps leaves a candidate the journal does not list, which
+                    // a resumed run evaluates again and records identically.
+                    result.WriteAtomically(path);
+                    CrashPoints.Reach("after-result");
+                    var entry = Record(context, proposal, index, result, priorElapsed + clock.Elapsed.TotalSeconds);
+                    CrashPoints.Reach("after-commit");
+                    entries[i] = journal.Append(entry);
+                    CrashPoints.Reach("after-journal");
                     var finished = done.Count + entries.Count(x => x is not null);
                     var perCandidate = clock.Elapsed.TotalSeconds / evaluatedHere;
                     Report(context, progress, finished, entries[i], replayed: false, done, entries, priorElapsed + clock.Elapsed.TotalSeconds,

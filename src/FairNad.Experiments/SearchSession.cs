@@ -42,6 +42,9 @@ public static class SearchSession
 {
     public const string ExperimentCopy = "experiment.json";
 
+    /// <summary>How often a failure of the machine (timeout, memory cap, a kill from outside) is retried before the run stops.</summary>
+    public const int InfrastructureRetries = 2;
+
     /// <exception cref="ExperimentException">the experiment, the run folder or a resumed run is unusable; the message says which and why.</exception>
     public static async Task<IReadOnlyList<SearchOutcome>> RunAsync(SearchRequest request, Action<string> log, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -59,6 +62,20 @@ public static class SearchSession
             }
 
             Directory.CreateDirectory(runDirectory);
+            using var runLock = RunLock.Acquire(runDirectory, run);
+            if (!resume && File.Exists(Path.Combine(runDirectory, "manifest.json")))
+            {
+                throw new ExperimentException($"{runDirectory} already holds run '{run}' (it was started meanwhile); continue it with --resume {run}, or name a new run with --run");
+            }
+
+            if (resume)
+            {
+                foreach (var (pid, command) in WorkerLifetime.EndStale(runDirectory))
+                {
+                    log($"ended worker {pid} left behind by an earlier runner of {run}: {command}");
+                }
+            }
+
             var effective = experiment with { Seeds = [seed] };
             if (!resume)
             {
@@ -78,10 +95,10 @@ public static class SearchSession
             log($"run {run}: {experimentPath}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
             var splits = DatasetCatalog.Load(effective.Dataset, DatasetCatalog.DataDirectory(request.DataDirectory));
             log($"data {splits.Source}");
-            using var evaluator = request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
+            using var evaluator = new RetryingEvaluator(request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
                 ? (ICandidateEvaluator)new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
-                    new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), (long)effective.Evaluation.MemoryMb << 20), effective.Evaluation.Jobs)
-                : new InProcessEvaluator(effective.Dataset, request.DataDirectory, config));
+                    new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), (long)effective.Evaluation.MemoryMb << 20), effective.Evaluation.Jobs, runDirectory)
+                : new InProcessEvaluator(effective.Dataset, request.DataDirectory, config)), InfrastructureRetries, log);
             using var lineage = LineageStore.Open(request.RepositoryPath);
             using var session = effective.DisabledMutations.Contains(MutationTypes.Llm) || effective.Strategy is "random" or "rea"
                 ? null
@@ -95,7 +112,7 @@ public static class SearchSession
             }
 
             var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, session, tree);
-            var context = new SearchContext(effective, seed, run, runDirectory, experimentPath, tree, lineage, evaluator, mutator, manifest, resume);
+            var context = new SearchContext(effective, seed, run, runDirectory, experimentPath, tree, lineage, evaluator, mutator, manifest, resume, log);
             outcomes.Add(await SearchRunner.RunAsync(context, progress, cancel).ConfigureAwait(false));
         }
 
@@ -104,6 +121,12 @@ public static class SearchSession
 
     private static (Experiment Experiment, string ExperimentPath, IReadOnlyList<(int Seed, string Run)> Runs) Plan(SearchRequest request)
     {
+        // A run name becomes a folder and a git ref: check it before anything is read or written.
+        foreach (var name in new[] { request.Resume, request.RunName }.OfType<string>())
+        {
+            CheckRunName(name, request.Resume == name ? "--resume" : "--run");
+        }
+
         if (request.Resume is { } resume)
         {
             var copy = Path.Combine(request.ResultsDirectory, resume, ExperimentCopy);
@@ -123,7 +146,24 @@ public static class SearchSession
         var runs = experiment.Seeds.Select(seed => (seed, request.RunName is { } name
             ? experiment.Seeds.Count == 1 ? name : $"{name}-s{seed}"
             : experiment.RunName(seed))).ToList();
+        foreach (var (_, run) in runs)
+        {
+            CheckRunName(run, request.RunName is null ? $"{path}: the run name made of name, strategy and seed" : "--run");
+        }
+
         return (experiment, relative, runs);
+    }
+
+    private static void CheckRunName(string run, string source)
+    {
+        try
+        {
+            LineageLayout.CheckRunName(run);
+        }
+        catch (LineageException e)
+        {
+            throw new ExperimentException($"{source}: {e.Message}; a run name is one folder under the results folder and one git ref component");
+        }
     }
 
     private static string RepositoryRelative(string path, string repository)

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace FairNad.Experiments.Tests;
 
 public sealed class ReproductionTests : IDisposable
@@ -26,11 +24,16 @@ public sealed class ReproductionTests : IDisposable
     public async Task Reproduce_AlteredMetric_FailsNamingCandidateFieldAndSize()
     {
         var outcome = SearchFixture.Run(_fixture.Request()).Single();
-        var journal = Path.Combine(outcome.RunDirectory, "journal.jsonl");
-        var lines = File.ReadAllLines(journal);
-        var entry = JsonSerializer.Deserialize<JournalEntry>(lines[6], RunJournal.Json)!;
-        lines[6] = JsonSerializer.Serialize(entry with { Validation = entry.Validation + 1.5 }, RunJournal.Json);
-        File.WriteAllText(journal, string.Join("\n", lines) + "\n");
+        var journal = Path.Combine(outcome.RunDirectory, RunJournal.FileName);
+        var entries = RunJournal.Read(journal, outcome.Run).ToList();
+        var entry = entries[6];
+        entries[6] = entry with { Validation = entry.Validation + 1.5 };
+        // A run recorded with another metric, journal intact: rewrite it through the journal so the hash chain holds.
+        File.Delete(journal);
+        using (var rewritten = RunJournal.Open(journal, outcome.Run))
+        {
+            entries.ForEach(e => rewritten.Append(e));
+        }
 
         var report = await Reproduce(_fixture, outcome.Run);
 

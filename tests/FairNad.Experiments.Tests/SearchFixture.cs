@@ -86,7 +86,6 @@ public sealed class SyntheticEvaluator(Func<ArchitectureSpec, EvaluationResult?>
             Parameters = analysis.Parameters,
             Macs = analysis.Macs,
         };
-        result.WriteAtomically(resultPath);
         return Task.FromResult(result);
     }
 

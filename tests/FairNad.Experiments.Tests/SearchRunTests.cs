@@ -75,26 +75,80 @@ public sealed class SearchRunTests : IDisposable
     }
 
     [Fact]
-    public void Run_FailingCandidates_RecordedWithCategoryAndRunContinues()
+    public void Run_CandidateOutcomeFailures_RecordedWithCategoryAndRunContinues()
     {
         var evaluator = new SyntheticEvaluator(spec => spec.Name switch
         {
-            "mobilenetv2" => EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, "timeout", "ran longer than 300 s; killed"),
-            "shufflenetv2" => throw new InvalidOperationException("worker pipe broke"),
+            "mobilenetv2" => EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, FailureCategories.Diverged, "training loss became NaN at epoch 1, step 2"),
+            "shufflenetv2" => EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, FailureCategories.Crash, "the worker was killed by signal SIGSEGV (11)"),
             _ => null,
         });
 
         var outcome = SearchFixture.Run(_a.Request(evaluator: _ => evaluator)).Single();
 
         Assert.Equal(10, outcome.Candidates.Count);
-        var timeout = Assert.Single(outcome.Candidates, c => c.FailureCategory == "timeout");
-        var error = Assert.Single(outcome.Candidates, c => c.FailureCategory == "evaluator-error");
-        Assert.Contains("worker pipe broke", error.FailureMessage, StringComparison.Ordinal);
+        var diverged = Assert.Single(outcome.Candidates, c => c.FailureCategory == FailureCategories.Diverged);
+        var crash = Assert.Single(outcome.Candidates, c => c.FailureCategory == FailureCategories.Crash);
+        Assert.EndsWith("(the same on all 3 attempts)", crash.FailureMessage, StringComparison.Ordinal);
         using var store = LineageStore.Open(_a.Root);
-        Assert.Equal("failed", store.GetMetrics(outcome.Run, timeout.Commit)!.Status);
-        Assert.StartsWith("timeout: ran longer", store.GetMetrics(outcome.Run, timeout.Commit)!.FailureReason, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(outcome.RunDirectory, "candidates", $"{error.Candidate}.json")));
+        Assert.Equal("failed", store.GetMetrics(outcome.Run, diverged.Commit)!.Status);
+        Assert.StartsWith("diverged: training loss", store.GetMetrics(outcome.Run, diverged.Commit)!.FailureReason, StringComparison.Ordinal);
+        Assert.Equal(FailureCategories.Crash, EvaluationResult.Parse(File.ReadAllText(RunAudit.ResultPath(outcome.RunDirectory, crash.Candidate)), crash.Candidate).FailureCategory);
         Assert.Contains("## Failed candidates", File.ReadAllText(Path.Combine(outcome.RunDirectory, "summary.md")), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(FailureCategories.Timeout)]
+    [InlineData(FailureCategories.OutOfMemory)]
+    [InlineData(FailureCategories.Killed)]
+    [InlineData(FailureCategories.EvaluatorError)]
+    public void Run_InfrastructureFailureThatClearsOnRetry_SameRunAsIfItNeverHappened(string category)
+    {
+        var clean = SearchFixture.Run(_b.Request()).Single();
+        var attempts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var flaky = new SyntheticEvaluator(spec =>
+        {
+            var attempt = attempts[spec.Id] = attempts.GetValueOrDefault(spec.Id) + 1;
+            return spec.Name == "mobilenetv2" && attempt <= 2
+                ? category == FailureCategories.EvaluatorError
+                    ? throw new InvalidOperationException("worker pipe broke")
+                    : EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, category, "the machine was busy")
+                : null;
+        });
+
+        var outcome = SearchFixture.Run(_a.Request(evaluator: _ => flaky)).Single();
+
+        Assert.Equal(SearchFixture.Fingerprint(clean.Candidates), SearchFixture.Fingerprint(outcome.Candidates));
+        Assert.Contains(attempts, a => a.Value == 3);
+    }
+
+    [Fact]
+    public void Run_PersistentTimeout_StopsNamingTheCandidateRecordsNothingAndResumeFinishesTheSameRun()
+    {
+        var clean = SearchFixture.Run(_b.Request()).Single();
+        string? stuck = null;
+        var busy = new SyntheticEvaluator(spec =>
+        {
+            if (spec.Name != "mobilenetv2")
+            {
+                return null;
+            }
+
+            stuck = spec.Id;
+            return EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, FailureCategories.Timeout, "ran longer than 300 s and was stopped");
+        });
+
+        var e = Assert.Throws<InfrastructureFailureException>(() => SearchFixture.Run(_a.Request(evaluator: _ => busy)));
+
+        Assert.Contains($"candidate {stuck} could not be evaluated: 3 attempt(s) failed", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--resume", e.Message, StringComparison.Ordinal);
+        var journal = Path.Combine(_a.Results, "tiny-fairnad-s0", RunJournal.FileName);
+        Assert.DoesNotContain(RunJournal.Read(journal, "tiny-fairnad-s0"), x => x.Candidate == stuck);
+        Assert.False(File.Exists(RunAudit.ResultPath(Path.Combine(_a.Results, "tiny-fairnad-s0"), stuck!)));
+
+        var resumed = SearchFixture.Run(_a.Request(resume: "tiny-fairnad-s0")).Single();
+
+        Assert.Equal(SearchFixture.Fingerprint(clean.Candidates), SearchFixture.Fingerprint(resumed.Candidates));
     }
 
     [Fact]

@@ -14,13 +14,17 @@ public sealed record WorkerLimits(TimeSpan Timeout, long MemoryBytes)
 /// One candidate to evaluate in a child process: the command that trains it and writes its result document to
 /// <see cref="ResultPath"/> (normally <c>fairnad evaluate ... --out ResultPath</c>).
 /// </summary>
-public sealed record WorkerJob(string CandidateId, string Dataset, TrainingConfig Config, string FileName, IReadOnlyList<string> Arguments, string ResultPath);
+/// <param name="RunDirectory">The run the worker works for, in its environment, so a resumed run can find workers left behind.</param>
+public sealed record WorkerJob(string CandidateId, string Dataset, TrainingConfig Config, string FileName, IReadOnlyList<string> Arguments, string ResultPath, string? RunDirectory = null);
 
 /// <summary>
 /// Runs candidates in child processes so that a crash, a native fault, running out of memory or running too long ends
-/// that candidate only: each becomes a failed <see cref="EvaluationResult"/> with a category and a message, and the
-/// caller goes on. Memory is watched as the child's resident set (polled), because libtorch allocates natively, where
-/// .NET heap limits do not reach.
+/// that candidate only: each becomes a failed <see cref="EvaluationResult"/> with a category (<see cref="FailureCategories"/>:
+/// a fault of the worker is a crash; a timeout, the memory cap, a kill from outside or an unusable worker are failures
+/// of the infrastructure, which the caller retries) and a message, and the caller goes on. Memory is watched as the
+/// child's resident set (polled), because libtorch allocates natively, where .NET heap limits do not reach. Workers die
+/// with this process (<see cref="WorkerLifetime"/>); the thread that starts a worker waits for it until it exits, which the
+/// parent-death signal needs.
 /// </summary>
 public static class WorkerPool
 {
@@ -54,6 +58,7 @@ public static class WorkerPool
             start.ArgumentList.Add(argument);
         }
 
+        WorkerLifetime.Mark(start, job.RunDirectory);
         Process process;
         try
         {
@@ -61,7 +66,7 @@ public static class WorkerPool
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            return Fail(job, "crash", $"could not start the worker {job.FileName}: {e.Message}");
+            return Fail(job, FailureCategories.WorkerFailure, $"could not start the worker {job.FileName}: {e.Message}");
         }
 
         using (process)
@@ -75,20 +80,27 @@ public static class WorkerPool
             long peak = 0;
             string? killed = null;
             string? category = null;
+            var training = false;
             while (!process.WaitForExit(Poll))
             {
                 peak = Math.Max(peak, ResidentBytes(process));
+                if (!training && watch.Elapsed > TimeSpan.FromSeconds(1))
+                {
+                    training = true;
+                    CrashPoints.Reach("training");
+                }
+
                 if (cancel.IsCancellationRequested)
                 {
-                    (category, killed) = ("error", "cancelled");
+                    (category, killed) = (FailureCategories.Cancelled, "the run was cancelled");
                 }
                 else if (watch.Elapsed > limits.Timeout)
                 {
-                    (category, killed) = ("timeout", $"ran longer than {limits.Timeout.TotalSeconds:F0} s and was stopped");
+                    (category, killed) = (FailureCategories.Timeout, $"ran longer than {limits.Timeout.TotalSeconds:F0} s and was stopped");
                 }
                 else if (peak > limits.MemoryBytes)
                 {
-                    (category, killed) = ("out-of-memory", $"resident memory reached {peak / 1048576} MiB, over the cap of {limits.MemoryBytes / 1048576} MiB, and the worker was stopped");
+                    (category, killed) = (FailureCategories.OutOfMemory, $"resident memory reached {peak / 1048576} MiB, over the cap of {limits.MemoryBytes / 1048576} MiB, and the worker was stopped");
                 }
 
                 if (killed is not null)
@@ -108,15 +120,19 @@ public static class WorkerPool
                 }
                 catch (FormatException e)
                 {
-                    return Fail(job, "crash", $"the worker wrote an unreadable result: {e.Message}");
+                    return Fail(job, FailureCategories.WorkerFailure, $"the worker wrote an unreadable result: {e.Message}");
                 }
             }
 
             var code = process.ExitCode;
-            var reason = code > 128 && code < 160
-                ? $"the worker was killed by signal {SignalName(code - 128)} ({code - 128})"
+            var signal = code > 128 && code < 160 ? code - 128 : 0;
+            var reason = signal > 0
+                ? $"the worker was killed by signal {SignalName(signal)} ({signal})"
                 : $"the worker exited with code {code} without a result";
-            return Fail(job, "crash", $"{reason}; stderr: {stderr}".TrimEnd(' ', ';', ':'));
+            // SIGKILL, SIGTERM, SIGINT and SIGHUP come from outside the worker (the kernel's OOM killer, a user, a closed
+            // terminal): the machine's doing, not the candidate's. Other signals and exits are faults of the worker itself.
+            var fault = signal is 9 or 15 or 2 or 1 ? FailureCategories.Killed : FailureCategories.Crash;
+            return Fail(job, fault, $"{reason}; stderr: {stderr}".TrimEnd(' ', ';', ':'));
         }
     }
 
@@ -138,6 +154,8 @@ public static class WorkerPool
 
     private static string SignalName(int signal) => signal switch
     {
+        1 => "SIGHUP",
+        2 => "SIGINT",
         4 => "SIGILL",
         6 => "SIGABRT",
         7 => "SIGBUS",
