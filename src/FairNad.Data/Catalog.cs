@@ -190,9 +190,9 @@ public static class DatasetCatalog
             "imagenet16-120" => throw new DataUnavailableException($"imagenet16-120 cannot be downloaded automatically: place train_data_batch_1..10 and val_data in {Path.Combine(dataDirectory, "imagenet16")}"),
             _ => throw new DataUnavailableException($"unknown dataset '{dataset}'; known: {string.Join(", ", Names)}"),
         };
-        if (File.Exists(folder))
+        foreach (var path in new[] { dataDirectory, folder }.Distinct().Where(File.Exists))
         {
-            throw new DataFormatException($"{folder} is a file; expected a directory to download {dataset} into");
+            throw new DataFormatException($"{path} is a file; expected a directory to download {dataset} into");
         }
 
         var downloader = new Downloader(http);
