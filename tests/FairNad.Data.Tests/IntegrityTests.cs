@@ -44,6 +44,22 @@ public sealed class IntegrityTests : IDisposable
     }
 
     [Fact]
+    public void DecompressFile_LargeMember_ReadInManyChunksAndChecked()
+    {
+        var random = new Random(7);
+        var data = new byte[3_000_000];
+        random.NextBytes(data.AsSpan(0, 1_000_000));
+        var gz = Formats.Gzip(data);
+        var path = Write("large.gz", gz);
+        var corrupt = Write("large-corrupt.gz", Formats.FlipBit(gz, -7));
+
+        using var decompressed = Gzip.DecompressFile(path);
+
+        Assert.Equal(data, decompressed.ToArray());
+        Assert.Contains("CRC-32 mismatch: member 1 decompresses to 3000000 bytes", Assert.Throws<DataFormatException>(() => Gzip.DecompressFile(corrupt)).Message);
+    }
+
+    [Fact]
     public void Decompress_TrailingGarbage_Reported()
     {
         var data = Formats.Gzip("hello"u8.ToArray()).Concat("junk"u8.ToArray()).ToArray();
