@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace FairNad.Architecture;
 
 /// <summary>A broken rule, worded so it can be fed back to an LLM for repair; <see cref="Rule"/> is a stable code.</summary>
@@ -20,7 +22,35 @@ public sealed record ArchitectureAnalysis(
     public bool IsValid => Errors.Count == 0;
 }
 
-/// <summary>Validates a spec and computes its shapes and costs analytically.</summary>
+/// <summary>
+/// The largest sizes a spec may ask for. Anything larger is a validation error (rule <c>too-large</c>), and a cost that
+/// does not fit in a 64-bit integer is one too (rule <c>overflow</c>): the analysis never reports a wrapped-around count.
+/// </summary>
+public static class ArchitectureLimits
+{
+    /// <summary>Input channels, stem channels and stage widths.</summary>
+    public const int MaxWidth = 65_536;
+
+    /// <summary>Channels of any node's output (operators such as conv and concat may widen the block internally).</summary>
+    public const int MaxNodeChannels = 1_048_576;
+
+    /// <summary>Input resolution (height and width).</summary>
+    public const int MaxResolution = 16_384;
+
+    /// <summary>Stem kernel and stride.</summary>
+    public const int MaxStemKernel = 64;
+
+    /// <summary>Blocks per stage.</summary>
+    public const int MaxBlocks = 1_024;
+
+    /// <summary>Classes of the classifier.</summary>
+    public const int MaxClasses = 1_048_576;
+
+    /// <summary>The wording of an overflow error: what exceeds what.</summary>
+    public static string Overflow(string what) => string.Create(CultureInfo.InvariantCulture, $"{what} exceed {long.MaxValue:N0}, the largest 64-bit count");
+}
+
+/// <summary>Validates a spec and computes its shapes and costs analytically, in checked 64-bit arithmetic.</summary>
 public static class ArchitectureAnalyzer
 {
     private const int BytesPerElement = 4;
@@ -134,9 +164,20 @@ public static class ArchitectureAnalyzer
         }
 
         var order = TopologicalOrder(spec.Block)!;
-        var stem = StemCost(spec);
-        long parameters = stem.Parameters, macs = stem.Macs;
-        long peak = (spec.Input.Channels * (long)spec.Input.Resolution * spec.Input.Resolution) + stem.Output.Elements;
+        OperatorCost stem;
+        long parameters, macs, peak;
+        try
+        {
+            stem = StemCost(spec);
+            parameters = stem.Parameters;
+            macs = stem.Macs;
+            peak = checked((spec.Input.Channels * (long)spec.Input.Resolution * spec.Input.Resolution) + stem.Output.Elements);
+        }
+        catch (OverflowException)
+        {
+            return new([new("stem", null, null, "overflow", $"the stem's {ArchitectureLimits.Overflow("parameters or multiply-accumulates")}")], [], 0, 0, 0);
+        }
+
         var current = stem.Output;
         var stages = new List<StageAnalysis>();
         for (var s = 0; s < spec.Stages.Count; s++)
@@ -150,7 +191,17 @@ public static class ArchitectureAnalyzer
                 break;
             }
 
-            var down = DownsampleCost(stage.Downsample, current, stage.Width);
+            OperatorCost? down;
+            try
+            {
+                down = DownsampleCost(stage.Downsample, current, stage.Width);
+            }
+            catch (OverflowException)
+            {
+                errors.Add(new($"stages[{s}].downsample", null, null, "overflow", $"stage {s}: the {stage.Downsample} step's {ArchitectureLimits.Overflow("parameters or multiply-accumulates")}"));
+                break;
+            }
+
             if (down is null)
             {
                 errors.Add(new($"stages[{s}]", null, null, "width-mismatch",
@@ -158,9 +209,7 @@ public static class ArchitectureAnalyzer
                 break;
             }
 
-            parameters += down.Parameters;
-            macs += down.Macs;
-            peak = Math.Max(peak, current.Elements + down.Output.Elements);
+            var previous = current;
             current = down.Output;
             if (current.H < 1)
             {
@@ -168,16 +217,41 @@ public static class ArchitectureAnalyzer
                 break;
             }
 
-            var (shapes, blockParameters, blockMacs, blockPeak, blockErrors) = AnalyzeBlock(spec.Block, order, current, s);
+            Dictionary<string, Shape> shapes;
+            long blockParameters, blockMacs, blockPeak;
+            List<ValidationError> blockErrors;
+            try
+            {
+                (shapes, blockParameters, blockMacs, blockPeak, blockErrors) = AnalyzeBlock(spec.Block, order, current, s);
+            }
+            catch (OverflowException)
+            {
+                errors.Add(new($"stages[{s}].block", null, null, "overflow", $"stage {s}: the block's {ArchitectureLimits.Overflow("activation elements")}"));
+                break;
+            }
+
             errors.AddRange(blockErrors);
             if (blockErrors.Count > 0)
             {
                 break;
             }
 
-            parameters += blockParameters * stage.Blocks;
-            macs += blockMacs * stage.Blocks;
-            peak = Math.Max(peak, blockPeak);
+            try
+            {
+                checked
+                {
+                    parameters += down.Parameters + (blockParameters * stage.Blocks);
+                    macs += down.Macs + (blockMacs * stage.Blocks);
+                    peak = Math.Max(peak, Math.Max(previous.Elements + current.Elements, blockPeak));
+                }
+            }
+            catch (OverflowException)
+            {
+                errors.Add(new($"stages[{s}]", null, null, "overflow",
+                    string.Create(CultureInfo.InvariantCulture, $"stage {s} ({stage.Blocks} blocks at width {stage.Width}): the network's {ArchitectureLimits.Overflow("parameters or multiply-accumulates")}")));
+                break;
+            }
+
             stages.Add(new(s, stage.Width, current.H, shapes, blockParameters, blockMacs));
         }
 
@@ -186,8 +260,18 @@ public static class ArchitectureAnalyzer
             return new(errors, stages, 0, 0, 0);
         }
 
-        var head = HeadCost(spec, current.C);
-        return new(errors, stages, parameters + head, macs + ((long)current.C * spec.Input.Classes), peak * BytesPerElement);
+        try
+        {
+            checked
+            {
+                var head = HeadCost(spec, current.C);
+                return new(errors, stages, parameters + head, macs + ((long)current.C * spec.Input.Classes), peak * BytesPerElement);
+            }
+        }
+        catch (OverflowException)
+        {
+            return new([new("head", null, null, "overflow", $"with the head, the network's {ArchitectureLimits.Overflow("parameters, multiply-accumulates or activation bytes")}")], stages, 0, 0, 0);
+        }
     }
 
     /// <summary>Node ids in an order where every node follows its inputs (declaration order breaks ties), or null on a cycle.</summary>
@@ -228,16 +312,29 @@ public static class ArchitectureAnalyzer
         {
             var node = byId[id];
             var op = Operators.Get(node.Op);
+            var location = $"stages[{stageIndex}].block.nodes[{IndexOf(block, id)}]";
             try
             {
                 var cost = op.Infer(new OperatorArguments(node.Inputs.Select(i => shapes[i]).ToList(), input.C, WithDefaults(node, op)));
+                if (cost.Output.C > ArchitectureLimits.MaxNodeChannels)
+                {
+                    throw new ShapeRuleException("too-large",
+                        string.Create(CultureInfo.InvariantCulture, $"its output has {cost.Output.C:N0} channels; a node may produce at most {ArchitectureLimits.MaxNodeChannels:N0}"));
+                }
+
                 shapes[id] = cost.Output;
-                parameters += cost.Parameters;
-                macs += cost.Macs;
+                parameters = checked(parameters + cost.Parameters);
+                macs = checked(macs + cost.Macs);
             }
             catch (ShapeRuleException e)
             {
-                errors.Add(new($"stages[{stageIndex}].block.nodes[{IndexOf(block, id)}]", id, node.Op, e.Rule, $"{e.Message} (stage {stageIndex}, width {input.C}, resolution {input.H})"));
+                errors.Add(new(location, id, node.Op, e.Rule, $"{e.Message} (stage {stageIndex}, width {input.C}, resolution {input.H})"));
+                return (shapes, 0, 0, 0, errors);
+            }
+            catch (OverflowException)
+            {
+                errors.Add(new(location, id, node.Op, "overflow", string.Create(CultureInfo.InvariantCulture,
+                    $"its size overflows: more than {int.MaxValue:N0} channels, or the block's {ArchitectureLimits.Overflow("parameters or multiply-accumulates")} (stage {stageIndex}, width {input.C}, resolution {input.H})")));
                 return (shapes, 0, 0, 0, errors);
             }
         }
@@ -344,47 +441,75 @@ public static class ArchitectureAnalyzer
             Check(spec.Stages[s].Width >= 1, $"stages[{s}].width", "range", $"stage {s} needs a width of at least 1");
         }
 
+        // Upper limits, so that no cost below can overflow silently and no absurd network passes a budget check.
+        void AtMost(int value, int limit, string location, string what)
+        {
+            if (value > limit)
+            {
+                errors.Add(new(location, null, null, "too-large", string.Create(CultureInfo.InvariantCulture, $"{what} is {value:N0}; the limit is {limit:N0}")));
+            }
+        }
+
+        AtMost(spec.Input.Channels, ArchitectureLimits.MaxWidth, "input.channels", "the number of input channels");
+        AtMost(spec.Input.Resolution, ArchitectureLimits.MaxResolution, "input.resolution", "the input resolution");
+        AtMost(spec.Input.Classes, ArchitectureLimits.MaxClasses, "input.classes", "the number of classes");
+        AtMost(spec.Stem.Channels, ArchitectureLimits.MaxWidth, "stem.channels", "the number of stem channels");
+        AtMost(spec.Stem.Kernel, ArchitectureLimits.MaxStemKernel, "stem.kernel", "the stem kernel");
+        AtMost(spec.Stem.Stride, ArchitectureLimits.MaxStemKernel, "stem.stride", "the stem stride");
+        for (var s = 0; s < spec.Stages.Count; s++)
+        {
+            AtMost(spec.Stages[s].Blocks, ArchitectureLimits.MaxBlocks, $"stages[{s}].blocks", $"the number of blocks of stage {s}");
+            AtMost(spec.Stages[s].Width, ArchitectureLimits.MaxWidth, $"stages[{s}].width", $"the width of stage {s}");
+        }
+
         return errors;
     }
 
     private static OperatorCost StemCost(ArchitectureSpec spec)
     {
-        var (stem, input) = (spec.Stem, spec.Input);
-        var c = stem.Channels;
-        if (stem.Kind == StemKind.Patchify)
+        checked
         {
-            var size = input.Resolution / stem.Kernel;
-            var weights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
-            return new(new Shape(c, size, size), weights + c + (2L * c), weights * size * size);
-        }
+            var (stem, input) = (spec.Stem, spec.Input);
+            var c = stem.Channels;
+            if (stem.Kind == StemKind.Patchify)
+            {
+                var size = input.Resolution / stem.Kernel;
+                var weights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
+                return new(new Shape(c, size, size), weights + c + (2L * c), weights * size * size);
+            }
 
-        var h = Operators.SpatialOut(input.Resolution, stem.Kernel, stem.Stride);
-        var convWeights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
-        return new(new Shape(c, h, h), convWeights + (2L * c), convWeights * h * h);
+            var h = Operators.SpatialOut(input.Resolution, stem.Kernel, stem.Stride);
+            var convWeights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
+            return new(new Shape(c, h, h), convWeights + (2L * c), convWeights * h * h);
+        }
     }
 
     /// <summary>Cost of the step before a stage; null when it cannot bridge the widths.</summary>
+    /// <exception cref="OverflowException">a count does not fit in 64 bits.</exception>
     internal static OperatorCost? DownsampleCost(DownsampleKind kind, Shape input, int width)
     {
-        var half = Operators.SpatialOut(input.H, 3, 2);
-        var pooled = input.H / 2;
-        long cin = input.C;
-        return kind switch
+        checked
         {
-            DownsampleKind.None => input.C == width ? new(input, 0, 0) : null,
-            DownsampleKind.StridedConv => new(new Shape(width, half, half), (cin * width * 9) + (2L * width), cin * width * 9 * half * half),
-            DownsampleKind.ResidualReduction => new(
-                new Shape(width, half, half),
-                (cin * width * 9) + (2L * width) + ((long)width * width * 9) + (2L * width) + (cin * width),
-                ((cin * width * 9) + ((long)width * width * 9)) * half * half + (cin * width * pooled * pooled)),
-            DownsampleKind.PatchMerging => new(new Shape(width, pooled, pooled), (2 * cin) + (cin * width * 4) + width, cin * width * 4 * pooled * pooled),
-            DownsampleKind.AvgPoolConv => new(new Shape(width, pooled, pooled), (cin * width) + (2L * width), cin * width * pooled * pooled),
-            _ => null,
-        };
+            var half = Operators.SpatialOut(input.H, 3, 2);
+            var pooled = input.H / 2;
+            long cin = input.C;
+            return kind switch
+            {
+                DownsampleKind.None => input.C == width ? new(input, 0, 0) : null,
+                DownsampleKind.StridedConv => new(new Shape(width, half, half), (cin * width * 9) + (2L * width), cin * width * 9 * half * half),
+                DownsampleKind.ResidualReduction => new(
+                    new Shape(width, half, half),
+                    (cin * width * 9) + (2L * width) + ((long)width * width * 9) + (2L * width) + (cin * width),
+                    ((cin * width * 9) + ((long)width * width * 9)) * half * half + (cin * width * pooled * pooled)),
+                DownsampleKind.PatchMerging => new(new Shape(width, pooled, pooled), (2 * cin) + (cin * width * 4) + width, cin * width * 4 * pooled * pooled),
+                DownsampleKind.AvgPoolConv => new(new Shape(width, pooled, pooled), (cin * width) + (2L * width), cin * width * pooled * pooled),
+                _ => null,
+            };
+        }
     }
 
     private static long HeadCost(ArchitectureSpec spec, int channels) =>
-        (spec.Head.PreActivation == "none" ? 0 : 2L * channels) + ((long)channels * spec.Input.Classes) + spec.Input.Classes;
+        checked((spec.Head.PreActivation == "none" ? 0 : 2L * channels) + ((long)channels * spec.Input.Classes) + spec.Input.Classes);
 
     private static int IndexOf(BlockSpec block, string id) => block.Nodes.Select((n, i) => (n, i)).First(x => x.n.Id == id).i;
 

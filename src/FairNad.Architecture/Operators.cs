@@ -3,7 +3,8 @@ namespace FairNad.Architecture;
 /// <summary>A feature map: channels x height x width (one sample).</summary>
 public readonly record struct Shape(int C, int H, int W)
 {
-    public long Elements => (long)C * H * W;
+    /// <exception cref="OverflowException">the count does not fit in 64 bits.</exception>
+    public long Elements => checked((long)C * H * W);
 
     public override string ToString() => $"[{C},{H},{W}]";
 }
@@ -47,7 +48,8 @@ public sealed class OperatorArguments(IReadOnlyList<Shape> inputs, int blockWidt
     public bool Flag(string name) => values[name].Flag!.Value;
 
     /// <summary>Channels for a ratio parameter: round(ratio x block width), at least 1.</summary>
-    public int Channels(string ratioName) => Math.Max(1, (int)Math.Round(Number(ratioName) * BlockWidth, MidpointRounding.AwayFromZero));
+    /// <exception cref="OverflowException">the count does not fit in an int.</exception>
+    public int Channels(string ratioName) => Math.Max(1, checked((int)Math.Round(Number(ratioName) * BlockWidth, MidpointRounding.AwayFromZero)));
 }
 
 /// <summary>An operator of the library: its parameters, arity, and shape-and-cost rule.</summary>
@@ -64,7 +66,8 @@ public sealed record OperatorDefinition(
 /// The operator library. Channel counts are ratios of the block width (<c>out: 1.0</c> = the stage width) so one block
 /// design applies at every stage and under width scaling. Costs: parameters are trainable weights; MACs are
 /// multiply-accumulates of convolutions, linear layers and attention products for one sample (normalisation,
-/// activations, pooling and element-wise ops are not counted).
+/// activations, pooling and element-wise ops are not counted). Every rule computes in checked arithmetic: a count that
+/// does not fit throws <see cref="OverflowException"/>, which the analyzer reports as a validation error of the node.
 /// </summary>
 public static class Operators
 {
@@ -83,8 +86,11 @@ public static class Operators
     /// <summary>Output spatial size of a k x k window with "same" padding (dilation·(k-1)/2) and the given stride.</summary>
     public static int SpatialOut(int size, int kernel, int stride, int dilation = 1)
     {
-        var padding = dilation * (kernel - 1) / 2;
-        return ((size + (2 * padding) - (dilation * (kernel - 1)) - 1) / stride) + 1;
+        checked
+        {
+            var padding = dilation * (kernel - 1) / 2;
+            return ((size + (2 * padding) - (dilation * (kernel - 1)) - 1) / stride) + 1;
+        }
     }
 
     private static ParamSchema Kernel(int value = 3) => new("kernel", ParamKind.Int, value, "window size (odd)", 1, 15);
@@ -138,226 +144,229 @@ public static class Operators
 
     private static IEnumerable<OperatorDefinition> Build()
     {
-        yield return new("conv", "k x k convolution; groups, dilation and depthwise (groups = input channels) supported; pointwise is kernel 1", 1, 1, false,
-            [Kernel(), Stride(), new("dilation", ParamKind.Int, 1, "spacing of kernel taps", 1, 4), new("groups", ParamKind.Int, 1, "channel groups", 1, 1024),
-             new("depthwise", ParamKind.Flag, false, "one group per input channel"), Out(), new("bias", ParamKind.Flag, false, "add a learned bias")],
-            a =>
-            {
-                RequireOddKernel(a);
-                var cin = a.Input.C;
-                var cout = a.Channels("out");
-                var groups = a.Flag("depthwise") ? cin : a.Int("groups");
-                RequireDivisible(cin, groups, "groups");
-                RequireDivisible(cout, groups, "groups");
-                var k = a.Int("kernel");
-                var output = Spatial(a, cout, k, a.Int("stride"), a.Int("dilation"));
-                var weights = (long)cout * (cin / groups) * k * k;
-                return new(output, weights + (a.Flag("bias") ? cout : 0), weights * output.H * output.W);
-            });
-
-        yield return new("relu_conv_bn", "ReLU, k x k convolution (no bias), batch norm: NAS-Bench-201's nor_conv", 1, 1, false,
-            [Kernel(), Stride(), new("dilation", ParamKind.Int, 1, "spacing of kernel taps", 1, 4), Out()],
-            a =>
-            {
-                RequireOddKernel(a);
-                var cout = a.Channels("out");
-                var k = a.Int("kernel");
-                var output = Spatial(a, cout, k, a.Int("stride"), a.Int("dilation"));
-                var weights = (long)cout * a.Input.C * k * k;
-                return new(output, weights + (2L * cout), weights * output.H * output.W);
-            });
-
-        yield return new("sep_conv", "activation, depthwise k x k, pointwise 1 x 1, batch norm (depthwise-separable convolution)", 1, 1, false,
-            [Kernel(), Stride(), Out(), Act("relu")],
-            a =>
-            {
-                RequireOddKernel(a);
-                var cin = a.Input.C;
-                var cout = a.Channels("out");
-                var k = a.Int("kernel");
-                var output = Spatial(a, cout, k, a.Int("stride"));
-                var depthwise = (long)cin * k * k;
-                var pointwise = (long)cin * cout;
-                return new(output, depthwise + pointwise + (2L * cout), (depthwise + pointwise) * output.H * output.W);
-            });
-
-        yield return new("inverted_residual", "1 x 1 expansion-BN-act (skipped when expand is 1), depthwise k x k-BN-act, 1 x 1 projection-BN (MobileNetV2; add the residual with an add node)", 1, 1, false,
-            [Kernel(), Stride(), new("expand", ParamKind.Number, 6.0, "expansion ratio of the hidden width", 1, 16), Out(), Act("relu6")],
-            a =>
-            {
-                RequireOddKernel(a);
-                var cin = a.Input.C;
-                var cout = a.Channels("out");
-                var hidden = Math.Max(1, (int)Math.Round(cin * a.Number("expand"), MidpointRounding.AwayFromZero));
-                var k = a.Int("kernel");
-                var output = Spatial(a, cout, k, a.Int("stride"));
-                var expansion = hidden == cin && a.Number("expand") == 1 ? 0L : (long)cin * hidden;
-                var expansionNorm = expansion == 0 ? 0L : 2L * hidden;
-                var inputPixels = (long)a.Input.H * a.Input.W;
-                var outputPixels = (long)output.H * output.W;
-                var parameters = expansion + expansionNorm + ((long)hidden * k * k) + (2L * hidden) + ((long)hidden * cout) + (2L * cout);
-                var macs = (expansion * inputPixels) + ((long)hidden * k * k * outputPixels) + ((long)hidden * cout * outputPixels);
-                return new(output, parameters, macs);
-            });
-
-        foreach (var kind in new[] { "max", "avg" })
+        checked
         {
-            yield return new($"{kind}_pool", $"{kind} pooling over a k x k window, 'same' padding{(kind == "avg" ? ", padding excluded from the average" : string.Empty)}", 1, 1, false,
-                [Kernel(), Stride()],
+            yield return new("conv", "k x k convolution; groups, dilation and depthwise (groups = input channels) supported; pointwise is kernel 1", 1, 1, false,
+                [Kernel(), Stride(), new("dilation", ParamKind.Int, 1, "spacing of kernel taps", 1, 4), new("groups", ParamKind.Int, 1, "channel groups", 1, 1024),
+                 new("depthwise", ParamKind.Flag, false, "one group per input channel"), Out(), new("bias", ParamKind.Flag, false, "add a learned bias")],
                 a =>
                 {
                     RequireOddKernel(a);
-                    return new(Spatial(a, a.Input.C, a.Int("kernel"), a.Int("stride")), 0, 0);
+                    var cin = a.Input.C;
+                    var cout = a.Channels("out");
+                    var groups = a.Flag("depthwise") ? cin : a.Int("groups");
+                    RequireDivisible(cin, groups, "groups");
+                    RequireDivisible(cout, groups, "groups");
+                    var k = a.Int("kernel");
+                    var output = Spatial(a, cout, k, a.Int("stride"), a.Int("dilation"));
+                    var weights = (long)cout * (cin / groups) * k * k;
+                    return new(output, weights + (a.Flag("bias") ? cout : 0), weights * output.H * output.W);
                 });
-        }
 
-        yield return new("global_avg_pool", "average over all positions: [C,H,W] -> [C,1,1]", 1, 1, false, [],
-            a => new(new Shape(a.Input.C, 1, 1), 0, 0));
-
-        yield return new("identity", "the input unchanged (skip connection)", 1, 1, false, [], a => new(a.Input, 0, 0));
-
-        yield return new("zero", "zeros of the input's shape (no connection; NAS-Bench-201's none)", 1, 1, false, [], a => new(a.Input, 0, 0));
-
-        yield return new("batch_norm", "batch normalisation with learned scale and shift", 1, 1, false, [], a => new(a.Input, 2L * a.Input.C, 0));
-
-        yield return new("layer_norm", "layer normalisation over channels at each position (ConvNeXt/ViT style)", 1, 1, false, [], a => new(a.Input, 2L * a.Input.C, 0));
-
-        yield return new("instance_norm", "instance normalisation with learned scale and shift", 1, 1, false, [], a => new(a.Input, 2L * a.Input.C, 0));
-
-        yield return new("group_norm", "group normalisation with learned scale and shift", 1, 1, false,
-            [new("groups", ParamKind.Int, 8, "channel groups", 1, 1024)],
-            a =>
-            {
-                RequireDivisible(a.Input.C, a.Int("groups"), "groups");
-                return new(a.Input, 2L * a.Input.C, 0);
-            });
-
-        yield return new("act", "element-wise activation", 1, 1, false, [new("fn", ParamKind.Text, "relu", "activation function", Choices: Activations)],
-            a => new(a.Input, 0, 0));
-
-        yield return new("se", "squeeze-and-excitation: global pool, FC (C -> C/r), ReLU, FC (C/r -> C), sigmoid, channel scaling", 1, 1, false,
-            [new("reduction", ParamKind.Number, 4.0, "squeeze ratio r", 1, 64)],
-            a =>
-            {
-                var c = a.Input.C;
-                var squeezed = Math.Max(1, (int)Math.Round(c / a.Number("reduction"), MidpointRounding.AwayFromZero));
-                return new(a.Input, (2L * c * squeezed) + squeezed + c, 2L * c * squeezed);
-            });
-
-        yield return new("eca", "efficient channel attention: global pool, 1-D convolution over channels (no bias), sigmoid, channel scaling", 1, 1, false,
-            [Kernel()],
-            a =>
-            {
-                RequireOddKernel(a);
-                return new(a.Input, a.Int("kernel"), (long)a.Int("kernel") * a.Input.C);
-            });
-
-        yield return new("spatial_attention", "CBAM spatial attention: channel mean and max, k x k convolution (2 -> 1, no bias), sigmoid, spatial scaling", 1, 1, false,
-            [Kernel(7)],
-            a =>
-            {
-                RequireOddKernel(a);
-                var k = a.Int("kernel");
-                return new(a.Input, 2L * k * k, 2L * k * k * a.Input.H * a.Input.W);
-            });
-
-        yield return new("channel_shuffle", "interleave channels across groups (ShuffleNet)", 1, 1, false,
-            [new("groups", ParamKind.Int, 2, "channel groups", 2, 64)],
-            a =>
-            {
-                RequireDivisible(a.Input.C, a.Int("groups"), "groups");
-                return new(a.Input, 0, 0);
-            });
-
-        yield return new("split", "one of equal channel slices of the input (ShuffleNetV2's channel split)", 1, 1, false,
-            [new("parts", ParamKind.Int, 2, "number of slices", 2, 8), new("part", ParamKind.Int, 0, "which slice, from 0", 0, 7)],
-            a =>
-            {
-                RequireDivisible(a.Input.C, a.Int("parts"), "parts");
-                if (a.Int("part") >= a.Int("parts"))
+            yield return new("relu_conv_bn", "ReLU, k x k convolution (no bias), batch norm: NAS-Bench-201's nor_conv", 1, 1, false,
+                [Kernel(), Stride(), new("dilation", ParamKind.Int, 1, "spacing of kernel taps", 1, 4), Out()],
+                a =>
                 {
-                    throw new ShapeRuleException("bad-part", $"part {a.Int("part")} does not exist among {a.Int("parts")} parts");
-                }
+                    RequireOddKernel(a);
+                    var cout = a.Channels("out");
+                    var k = a.Int("kernel");
+                    var output = Spatial(a, cout, k, a.Int("stride"), a.Int("dilation"));
+                    var weights = (long)cout * a.Input.C * k * k;
+                    return new(output, weights + (2L * cout), weights * output.H * output.W);
+                });
 
-                return new(a.Input with { C = a.Input.C / a.Int("parts") }, 0, 0);
-            });
-
-        yield return new("mhsa", "multi-head self-attention over the H x W spatial tokens: QKV projection, scaled dot-product, output projection", 1, 1, false,
-            [new("heads", ParamKind.Int, 4, "attention heads", 1, 64), new("bias", ParamKind.Flag, true, "biases in the projections")],
-            a =>
-            {
-                var c = a.Input.C;
-                RequireDivisible(c, a.Int("heads"), "heads");
-                var tokens = (long)a.Input.H * a.Input.W;
-                var parameters = (4L * c * c) + (a.Flag("bias") ? 4L * c : 0);
-                return new(a.Input, parameters, (4L * c * c * tokens) + (2L * tokens * tokens * c));
-            });
-
-        yield return new("token_mlp", "MLP across the H x W tokens, per channel (MLP-Mixer token mixing): Linear, GELU, Linear", 1, 1, false,
-            [new("ratio", ParamKind.Number, 0.5, "hidden size as a ratio of the token count", 0.01, 16)],
-            a =>
-            {
-                var tokens = a.Input.H * a.Input.W;
-                var hidden = Math.Max(1, (int)Math.Round(tokens * a.Number("ratio"), MidpointRounding.AwayFromZero));
-                return new(a.Input, (2L * tokens * hidden) + hidden + tokens, 2L * tokens * hidden * a.Input.C);
-            });
-
-        yield return new("channel_mlp", "MLP across channels at each position (transformer FFN / Mixer channel mixing): Linear, activation, Linear", 1, 1, false,
-            [new("ratio", ParamKind.Number, 4.0, "hidden size as a ratio of the input channels", 0.1, 16), Out(), Act("gelu")],
-            a =>
-            {
-                var cin = a.Input.C;
-                var hidden = Math.Max(1, (int)Math.Round(cin * a.Number("ratio"), MidpointRounding.AwayFromZero));
-                var cout = a.Channels("out");
-                var tokens = (long)a.Input.H * a.Input.W;
-                return new(a.Input with { C = cout }, ((long)cin * hidden) + hidden + ((long)hidden * cout) + cout, (((long)cin * hidden) + ((long)hidden * cout)) * tokens);
-            });
-
-        yield return new("pos_embed", "adds a learned positional encoding of the input's shape", 1, 1, false, [],
-            a => new(a.Input, a.Input.Elements, 0));
-
-        yield return new("layer_scale", "multiplies each channel by a learned scale (ConvNeXt/CaiT layer scale)", 1, 1, false,
-            [new("init", ParamKind.Number, 1e-6, "initial scale", 0, 10)],
-            a => new(a.Input, a.Input.C, 0));
-
-        yield return new("add", "element-wise sum of inputs of equal shape", 2, 8, true, [],
-            a =>
-            {
-                RequireSameShapes(a, "add");
-                return new(a.Input, 0, 0);
-            });
-
-        yield return new("mul", "element-wise product; one input may be [C,1,1] (channel gating)", 2, 2, true, [],
-            a =>
-            {
-                var (x, y) = (a.Inputs[0], a.Inputs[1]);
-                var gate = x.H == 1 && x.W == 1 ? x : y;
-                var full = gate == x ? y : x;
-                if (x != y && !(gate.C == full.C && gate.H == 1 && gate.W == 1))
+            yield return new("sep_conv", "activation, depthwise k x k, pointwise 1 x 1, batch norm (depthwise-separable convolution)", 1, 1, false,
+                [Kernel(), Stride(), Out(), Act("relu")],
+                a =>
                 {
-                    throw new ShapeRuleException("shape-mismatch", $"input shapes {x} and {y} neither match nor broadcast ([C,1,1] gate)");
-                }
+                    RequireOddKernel(a);
+                    var cin = a.Input.C;
+                    var cout = a.Channels("out");
+                    var k = a.Int("kernel");
+                    var output = Spatial(a, cout, k, a.Int("stride"));
+                    var depthwise = (long)cin * k * k;
+                    var pointwise = (long)cin * cout;
+                    return new(output, depthwise + pointwise + (2L * cout), (depthwise + pointwise) * output.H * output.W);
+                });
 
-                return new(full, 0, 0);
-            });
-
-        yield return new("concat", "concatenation along channels of inputs with equal spatial size", 2, 8, false, [],
-            a =>
-            {
-                foreach (var other in a.Inputs.Skip(1))
+            yield return new("inverted_residual", "1 x 1 expansion-BN-act (skipped when expand is 1), depthwise k x k-BN-act, 1 x 1 projection-BN (MobileNetV2; add the residual with an add node)", 1, 1, false,
+                [Kernel(), Stride(), new("expand", ParamKind.Number, 6.0, "expansion ratio of the hidden width", 1, 16), Out(), Act("relu6")],
+                a =>
                 {
-                    if (other.H != a.Input.H || other.W != a.Input.W)
+                    RequireOddKernel(a);
+                    var cin = a.Input.C;
+                    var cout = a.Channels("out");
+                    var hidden = Math.Max(1, (int)Math.Round(cin * a.Number("expand"), MidpointRounding.AwayFromZero));
+                    var k = a.Int("kernel");
+                    var output = Spatial(a, cout, k, a.Int("stride"));
+                    var expansion = hidden == cin && a.Number("expand") == 1 ? 0L : (long)cin * hidden;
+                    var expansionNorm = expansion == 0 ? 0L : 2L * hidden;
+                    var inputPixels = (long)a.Input.H * a.Input.W;
+                    var outputPixels = (long)output.H * output.W;
+                    var parameters = expansion + expansionNorm + ((long)hidden * k * k) + (2L * hidden) + ((long)hidden * cout) + (2L * cout);
+                    var macs = (expansion * inputPixels) + ((long)hidden * k * k * outputPixels) + ((long)hidden * cout * outputPixels);
+                    return new(output, parameters, macs);
+                });
+
+            foreach (var kind in new[] { "max", "avg" })
+            {
+                yield return new($"{kind}_pool", $"{kind} pooling over a k x k window, 'same' padding{(kind == "avg" ? ", padding excluded from the average" : string.Empty)}", 1, 1, false,
+                    [Kernel(), Stride()],
+                    a =>
                     {
-                        throw new ShapeRuleException("shape-mismatch", $"input shapes {a.Input} and {other} differ in spatial size");
+                        RequireOddKernel(a);
+                        return new(Spatial(a, a.Input.C, a.Int("kernel"), a.Int("stride")), 0, 0);
+                    });
+            }
+
+            yield return new("global_avg_pool", "average over all positions: [C,H,W] -> [C,1,1]", 1, 1, false, [],
+                a => new(new Shape(a.Input.C, 1, 1), 0, 0));
+
+            yield return new("identity", "the input unchanged (skip connection)", 1, 1, false, [], a => new(a.Input, 0, 0));
+
+            yield return new("zero", "zeros of the input's shape (no connection; NAS-Bench-201's none)", 1, 1, false, [], a => new(a.Input, 0, 0));
+
+            yield return new("batch_norm", "batch normalisation with learned scale and shift", 1, 1, false, [], a => new(a.Input, 2L * a.Input.C, 0));
+
+            yield return new("layer_norm", "layer normalisation over channels at each position (ConvNeXt/ViT style)", 1, 1, false, [], a => new(a.Input, 2L * a.Input.C, 0));
+
+            yield return new("instance_norm", "instance normalisation with learned scale and shift", 1, 1, false, [], a => new(a.Input, 2L * a.Input.C, 0));
+
+            yield return new("group_norm", "group normalisation with learned scale and shift", 1, 1, false,
+                [new("groups", ParamKind.Int, 8, "channel groups", 1, 1024)],
+                a =>
+                {
+                    RequireDivisible(a.Input.C, a.Int("groups"), "groups");
+                    return new(a.Input, 2L * a.Input.C, 0);
+                });
+
+            yield return new("act", "element-wise activation", 1, 1, false, [new("fn", ParamKind.Text, "relu", "activation function", Choices: Activations)],
+                a => new(a.Input, 0, 0));
+
+            yield return new("se", "squeeze-and-excitation: global pool, FC (C -> C/r), ReLU, FC (C/r -> C), sigmoid, channel scaling", 1, 1, false,
+                [new("reduction", ParamKind.Number, 4.0, "squeeze ratio r", 1, 64)],
+                a =>
+                {
+                    var c = a.Input.C;
+                    var squeezed = Math.Max(1, (int)Math.Round(c / a.Number("reduction"), MidpointRounding.AwayFromZero));
+                    return new(a.Input, (2L * c * squeezed) + squeezed + c, 2L * c * squeezed);
+                });
+
+            yield return new("eca", "efficient channel attention: global pool, 1-D convolution over channels (no bias), sigmoid, channel scaling", 1, 1, false,
+                [Kernel()],
+                a =>
+                {
+                    RequireOddKernel(a);
+                    return new(a.Input, a.Int("kernel"), (long)a.Int("kernel") * a.Input.C);
+                });
+
+            yield return new("spatial_attention", "CBAM spatial attention: channel mean and max, k x k convolution (2 -> 1, no bias), sigmoid, spatial scaling", 1, 1, false,
+                [Kernel(7)],
+                a =>
+                {
+                    RequireOddKernel(a);
+                    var k = a.Int("kernel");
+                    return new(a.Input, 2L * k * k, 2L * k * k * a.Input.H * a.Input.W);
+                });
+
+            yield return new("channel_shuffle", "interleave channels across groups (ShuffleNet)", 1, 1, false,
+                [new("groups", ParamKind.Int, 2, "channel groups", 2, 64)],
+                a =>
+                {
+                    RequireDivisible(a.Input.C, a.Int("groups"), "groups");
+                    return new(a.Input, 0, 0);
+                });
+
+            yield return new("split", "one of equal channel slices of the input (ShuffleNetV2's channel split)", 1, 1, false,
+                [new("parts", ParamKind.Int, 2, "number of slices", 2, 8), new("part", ParamKind.Int, 0, "which slice, from 0", 0, 7)],
+                a =>
+                {
+                    RequireDivisible(a.Input.C, a.Int("parts"), "parts");
+                    if (a.Int("part") >= a.Int("parts"))
+                    {
+                        throw new ShapeRuleException("bad-part", $"part {a.Int("part")} does not exist among {a.Int("parts")} parts");
                     }
-                }
 
-                return new(a.Input with { C = a.Inputs.Sum(s => s.C) }, 0, 0);
-            });
+                    return new(a.Input with { C = a.Input.C / a.Int("parts") }, 0, 0);
+                });
 
-        yield return new("dropout", "zeroes elements with probability p during training", 1, 1, false, [Probability(0.1)], a => new(a.Input, 0, 0));
+            yield return new("mhsa", "multi-head self-attention over the H x W spatial tokens: QKV projection, scaled dot-product, output projection", 1, 1, false,
+                [new("heads", ParamKind.Int, 4, "attention heads", 1, 64), new("bias", ParamKind.Flag, true, "biases in the projections")],
+                a =>
+                {
+                    var c = a.Input.C;
+                    RequireDivisible(c, a.Int("heads"), "heads");
+                    var tokens = (long)a.Input.H * a.Input.W;
+                    var parameters = (4L * c * c) + (a.Flag("bias") ? 4L * c : 0);
+                    return new(a.Input, parameters, (4L * c * c * tokens) + (2L * tokens * tokens * c));
+                });
 
-        yield return new("drop_path", "drops the whole branch per sample with probability p during training (stochastic depth)", 1, 1, false, [Probability(0.1)],
-            a => new(a.Input, 0, 0));
+            yield return new("token_mlp", "MLP across the H x W tokens, per channel (MLP-Mixer token mixing): Linear, GELU, Linear", 1, 1, false,
+                [new("ratio", ParamKind.Number, 0.5, "hidden size as a ratio of the token count", 0.01, 16)],
+                a =>
+                {
+                    var tokens = a.Input.H * a.Input.W;
+                    var hidden = Math.Max(1, (int)Math.Round(tokens * a.Number("ratio"), MidpointRounding.AwayFromZero));
+                    return new(a.Input, (2L * tokens * hidden) + hidden + tokens, 2L * tokens * hidden * a.Input.C);
+                });
+
+            yield return new("channel_mlp", "MLP across channels at each position (transformer FFN / Mixer channel mixing): Linear, activation, Linear", 1, 1, false,
+                [new("ratio", ParamKind.Number, 4.0, "hidden size as a ratio of the input channels", 0.1, 16), Out(), Act("gelu")],
+                a =>
+                {
+                    var cin = a.Input.C;
+                    var hidden = Math.Max(1, (int)Math.Round(cin * a.Number("ratio"), MidpointRounding.AwayFromZero));
+                    var cout = a.Channels("out");
+                    var tokens = (long)a.Input.H * a.Input.W;
+                    return new(a.Input with { C = cout }, ((long)cin * hidden) + hidden + ((long)hidden * cout) + cout, (((long)cin * hidden) + ((long)hidden * cout)) * tokens);
+                });
+
+            yield return new("pos_embed", "adds a learned positional encoding of the input's shape", 1, 1, false, [],
+                a => new(a.Input, a.Input.Elements, 0));
+
+            yield return new("layer_scale", "multiplies each channel by a learned scale (ConvNeXt/CaiT layer scale)", 1, 1, false,
+                [new("init", ParamKind.Number, 1e-6, "initial scale", 0, 10)],
+                a => new(a.Input, a.Input.C, 0));
+
+            yield return new("add", "element-wise sum of inputs of equal shape", 2, 8, true, [],
+                a =>
+                {
+                    RequireSameShapes(a, "add");
+                    return new(a.Input, 0, 0);
+                });
+
+            yield return new("mul", "element-wise product; one input may be [C,1,1] (channel gating)", 2, 2, true, [],
+                a =>
+                {
+                    var (x, y) = (a.Inputs[0], a.Inputs[1]);
+                    var gate = x.H == 1 && x.W == 1 ? x : y;
+                    var full = gate == x ? y : x;
+                    if (x != y && !(gate.C == full.C && gate.H == 1 && gate.W == 1))
+                    {
+                        throw new ShapeRuleException("shape-mismatch", $"input shapes {x} and {y} neither match nor broadcast ([C,1,1] gate)");
+                    }
+
+                    return new(full, 0, 0);
+                });
+
+            yield return new("concat", "concatenation along channels of inputs with equal spatial size", 2, 8, false, [],
+                a =>
+                {
+                    foreach (var other in a.Inputs.Skip(1))
+                    {
+                        if (other.H != a.Input.H || other.W != a.Input.W)
+                        {
+                            throw new ShapeRuleException("shape-mismatch", $"input shapes {a.Input} and {other} differ in spatial size");
+                        }
+                    }
+
+                    return new(a.Input with { C = a.Inputs.Sum(s => s.C) }, 0, 0);
+                });
+
+            yield return new("dropout", "zeroes elements with probability p during training", 1, 1, false, [Probability(0.1)], a => new(a.Input, 0, 0));
+
+            yield return new("drop_path", "drops the whole branch per sample with probability p during training (stochastic depth)", 1, 1, false, [Probability(0.1)],
+                a => new(a.Input, 0, 0));
+        }
     }
 }

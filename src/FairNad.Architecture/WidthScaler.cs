@@ -7,17 +7,32 @@ public sealed record ScaledArchitecture(ArchitectureSpec Spec, double Multiplier
     public double Fill => (double)Parameters / Budget;
 }
 
+/// <summary>A spec cannot be scaled to the budget; the message says why. An <see cref="InvalidOperationException"/>, as before.</summary>
+public sealed class WidthScalingException(string message) : InvalidOperationException(message);
+
 /// <summary>
 /// Scales every width (stem and stages) by one multiplier so candidates are compared at equal size (NADER used about
 /// 1.5 M parameters on CIFAR): a binary search on the analytic parameter count for the largest multiplier within budget.
 /// Widths are rounded to a multiple of <c>divisor</c> (at least one divisor); by default the smallest multiple that keeps the
-/// block's grouped, multi-head and split operators valid (<see cref="RequiredDivisor"/>).
+/// block's grouped, multi-head and split operators valid (<see cref="RequiredDivisor"/>). Widths never leave
+/// [divisor, <see cref="ArchitectureLimits.MaxWidth"/>], so no multiplier can produce an overflowed or absurd width.
 /// </summary>
 public static class WidthScaler
 {
+    /// <summary>The largest divisor accepted.</summary>
+    public const int MaxDivisor = 1_024;
+
+    /// <exception cref="WidthScalingException">the spec is beyond the analyzer's limits, or no multiplier gives a valid spec within the budget.</exception>
     public static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int? divisor = null, int iterations = 48)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
+        CheckDivisor(divisor ?? 1);
+        var absurd = ArchitectureAnalyzer.Analyze(spec).Errors.Where(e => e.Rule is "too-large" or "overflow").ToList();
+        if (absurd.Count > 0)
+        {
+            throw new WidthScalingException($"{Label(spec)} cannot be scaled: {string.Join("; ", absurd)}");
+        }
+
         return ScaleToBudget(spec, budget, divisor ?? RequiredDivisor(spec), iterations);
     }
 
@@ -66,8 +81,8 @@ public static class WidthScaler
 
         if (best is null)
         {
-            throw new InvalidOperationException(
-                $"{spec.Name}: no width multiplier in [1/64, 64] gives a valid architecture within {budget} parameters");
+            throw new WidthScalingException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{Label(spec)}: no width multiplier in [1/64, 64] gives a valid architecture within {budget:N0} parameters"));
         }
 
         return Fill(best, divisor);
@@ -116,13 +131,35 @@ public static class WidthScaler
         }
     }
 
+    /// <summary>
+    /// Every width times <paramref name="multiplier"/>, rounded to a multiple of <paramref name="divisor"/> and kept within
+    /// [divisor, the largest multiple of divisor up to <see cref="ArchitectureLimits.MaxWidth"/>].
+    /// </summary>
     public static ArchitectureSpec Scale(ArchitectureSpec spec, double multiplier, int divisor = 1)
     {
-        int Round(int width) => Math.Max(divisor, (int)Math.Round(width * multiplier / divisor, MidpointRounding.AwayFromZero) * divisor);
+        CheckDivisor(divisor);
+        if (!double.IsFinite(multiplier) || multiplier <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "the width multiplier must be a positive finite number");
+        }
+
+        // In multiples of the divisor, in double arithmetic so that no product can wrap around.
+        var most = ArchitectureLimits.MaxWidth / divisor;
+        int Round(int width) => (int)Math.Clamp(Math.Round(width * multiplier / divisor, MidpointRounding.AwayFromZero), 1, most) * divisor;
         return spec with
         {
             Stem = spec.Stem with { Channels = Round(spec.Stem.Channels) },
             Stages = spec.Stages.Select(s => s with { Width = Round(s.Width) }).ToList(),
         };
     }
+
+    private static void CheckDivisor(int divisor)
+    {
+        if (divisor is < 1 or > MaxDivisor)
+        {
+            throw new ArgumentOutOfRangeException(nameof(divisor), divisor, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the width divisor must lie in [1, {MaxDivisor:N0}]"));
+        }
+    }
+
+    private static string Label(ArchitectureSpec spec) => spec.Name is { Length: > 0 } name ? name : "the architecture";
 }

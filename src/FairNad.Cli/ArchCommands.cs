@@ -149,9 +149,9 @@ internal static class ArchCommands
         return 0;
     }
 
-    public static int Scale(ArchitectureSpec spec, long budget, int? divisor, TextWriter output, TextWriter log)
+    public static int Scale(ArchitectureSpec spec, string source, long budget, int? divisor, TextWriter output, TextWriter log)
     {
-        var scaled = WidthScaler.ScaleToBudget(spec, budget, divisor);
+        var scaled = Scaling.ToBudget(spec, source, budget, divisor);
         log.WriteLine(string.Create(Invariant, $"{spec.Name}: multiplier {scaled.Multiplier:F4}, {scaled.Parameters:N0} parameters = {scaled.Fill:P2} of {budget:N0}"));
         output.Write(SpecJson.Write(scaled.Spec));
         return 0;

@@ -30,9 +30,14 @@ internal static class ArchitectureSource
             }
         }
 
+        if (Directory.Exists(text))
+        {
+            throw new UsageException($"architecture {text} is a directory; expected a spec file (architecture.json), a NAS-Bench-201 cell string or a reference architecture name");
+        }
+
         if (File.Exists(text))
         {
-            return SpecJson.Read(File.ReadAllText(text), text);
+            return SpecJson.Read(InputChecks.ReadText(text, "architecture", "a spec file (architecture.json)"), text);
         }
 
         if (ReferenceArchitectures.Names.Contains(text))
@@ -42,6 +47,23 @@ internal static class ArchitectureSource
 
         throw new UsageException(
             $"'{text}' is not a spec file, a NAS-Bench-201 cell string (|op~0|+|...|) or a reference architecture ({string.Join(", ", ReferenceArchitectures.Names)})");
+    }
+}
+
+/// <summary>Width scaling of what a command line names; a refusal names the source.</summary>
+internal static class Scaling
+{
+    /// <exception cref="UsageException">the spec is beyond the analyzer's limits or no width fits the budget; the message starts with <paramref name="source"/>.</exception>
+    public static ScaledArchitecture ToBudget(ArchitectureSpec spec, string source, long budget, int? divisor = null)
+    {
+        try
+        {
+            return WidthScaler.ScaleToBudget(spec, budget, divisor);
+        }
+        catch (WidthScalingException e)
+        {
+            throw new UsageException($"{source}: {e.Message}");
+        }
     }
 }
 

@@ -20,6 +20,11 @@ internal static class BenchCommands
 
     public static int Models(string table, int limit, int compileSample, int threads, string dataset, TextWriter output, TextWriter log)
     {
+        if (Directory.Exists(table))
+        {
+            throw new UsageException($"table {table} is a directory; expected a NAS-Bench-201 table (CSV) such as {Path.Combine(table, "nb201_cifar10-valid.csv")}");
+        }
+
         if (!File.Exists(table))
         {
             throw new UsageException($"NAS-Bench-201 table '{table}' does not exist (the repository's copy lives under ../shared/data/nb201 or knowledge/nb201)");
@@ -303,7 +308,7 @@ internal static class BenchCommands
     private static List<(string Cell, double TestAccuracy)> ReadRows(string table)
     {
         using var reader = new StreamReader(table);
-        var header = reader.ReadLine()!.Split(',');
+        var header = reader.ReadLine()?.Split(',') ?? throw new UsageException($"{table} is empty");
         var cell = Array.IndexOf(header, "arch str");
         var test = Array.IndexOf(header, "test accuracy");
         if (cell < 0 || test < 0)
@@ -312,10 +317,17 @@ internal static class BenchCommands
         }
 
         var rows = new List<(string, double)>();
+        var number = 1;
         for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
         {
+            number++;
             var fields = line.Split(',');
-            rows.Add((fields[cell], double.Parse(fields[test], CultureInfo.InvariantCulture)));
+            if (fields.Length <= Math.Max(cell, test) || !double.TryParse(fields[test], NumberStyles.Float, CultureInfo.InvariantCulture, out var accuracy))
+            {
+                throw new UsageException($"{table}: line {number}: expected an 'arch str' and a numeric 'test accuracy' field");
+            }
+
+            rows.Add((fields[cell], accuracy));
         }
 
         return rows;
@@ -324,6 +336,11 @@ internal static class BenchCommands
     /// <summary>The NAS-Bench-201 strategy benchmark: prints the Markdown tables and, with <paramref name="outDirectory"/>, writes them and the anytime curves.</summary>
     public static int Nb201Strategies(FairNad.Search.Nb201BenchmarkSettings settings, string? outDirectory, TextWriter output, TextWriter log)
     {
+        if (outDirectory is not null)
+        {
+            InputChecks.NotAFile(outDirectory, "--out", "a folder for benchmark.md, anytime.csv and the plots");
+        }
+
         if (settings.Seeds < 1 || settings.Budgets.Count == 0 || settings.Budgets.Any(b => b < 1))
         {
             throw new UsageException("--seeds and every --budgets value must be at least 1");

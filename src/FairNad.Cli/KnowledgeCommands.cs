@@ -9,10 +9,12 @@ internal static class KnowledgeCommands
 {
     public static int Extract(string llm, string? host, string references, string outRoot, TextWriter output)
     {
+        InputChecks.NotAFile(outRoot, "--out", "a folder for the extracted tree");
         var model = llm.StartsWith("ollama:", StringComparison.Ordinal) ? llm[7..] : LlmSettings.DefaultModel;
         var folder = Path.Combine(outRoot, Slug(model));
         var settings = LlmSettings.Parse(llm, Path.Combine(folder, "transcripts"), host);
         using var session = LlmSession.OpenAsync(settings, "Extract").GetAwaiter().GetResult();
+        InputChecks.RequireDirectory(references, "--references", "a folder of reference descriptions (*.md)");
         var result = KnowledgeExtractor.ExtractAsync(session, references, AttributeTree.Default()).GetAwaiter().GetResult();
         Directory.CreateDirectory(folder);
         var tree = Path.Combine(folder, "attribute-tree.json");

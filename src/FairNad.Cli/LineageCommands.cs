@@ -12,7 +12,7 @@ internal static class LineageCommands
 
     public static int Show(string repository, string candidate, string? run, string format, bool diff, TextWriter output)
     {
-        using var store = LineageStore.Open(repository);
+        using var store = Open(repository);
         var found = store.Find(candidate, run);
         var steps = LineageAudit.Chain(store, found, diff);
         output.Write(format switch
@@ -26,7 +26,7 @@ internal static class LineageCommands
 
     public static int List(string repository, string? run, TextWriter output)
     {
-        using var store = LineageStore.Open(repository);
+        using var store = Open(repository);
         if (run is null)
         {
             foreach (var name in store.Runs())
@@ -35,6 +35,11 @@ internal static class LineageCommands
             }
 
             return 0;
+        }
+
+        if (!store.Runs().Contains(run))
+        {
+            throw new UsageException($"--run {run}: no such run in {store.Path} (runs: {(store.Runs().Count == 0 ? "none" : string.Join(", ", store.Runs()))})");
         }
 
         output.WriteLine($"{"#",4}  {"candidate",-12}  {"commit",-12}  {"mutation",-12}  {"val. acc.",9}  {"status",-8}  attribute");
@@ -51,7 +56,7 @@ internal static class LineageCommands
     /// <summary>Exit 0 when the run checks out, 1 with one line per problem otherwise.</summary>
     public static int Verify(string repository, string run, TextWriter output)
     {
-        using var store = LineageStore.Open(repository);
+        using var store = Open(repository);
         var problems = store.Verify(run);
         foreach (var problem in problems)
         {
@@ -66,12 +71,15 @@ internal static class LineageCommands
 
     public static int Export(string repository, string run, string destination, TextWriter output)
     {
+        InputChecks.NotAFile(repository, "--repo", "a git repository (or a folder inside one)");
         if (destination.EndsWith(".bundle", StringComparison.Ordinal))
         {
+            InputChecks.NotADirectory(destination, "--to", "a bundle file to write");
             LineageTransfer.ExportBundle(repository, run, destination);
         }
         else
         {
+            InputChecks.NotAFile(destination, "--to", "a repository folder (created bare if missing) or a file ending in .bundle");
             LineageTransfer.Copy(repository, destination, run);
         }
 
@@ -81,6 +89,12 @@ internal static class LineageCommands
 
     public static int Import(string repository, string run, string source, TextWriter output)
     {
+        InputChecks.NotAFile(repository, "--repo", "a git repository (created bare if missing)");
+        if (!File.Exists(source) && !Directory.Exists(source))
+        {
+            throw new UsageException($"--from {source} does not exist; expected a repository folder or a .bundle file");
+        }
+
         if (File.Exists(source))
         {
             LineageTransfer.ImportBundle(source, repository, run);
@@ -158,6 +172,13 @@ internal static class LineageCommands
                 Directory.Delete(path, recursive: true);
             }
         }
+    }
+
+    /// <summary>The lineage store at or above <paramref name="repository"/> (the --repo option).</summary>
+    private static LineageStore Open(string repository)
+    {
+        InputChecks.NotAFile(repository, "--repo", "a git repository (or a folder inside one)");
+        return LineageStore.Open(repository);
     }
 
     private static long DirectorySize(string path) => new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);

@@ -6,35 +6,57 @@ using FairNad.Lineage;
 
 namespace FairNad.Cli;
 
-/// <summary>Entry point of `fairnad`. Exit codes: 0 success, 1 the check failed (invalid spec, mismatch), 2 bad usage or input.</summary>
+/// <summary>
+/// Entry point of `fairnad`. Exit codes: 0 success, 1 the check failed (invalid spec, mismatch), 2 bad usage or input
+/// (the message names the file, field or option), 70 an internal error (a bug: one line, and the stack trace only with
+/// FAIRNAD_DEBUG=1).
+/// </summary>
 public static class Program
 {
+    /// <summary>The exit code of an unexpected exception (EX_SOFTWARE).</summary>
+    public const int InternalError = 70;
+
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = BuildCommands(output, error);
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var e in parsed.Errors)
-            {
-                error.WriteLine($"fairnad: {e.Message}");
-            }
-
-            error.WriteLine("Run 'fairnad --help' for usage.");
-            return 2;
-        }
-
         try
         {
+            var root = BuildCommands(output, error);
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                foreach (var e in parsed.Errors)
+                {
+                    error.WriteLine($"fairnad: {e.Message}");
+                }
+
+                error.WriteLine("Run 'fairnad --help' for usage.");
+                return 2;
+            }
+
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or FormatException or LineageException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or FairNad.Experiments.ExperimentException or FairNad.Evaluation.DeviceUnavailableException or ArgumentException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or UnauthorizedAccessException or FormatException or LineageException or WidthScalingException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or FairNad.Experiments.ExperimentException or FairNad.Evaluation.DeviceUnavailableException or ArgumentException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
         }
+        catch (Exception e)
+        {
+            // Last resort: bad input must be caught above with a message of its own; anything else is a bug.
+            return ReportInternalError(e, error);
+        }
+    }
+
+    /// <summary>One line naming the exception, then a hint, or the stack trace when FAIRNAD_DEBUG=1; returns <see cref="InternalError"/>.</summary>
+    internal static int ReportInternalError(Exception e, TextWriter error)
+    {
+        error.WriteLine($"fairnad: internal error: {e.GetType().FullName}: {e.Message.ReplaceLineEndings(" ")}");
+        error.WriteLine(Environment.GetEnvironmentVariable("FAIRNAD_DEBUG") == "1"
+            ? e.ToString()
+            : "fairnad: this is a bug; set FAIRNAD_DEBUG=1 to see the stack trace, and report it with the command line");
+        return InternalError;
     }
 
     private static RootCommand BuildCommands(TextWriter output, TextWriter error)
@@ -67,7 +89,15 @@ public static class Program
 
         var outPath = new Option<string?>("--out") { Description = "Write the code to this file instead of standard output." };
         var codegen = new Command("codegen", "Print the candidate as TorchSharp C# (deterministic: same spec, same bytes).") { architecture, dataset, outPath };
-        codegen.SetAction(r => ArchCommands.Codegen(Spec(r), r.GetValue(architecture)!, r.GetValue(outPath), output));
+        codegen.SetAction(r =>
+        {
+            if (r.GetValue(outPath) is { } file)
+            {
+                InputChecks.NotADirectory(file, "--out", "a file to write the code to");
+            }
+
+            return ArchCommands.Codegen(Spec(r), r.GetValue(architecture)!, r.GetValue(outPath), output);
+        });
 
         var generated = new Option<bool>("--generated") { Description = "Also compile the generated code with Roslyn and check that both paths agree." };
         var seed = new Option<long>("--seed") { Description = "Seed of the weight initialisation and the random input.", DefaultValueFactory = _ => 0 };
@@ -77,9 +107,17 @@ public static class Program
         build.SetAction(r => ArchCommands.Build(Spec(r), r.GetValue(architecture)!, r.GetValue(generated), r.GetValue(seed), r.GetValue(batch), r.GetValue(threads), output));
 
         var budget = new Option<long>("--params") { Description = "Parameter budget, e.g. 1500000.", Required = true };
+        budget.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<long>()));
         var divisor = new Option<int?>("--divisor") { Description = "Round widths to a multiple of this (default: the smallest that keeps grouped and multi-head operators valid)." };
+        divisor.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is { } value && (value < 1 || value > WidthScaler.MaxDivisor))
+            {
+                r.AddError(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"--divisor must lie in [1, {WidthScaler.MaxDivisor}], not {value}"));
+            }
+        });
         var scale = new Command("scale", "Scale all widths to the largest size within a parameter budget; prints the scaled spec.") { architecture, dataset, budget, divisor };
-        scale.SetAction(r => ArchCommands.Scale(Spec(r), r.GetValue(budget), r.GetValue(divisor), output, error));
+        scale.SetAction(r => ArchCommands.Scale(Spec(r), r.GetValue(architecture)!, r.GetValue(budget), r.GetValue(divisor), output, error));
 
         var references = new Command("references", "List the reference architectures with their size and id.") { dataset };
         references.SetAction(r => ArchCommands.References(r.GetValue(dataset)!, output));
@@ -96,17 +134,35 @@ public static class Program
         var segment = new Option<int>("--segment") { Description = "Report the cost per candidate every this many candidates.", DefaultValueFactory = _ => 100 };
         var benchRepository = new Option<string?>("--repo") { Description = "Write into this repository (created bare if missing) instead of a temporary one that is deleted afterwards." };
         var lineageBench = new Command("lineage", "Time writing candidates (spec + code + note) into a lineage repository as branches accumulate.") { count, segment, benchRepository };
-        lineageBench.SetAction(r => LineageCommands.Bench(r.GetValue(count), r.GetValue(segment), r.GetValue(benchRepository), output, error));
+        lineageBench.SetAction(r =>
+        {
+            if (r.GetValue(count) < 1 || r.GetValue(segment) < 1)
+            {
+                throw new UsageException("--count and --segment must be at least 1");
+            }
+
+            if (r.GetValue(benchRepository) is { } path)
+            {
+                InputChecks.NotAFile(path, "--repo", "a repository folder (created bare if missing)");
+            }
+
+            return LineageCommands.Bench(r.GetValue(count), r.GetValue(segment), r.GetValue(benchRepository), output, error);
+        });
         var nb201Directory = new Option<string>("--nb201-dir") { Description = "Folder with nb201_cifar10-valid.csv, nb201_cifar100.csv, nb201_ImageNet16-120.csv.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "nb201") };
         var sample = new Option<int>("--sample") { Description = "Cells per table (a seeded sample).", DefaultValueFactory = _ => 1000 };
         var sampleSeed = new Option<int>("--seed") { Description = "Seed of the sample and of the weights.", DefaultValueFactory = _ => 0 };
         var proxies = new Command("proxies", "Spearman rho of synflow against NAS-Bench-201 test accuracy on a seeded sample of cells.") { nb201Directory, sample, sampleSeed };
-        proxies.SetAction(r => BenchCommands.Proxies(r.GetValue(nb201Directory)!, r.GetValue(sample), r.GetValue(sampleSeed), output, error));
+        proxies.SetAction(r =>
+        {
+            InputChecks.RequireDirectory(r.GetValue(nb201Directory)!, "--nb201-dir", "the folder of NAS-Bench-201 tables");
+            return BenchCommands.Proxies(r.GetValue(nb201Directory)!, r.GetValue(sample), r.GetValue(sampleSeed), output, error);
+        });
         var candidates = new Option<string[]>("--candidates") { Description = "Reference architectures to time.", DefaultValueFactory = _ => ["resnet", "mobilenetv2"], AllowMultipleArgumentsPerToken = true };
         var overheadParams = new Option<long>("--params") { Description = "Width-scale each to this many parameters.", DefaultValueFactory = _ => 100_000 };
+        overheadParams.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<long>()));
         var overhead = new Command("overhead", "Harness wall time per candidate (isolated worker) versus the bare training loop, at the quick fidelity.") { candidates, overheadParams };
         overhead.SetAction(r => BenchCommands.Overhead(
-            r.GetValue(candidates)!.Select(c => WidthScaler.ScaleToBudget(ArchitectureSource.Resolve(c, "fashion-mnist"), r.GetValue(overheadParams)).Spec).ToList(),
+            r.GetValue(candidates)!.Select(c => Scaling.ToBudget(ArchitectureSource.Resolve(c, "fashion-mnist"), c, r.GetValue(overheadParams)).Spec).ToList(),
             FairNad.Evaluation.Training.TrainingConfig.Quick, output, error));
         var nb201Seeds = new Option<int>("--seeds") { Description = "Seeds per strategy (0..N-1).", DefaultValueFactory = _ => 100 };
         var nb201Budgets = new Option<int[]>("--budgets") { Description = "Query budgets to report.", DefaultValueFactory = _ => [25, 50, 100, 200, 400], AllowMultipleArgumentsPerToken = true };
@@ -147,11 +203,20 @@ public static class Program
         return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
     }
 
+    /// <summary>A parameter budget below 1 is a usage error naming the option.</summary>
+    private static void AtLeastOne(System.CommandLine.Parsing.OptionResult result, long value)
+    {
+        if (value < 1)
+        {
+            result.AddError(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{((Option)result.Option).Name} must be at least 1, not {value}"));
+        }
+    }
+
     private static Command LineageCommand(TextWriter output, TextWriter error)
     {
         var repository = new Option<string>("--repo") { Description = "The git repository holding the lineage (default: the one around the current directory).", DefaultValueFactory = _ => "." };
-        var run = new Option<string?>("--run") { Description = "The run." };
-        var requiredRun = new Option<string>("--run") { Description = "The run.", Required = true };
+        var run = new Option<string?>("--run") { Description = "The run." }.RunName();
+        var requiredRun = new Option<string>("--run") { Description = "The run.", Required = true }.RunName();
         var candidate = new Argument<string?>("candidate") { Description = "Candidate id or unique prefix (at least 6 characters).", Arity = ArgumentArity.ZeroOrOne };
         var format = new Option<string>("--format") { Description = "markdown or json.", DefaultValueFactory = _ => "markdown" };
         var diff = new Option<bool>("--diff") { Description = "Show the spec diff of each step." };
@@ -191,7 +256,12 @@ public static class Program
         var from = new Option<string>("--from") { Description = "Directory with the four official Fashion-MNIST .gz files.", Required = true };
         var outDirectory = new Option<string>("--out") { Description = "Where to write the subset.", Required = true };
         var subset = new Command("make-subset", "Recreate the embedded Fashion-MNIST subset (1,000 train / 200 test images per class) from the full files.") { from, outDirectory };
-        subset.SetAction(r => DataCommands.MakeSubset(r.GetValue(from)!, r.GetValue(outDirectory)!, output));
+        subset.SetAction(r =>
+        {
+            InputChecks.RequireDirectory(r.GetValue(from)!, "--from", "the folder holding the four official Fashion-MNIST .gz files");
+            InputChecks.NotAFile(r.GetValue(outDirectory)!, "--out", "a folder to write the subset into");
+            return DataCommands.MakeSubset(r.GetValue(from)!, r.GetValue(outDirectory)!, output);
+        });
         return new Command("data", "Datasets: show, download, make-subset.") { show, download, subset };
     }
 
@@ -214,6 +284,7 @@ public static class Program
         var seed = new Option<long?>("--seed") { Description = "Seed of initialisation, shuffling and augmentation." };
         var device = new Option<string?>("--device") { Description = "Train on cpu (default), cuda or cuda:<index>." };
         var budget = new Option<long?>("--params") { Description = "Width-scale the architecture to this parameter budget first." };
+        budget.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<long?>() ?? 1));
         var outPath = new Option<string?>("--out") { Description = "Write the result document (JSON) here, atomically (one candidate, in this process)." };
         var quiet = new Option<bool>("--quiet") { Description = "No per-epoch progress." };
         var isolated = new Option<bool>("--isolated") { Description = "Train in a child worker process with a timeout and a memory cap (implied by several candidates or --jobs)." };
@@ -233,11 +304,19 @@ public static class Program
             var specs = r.GetValue(architectures)!.Select(a =>
             {
                 var spec = ArchitectureSource.Resolve(a, name);
-                return r.GetValue(budget) is { } parameters ? WidthScaler.ScaleToBudget(spec, parameters).Spec : spec;
+                return r.GetValue(budget) is { } parameters ? Scaling.ToBudget(spec, a, parameters).Spec : spec;
             }).ToList();
             var workers = Math.Max(1, r.GetValue(jobs));
             var runIsolated = r.GetValue(isolated) || specs.Count > 1 || workers > 1;
-            var config = r.GetValue(configFile) is { } file ? FairNad.Evaluation.Training.TrainingConfig.Parse(File.ReadAllText(file), file) : r.GetValue(fidelity) switch
+            if (r.GetValue(outPath) is { } resultPath)
+            {
+                InputChecks.NotADirectory(resultPath, "--out", "a file to write the result document to");
+            }
+
+            InputChecks.NotAFile(r.GetValue(outDirectory)!, "--out-dir", "a folder for the workers' result documents");
+            var config = r.GetValue(configFile) is { } file
+                ? FairNad.Evaluation.Training.TrainingConfig.Parse(InputChecks.ReadText(file, "--config", "a training config document (JSON)"), file)
+                : r.GetValue(fidelity) switch
             {
                 "quick" => FairNad.Evaluation.Training.TrainingConfig.Quick,
                 "full" => FairNad.Evaluation.Training.TrainingConfig.Full,
@@ -275,7 +354,7 @@ public static class Program
         var tree = new Option<string?>("--tree") { Description = "An attribute-tree file (default: the curated tree, knowledge/attribute-tree.json)." };
         var references = new Option<string?>("--references") { Description = "Folder of reference descriptions to check attribute references against (default: knowledge/references when present)." };
         FairNad.Knowledge.AttributeTree Load(ParseResult r) => r.GetValue(tree) is { } path
-            ? FairNad.Knowledge.AttributeTree.Read(File.ReadAllText(path), path)
+            ? FairNad.Knowledge.AttributeTree.Read(InputChecks.ReadText(path, "--tree", "an attribute-tree file (JSON)"), path)
             : FairNad.Knowledge.AttributeTree.Default();
 
         var show = new Command("show", "Print the tree: granularity, category, attribute, effect, references and realisations.") { tree };
@@ -294,6 +373,11 @@ public static class Program
         validate.SetAction(r =>
         {
             var loaded = Load(r);
+            if (r.GetValue(references) is { } given)
+            {
+                InputChecks.RequireDirectory(given, "--references", "a folder of reference descriptions (*.md)");
+            }
+
             var folder = r.GetValue(references) ?? Path.Combine("knowledge", "references");
             var known = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.md").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToHashSet(StringComparer.Ordinal) : null;
             var problems = loaded.Validate(known);
@@ -312,7 +396,7 @@ public static class Program
         format.SetAction(r =>
         {
             var path = r.GetValue(file)!;
-            File.WriteAllText(path, FairNad.Knowledge.AttributeTree.Read(File.ReadAllText(path), path).Write());
+            File.WriteAllText(path, FairNad.Knowledge.AttributeTree.Read(InputChecks.ReadText(path, "file", "an attribute-tree file (JSON)"), path).Write());
             output.WriteLine($"formatted {path}");
             return 0;
         });
@@ -321,7 +405,16 @@ public static class Program
         var referencesIn = new Option<string>("--references") { Description = "Folder of reference descriptions.", DefaultValueFactory = _ => Path.Combine("knowledge", "references") };
         var outRoot = new Option<string>("--out") { Description = "Where to write <model>/attribute-tree.json, merge-report.md and transcripts/.", DefaultValueFactory = _ => Path.Combine("knowledge", "extracted") };
         var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).") { llm, host, referencesIn, outRoot };
-        extract.SetAction(r => KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output));
+        extract.SetAction(r =>
+        {
+            // A folder the user named is checked before the LLM is asked; the default one only before extraction.
+            if (r.GetResult(referencesIn) is { Implicit: false })
+            {
+                InputChecks.RequireDirectory(r.GetValue(referencesIn)!, "--references", "a folder of reference descriptions (*.md)");
+            }
+
+            return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output);
+        });
         return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format, extract };
     }
 }

@@ -26,8 +26,8 @@ internal static class SearchCommands
         var budget = new Option<long?>("--params") { Description = "Parameter budget of every candidate." };
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs per candidate." };
         var device = new Option<string?>("--device") { Description = "Train on cpu, cuda or cuda:<index> (a GPU needs the Cuda libtorch backend)." };
-        var run = new Option<string?>("--run") { Description = "Run name (default <experiment>-<strategy>-s<seed>)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue this recorded run after a crash or kill: same experiment, same seed, same final result." };
+        var run = new Option<string?>("--run") { Description = "Run name (default <experiment>-<strategy>-s<seed>)." }.RunName();
+        var resume = new Option<string?>("--resume") { Description = "Continue this recorded run after a crash or kill: same experiment, same seed, same final result." }.RunName();
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
         var repository = new Option<string>("--repo") { Description = "Git repository that receives the lineage branches and notes.", DefaultValueFactory = _ => "." };
         var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets)." };
@@ -47,6 +47,22 @@ internal static class SearchCommands
             }
 
             var path = r.GetValue(experiment) ?? Path.Combine("experiments", $"{r.GetValue(dataset) ?? "quickstart"}.json");
+            if (r.GetValue(resume) is null && Directory.Exists(path))
+            {
+                throw new UsageException($"{(r.GetValue(experiment) is null ? "experiment" : "--experiment")} {path} is a directory; expected an experiment file (JSON)");
+            }
+
+            if (r.GetValue(tree) is { } treePath)
+            {
+                InputChecks.RequireFile(treePath, "--tree", "an attribute-tree file (JSON)");
+            }
+
+            InputChecks.NotAFile(r.GetValue(results)!, "--results", "the folder of run folders");
+            if (r.GetValue(dataDirectory) is { } data)
+            {
+                InputChecks.NotAFile(data, "--data-dir", "the data directory (a folder of datasets)");
+            }
+
             if (r.GetValue(resume) is null && !File.Exists(path))
             {
                 throw new UsageException(r.GetValue(experiment) is null
@@ -66,8 +82,8 @@ internal static class SearchCommands
 
     public static Command ReportCommand(TextWriter output)
     {
-        var run = new Option<string?>("--run") { Description = "The recorded run (results/<run>)." };
-        var runs = new Option<string[]>("--runs") { Description = "Several runs of one experiment (seeds, strategies) to aggregate: mean +- std and paired Wilcoxon tests against rea and random.", AllowMultipleArgumentsPerToken = true };
+        var run = new Option<string?>("--run") { Description = "The recorded run (results/<run>)." }.RunName();
+        var runs = new Option<string[]>("--runs") { Description = "Several runs of one experiment (seeds, strategies) to aggregate: mean +- std and paired Wilcoxon tests against rea and random.", AllowMultipleArgumentsPerToken = true }.RunName();
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
         var outDirectory = new Option<string?>("--out") { Description = "Where to write the report (default results/<run>/report; for --runs, results/aggregate)." };
         var command = new Command("report", "Write a run's report from its recorded data: candidates.csv, front.csv, attributes.csv, report.md, table.tex and PNG plots; or aggregate runs over seeds.")
@@ -76,6 +92,11 @@ internal static class SearchCommands
         };
         command.SetAction(r =>
         {
+            if (r.GetValue(outDirectory) is { } reportDirectory)
+            {
+                InputChecks.NotAFile(reportDirectory, "--out", "a folder to write the report into");
+            }
+
             if (r.GetValue(runs) is { Length: > 0 } several)
             {
                 var target = r.GetValue(outDirectory) ?? Path.Combine(r.GetValue(results)!, "aggregate");
@@ -102,7 +123,7 @@ internal static class SearchCommands
 
     public static Command ReproduceCommand(TextWriter output, TextWriter error)
     {
-        var run = new Option<string>("--run") { Description = "The recorded run (results/<run>).", Required = true };
+        var run = new Option<string>("--run") { Description = "The recorded run (results/<run>).", Required = true }.RunName();
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
         var tolerance = new Option<double?>("--tolerance") { Description = "Largest accuracy difference accepted, in points (default 0 for CPU runs, which are bit-exact; 0.5 otherwise)." };
         var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live." };
@@ -113,6 +134,11 @@ internal static class SearchCommands
         command.SetAction(r =>
         {
             var name = r.GetValue(run)!;
+            if (r.GetValue(dataDirectory) is { } data)
+            {
+                InputChecks.NotAFile(data, "--data-dir", "the data directory (a folder of datasets)");
+            }
+
             var report = Reproduction.RunAsync(r.GetValue(results)!, name, EvaluateCommands.Worker, r.GetValue(dataDirectory), r.GetValue(tolerance), log: error.WriteLine, progress: p => error.WriteLine(Line(p)))
                 .GetAwaiter().GetResult();
             foreach (var difference in report.Differences)

@@ -4,6 +4,34 @@ namespace FairNad.Data;
 public sealed class DataUnavailableException(string message) : Exception(message);
 
 /// <summary>
+/// What the catalog requires of a dataset's files before it uses them: the number of records in every file and, for the
+/// official downloads (<see cref="DatasetCatalog.FashionMnistFiles"/>, <see cref="DatasetCatalog.Cifar10"/>,
+/// <see cref="DatasetCatalog.Cifar100"/>), their checksum. <see cref="Official"/> describes the published datasets;
+/// tests that write small files in the same formats pass their own counts and no checksums.
+/// </summary>
+/// <param name="CifarBatch">Records in each CIFAR-10 batch (data_batch_1..5.bin, test_batch.bin).</param>
+/// <param name="Cifar100Train">Records in CIFAR-100's train.bin.</param>
+/// <param name="Cifar100Test">Records in CIFAR-100's test.bin.</param>
+/// <param name="FashionMnistTrain">Images (and labels) in Fashion-MNIST's train files.</param>
+/// <param name="FashionMnistTest">Images (and labels) in Fashion-MNIST's t10k files.</param>
+/// <param name="ImageNet16Train">Images in ImageNet16's ten training batches together.</param>
+/// <param name="ImageNet16Validation">Images in ImageNet16's val_data.</param>
+/// <param name="Checksums">Whether an official download must match the catalog's checksum.</param>
+public sealed record DataRequirements(
+    int CifarBatch,
+    int Cifar100Train,
+    int Cifar100Test,
+    int FashionMnistTrain,
+    int FashionMnistTest,
+    int ImageNet16Train,
+    int ImageNet16Validation,
+    bool Checksums = true)
+{
+    /// <summary>The published datasets.</summary>
+    public static DataRequirements Official { get; } = new(10_000, 50_000, 10_000, 60_000, 10_000, 1_281_167, 50_000);
+}
+
+/// <summary>
 /// The datasets FairNad knows, their canonical downloads, and the splits each metric uses:
 /// <list type="bullet">
 /// <item>cifar10: train = a seeded class-stratified half of the 50,000 training images, validation = the other half
@@ -55,19 +83,31 @@ public static class DatasetCatalog
     public static IReadOnlyList<string> FashionMnistDirectories(string dataDirectory) =>
         [Path.Combine(dataDirectory, "fashion-mnist"), "/usr/share/datasets/fashion-mnist"];
 
-    /// <summary>Loads a dataset's splits from the data directory (downloading nothing; see <see cref="DownloadAsync"/>).</summary>
+    /// <summary>
+    /// Loads a dataset's splits from the data directory (downloading nothing; see <see cref="DownloadAsync"/>), checking
+    /// each file's record count and each official download's checksum (<paramref name="requirements"/>, default
+    /// <see cref="DataRequirements.Official"/>). Fashion-MNIST falls back to the embedded subset only when no
+    /// Fashion-MNIST file is there at all: a partial set, a directory in a file's place or a bad file is an error.
+    /// </summary>
     /// <exception cref="DataUnavailableException">the files are not there; the message says which to place where.</exception>
-    public static DatasetSplits Load(string dataset, string dataDirectory, bool allowEmbedded = true)
+    /// <exception cref="DataFormatException">a file is there but wrong (a directory, corrupt, truncated, a checksum mismatch); the message names it.</exception>
+    public static DatasetSplits Load(string dataset, string dataDirectory, bool allowEmbedded = true, DataRequirements? requirements = null)
     {
+        var expect = requirements ?? DataRequirements.Official;
+        if (File.Exists(dataDirectory))
+        {
+            throw new DataFormatException($"{dataDirectory} is a file; expected the data directory (a folder of datasets) there");
+        }
+
         switch (dataset)
         {
             case "fashion-mnist":
                 foreach (var directory in FashionMnistDirectories(dataDirectory))
                 {
-                    if (FashionMnistFiles.All(f => File.Exists(Path.Combine(directory, f.FileName))))
+                    if (FashionMnistIn(directory) is { } files)
                     {
-                        var train = IdxReader.Read(Path.Combine(directory, "train-images-idx3-ubyte.gz"), Path.Combine(directory, "train-labels-idx1-ubyte.gz"), "fashion-mnist-train");
-                        var test = IdxReader.Read(Path.Combine(directory, "t10k-images-idx3-ubyte.gz"), Path.Combine(directory, "t10k-labels-idx1-ubyte.gz"), "fashion-mnist-test");
+                        var train = ReadIdx(files[0], files[1], "fashion-mnist-train", expect.FashionMnistTrain, expect);
+                        var test = ReadIdx(files[2], files[3], "fashion-mnist-test", expect.FashionMnistTest, expect);
                         return HoldOut(dataset, train, test, $"full Fashion-MNIST from {directory}");
                     }
                 }
@@ -84,11 +124,27 @@ public static class DatasetCatalog
             case "cifar100":
             {
                 var cifar100 = dataset == "cifar100";
-                var archive = Path.Combine(dataDirectory, (cifar100 ? Cifar100 : Cifar10).FileName);
+                var official = cifar100 ? Cifar100 : Cifar10;
+                var archive = Path.Combine(dataDirectory, official.FileName);
                 var folder = Path.Combine(dataDirectory, cifar100 ? "cifar-100-binary" : "cifar-10-batches-bin");
+                if (File.Exists(folder))
+                {
+                    throw new DataFormatException($"{folder} is a file; expected the extracted {dataset} folder (or nothing) there");
+                }
+
+                if (Directory.Exists(archive))
+                {
+                    throw new DataFormatException($"{archive} is a directory; expected the official {official.FileName} there ({official.Url})");
+                }
+
                 var source = Directory.Exists(folder) ? folder : File.Exists(archive) ? archive
-                    : throw new DataUnavailableException($"{dataset}: place {(cifar100 ? Cifar100 : Cifar10).FileName} (or its extracted folder) in {dataDirectory}, or run `fairnad data download {dataset}` ({(cifar100 ? Cifar100 : Cifar10).Url})");
-                var (train, test) = CifarReader.Load(source, cifar100);
+                    : throw new DataUnavailableException($"{dataset}: place {official.FileName} (or its extracted folder) in {dataDirectory}, or run `fairnad data download {dataset}` ({official.Url})");
+                if (source == archive)
+                {
+                    VerifyChecksum(archive, official, dataset, expect);
+                }
+
+                var (train, test) = CifarReader.Load(source, cifar100, expect);
                 if (!cifar100)
                 {
                     var (kept, held) = Splits.Stratified(train, 0.5, SplitSeed, "cifar10-train", "cifar10-valid");
@@ -102,13 +158,18 @@ public static class DatasetCatalog
             case "imagenet16-120":
             {
                 var folder = Path.Combine(dataDirectory, "imagenet16");
+                if (File.Exists(folder))
+                {
+                    throw new DataFormatException($"{folder} is a file; expected a folder holding train_data_batch_1..10 and val_data there");
+                }
+
                 if (!Directory.Exists(folder))
                 {
                     throw new DataUnavailableException(
                         $"imagenet16-120 needs a manual download (Chrabaszcz et al. 2017, https://image-net.org/download-images, 'Downsampled ImageNet 16x16'): place train_data_batch_1..10 and val_data in {folder}");
                 }
 
-                var (train, val) = ImageNet16Reader.Load(folder);
+                var (train, val) = ImageNet16Reader.Load(folder, requirements: expect);
                 var (validation, test) = Splits.Stratified(val, 0.5, SplitSeed, "imagenet16-120-valid", "imagenet16-120-test");
                 return new DatasetSplits(dataset, train, validation, test, folder, "train: training batches with labels 1..120; validation and test: seeded stratified halves of val_data");
             }
@@ -129,6 +190,11 @@ public static class DatasetCatalog
             "imagenet16-120" => throw new DataUnavailableException($"imagenet16-120 cannot be downloaded automatically: place train_data_batch_1..10 and val_data in {Path.Combine(dataDirectory, "imagenet16")}"),
             _ => throw new DataUnavailableException($"unknown dataset '{dataset}'; known: {string.Join(", ", Names)}"),
         };
+        foreach (var path in new[] { dataDirectory, folder }.Distinct().Where(File.Exists))
+        {
+            throw new DataFormatException($"{path} is a file; expected a directory to download {dataset} into");
+        }
+
         var downloader = new Downloader(http);
         var paths = new List<string>();
         foreach (var file in files)
@@ -137,6 +203,80 @@ public static class DatasetCatalog
         }
 
         return paths;
+    }
+
+    /// <summary>
+    /// The paths of the four official Fashion-MNIST files in <paramref name="directory"/> (train images, train labels,
+    /// test images, test labels), or null when none of them (gzipped or not) is there.
+    /// </summary>
+    /// <exception cref="DataFormatException">the directory is a file, a file's name is taken by a directory, or the set is incomplete.</exception>
+    private static string[]? FashionMnistIn(string directory)
+    {
+        if (File.Exists(directory))
+        {
+            throw new DataFormatException($"{directory} is a file; expected a folder holding the Fashion-MNIST .gz files (or nothing) there");
+        }
+
+        if (!Directory.Exists(directory))
+        {
+            return null;
+        }
+
+        var paths = FashionMnistFiles.Select(f => Path.Combine(directory, f.FileName)).ToArray();
+        foreach (var path in paths.Concat(paths.Select(p => p[..^3])).Where(Directory.Exists))
+        {
+            throw new DataFormatException($"{path} is a directory; expected the Fashion-MNIST file {Path.GetFileName(path)} there");
+        }
+
+        var present = paths.Where(File.Exists).ToList();
+        var unpacked = paths.Select(p => p[..^3]).Where(File.Exists).ToList();
+        if (present.Count == paths.Length)
+        {
+            return paths;
+        }
+
+        if (present.Count == 0 && unpacked.Count == 0)
+        {
+            return null;
+        }
+
+        var missing = paths.Where(p => !File.Exists(p)).Select(Path.GetFileName);
+        var hint = unpacked.Count > 0 ? $" ({string.Join(", ", unpacked.Select(Path.GetFileName))} must stay gzipped, as downloaded)" : string.Empty;
+        throw new DataUnavailableException(
+            $"{directory} holds part of Fashion-MNIST but not {string.Join(", ", missing)}{hint}; the full set needs all four files: run `fairnad data download fashion-mnist`, or remove the folder to use the embedded subset");
+    }
+
+    private static ImageSet ReadIdx(string images, string labels, string name, int expected, DataRequirements requirements)
+    {
+        foreach (var path in new[] { images, labels })
+        {
+            VerifyChecksum(path, FashionMnistFiles.Single(f => f.FileName == Path.GetFileName(path)), "fashion-mnist", requirements);
+        }
+
+        var set = IdxReader.Read(images, labels, name);
+        if (set.Count != expected)
+        {
+            throw new DataFormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{images}: {set.Count:N0} images, expected {expected:N0}: the file is truncated or not the official one"));
+        }
+
+        return set;
+    }
+
+    /// <summary>An official download must have the catalog's checksum (unless <paramref name="requirements"/> waives it).</summary>
+    private static void VerifyChecksum(string path, RemoteFile official, string dataset, DataRequirements requirements)
+    {
+        if (!requirements.Checksums)
+        {
+            return;
+        }
+
+        var actual = Downloader.Checksum(path, official.Checksum);
+        if (actual != official.Checksum)
+        {
+            throw new DataFormatException(
+                $"{path}: checksum {actual}, expected {official.Checksum} (the official {official.FileName}): the file is corrupt or not the official one; delete it and run `fairnad data download {dataset}`");
+        }
     }
 
     private static DatasetSplits HoldOut(string dataset, ImageSet train, ImageSet test, string source)
@@ -164,7 +304,7 @@ public static class EmbeddedSubset
                 ?? throw new DataFormatException($"embedded resource {name} is missing from FairNad.Data");
             using var copy = new MemoryStream();
             stream.CopyTo(copy);
-            return IdxReader.Gunzip(copy.ToArray(), name);
+            return Gzip.Decompress(copy.ToArray(), name);
         }
 
         var train = IdxReader.Parse(Resource("train-images-idx3-ubyte.gz"), Resource("train-labels-idx1-ubyte.gz"), "fashion-mnist-subset-train", 10, "embedded train images", "embedded train labels");

@@ -19,8 +19,18 @@ public sealed class Downloader(HttpClient http, int attempts = 3)
 {
     public async Task<string> FetchAsync(RemoteFile file, string directory, IProgress<DownloadProgress>? progress = null, CancellationToken cancel = default)
     {
+        if (File.Exists(directory))
+        {
+            throw new DataFormatException($"{directory} is a file; expected a directory to download {file.FileName} into");
+        }
+
         Directory.CreateDirectory(directory);
         var target = Path.Combine(directory, file.FileName);
+        if (Directory.Exists(target))
+        {
+            throw new DataFormatException($"{target} is a directory; expected the file {file.FileName} there");
+        }
+
         if (File.Exists(target))
         {
             var actual = Checksum(target, file.Checksum);

@@ -137,3 +137,21 @@ public static class Splits
         return order;
     }
 }
+
+/// <summary>Checks that a path is what a reader expects before it reads, so a directory in a file's place is named as such.</summary>
+internal static class DataPaths
+{
+    /// <exception cref="DataFormatException">the path is a directory or does not exist; the message names it and <paramref name="what"/> was expected.</exception>
+    public static void RequireFile(string path, string what)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new DataFormatException($"{path} is a directory; expected {what} there");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new DataFormatException($"{path} does not exist; expected {what} there");
+        }
+    }
+}

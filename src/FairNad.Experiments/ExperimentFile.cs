@@ -15,6 +15,11 @@ public static class ExperimentFile
     /// <exception cref="ExperimentException">the file is missing, malformed or invalid.</exception>
     public static Experiment Load(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new ExperimentException($"{path} is a directory; expected an experiment file (JSON)");
+        }
+
         if (!File.Exists(path))
         {
             throw new ExperimentException($"{path}: no such experiment file");

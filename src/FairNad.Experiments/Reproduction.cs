@@ -30,6 +30,7 @@ public static class Reproduction
     public static async Task<ReproductionReport> RunAsync(string resultsDirectory, string run, WorkerCommand worker, string? dataDirectory, double? tolerance = null,
         Func<Experiment, ICandidateEvaluator>? evaluator = null, Action<string>? log = null, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
+        LineageLayout.CheckRunName(run); // before any path is built from it
         var recordedDirectory = Path.Combine(resultsDirectory, run);
         var copy = Path.Combine(recordedDirectory, SearchSession.ExperimentCopy);
         if (!File.Exists(copy))

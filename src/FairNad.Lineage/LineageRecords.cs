@@ -260,7 +260,7 @@ public static partial class LineageLayout
     {
         if (!RunName().IsMatch(run) || run.EndsWith(".lock", StringComparison.Ordinal) || run.Contains("..", StringComparison.Ordinal))
         {
-            throw new LineageException($"run name '{run}' must be 1-100 letters, digits, '.', '_' or '-', not start with '.' or '-', and not end in .lock");
+            throw new LineageException($"run name '{run}' must be 1-100 letters, digits, '.', '_' or '-', not start with '.' or '-', contain no '..' and not end in .lock");
         }
     }
 

@@ -136,6 +136,19 @@ public sealed class ArchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Validate_BillionChannels_ExitsOneNamingTheFieldAndLimit()
+    {
+        var spec = ReferenceArchitectures.Get("resnet");
+        var path = WriteSpec(spec with { Stem = spec.Stem with { Channels = 1_000_000_000 }, Stages = spec.Stages.Select(s => s with { Width = 1_000_000_000 }).ToList() }, "huge.json");
+
+        var (code, output, _) = Run("arch", "analyze", path);
+
+        Assert.Equal(1, code);
+        Assert.Contains("stages[0].width: too-large: stages[0].width: the width of stage 0 is 1,000,000,000; the limit is 65,536", output);
+        Assert.DoesNotContain("parameters", output);
+    }
+
+    [Fact]
     public void References_ListsEveryReference()
     {
         var (code, output, _) = Run("arch", "references", "--dataset", "fashion-mnist");

@@ -8,16 +8,29 @@ namespace FairNad.Data.Tests;
 /// <summary>Writes small files in the published byte formats.</summary>
 internal static class Formats
 {
-    public static byte[] Gzip(byte[] data)
+    /// <summary>One gzip member; <see cref="CompressionLevel.NoCompression"/> stores the data verbatim, so a flipped bit in it still inflates.</summary>
+    public static byte[] Gzip(byte[] data, CompressionLevel level = CompressionLevel.Fastest)
     {
         using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Fastest))
+        using (var gzip = new GZipStream(output, level))
         {
             gzip.Write(data);
         }
 
         return output.ToArray();
     }
+
+    /// <summary>A copy with one bit flipped at <paramref name="index"/> (from the end when negative).</summary>
+    public static byte[] FlipBit(byte[] data, int index, int bit = 3)
+    {
+        var copy = data.ToArray();
+        copy[index < 0 ? copy.Length + index : index] ^= (byte)(1 << bit);
+        return copy;
+    }
+
+    /// <summary>Requirements that fit the small files these helpers write: the given record counts and no official checksums.</summary>
+    public static DataRequirements Small(int cifarBatch = 0, int cifar100Train = 0, int cifar100Test = 0, int fashionTrain = 0, int fashionTest = 0, int imageNetTrain = 0, int imageNetValidation = 0) =>
+        new(cifarBatch, cifar100Train, cifar100Test, fashionTrain, fashionTest, imageNetTrain, imageNetValidation, Checksums: false);
 
     /// <summary>CIFAR records; pixel bytes encode (record, position) so a mix-up shows.</summary>
     public static byte[] Cifar(int[] labels, bool cifar100, int salt)

@@ -56,7 +56,7 @@ public sealed class ReaderTests : IDisposable
     public void CifarLoad_DirectoryAndTarGz_SameSets()
     {
         var files = CifarReader.Cifar10Train.Select((f, b) => (Name: $"cifar-10-batches-bin/{f}", Data: Formats.Cifar([b, 9 - b, 3], false, b)))
-            .Append(("cifar-10-batches-bin/test_batch.bin", Formats.Cifar([7, 1], false, 9))).ToList();
+            .Append(("cifar-10-batches-bin/test_batch.bin", Formats.Cifar([7, 1, 4], false, 9))).ToList();
         foreach (var (name, data) in files)
         {
             Write(Path.Combine("extracted", name), data);
@@ -64,12 +64,12 @@ public sealed class ReaderTests : IDisposable
 
         var archive = Write("cifar-10-binary.tar.gz", Formats.Gzip(Formats.Tar(files)));
 
-        var (train, test) = CifarReader.Load(Path.Combine(_directory, "extracted"), cifar100: false);
-        var (train2, test2) = CifarReader.Load(archive, cifar100: false);
+        var (train, test) = CifarReader.Load(Path.Combine(_directory, "extracted"), cifar100: false, Formats.Small(cifarBatch: 3));
+        var (train2, test2) = CifarReader.Load(archive, cifar100: false, Formats.Small(cifarBatch: 3));
 
         Assert.Equal(15, train.Count);
         Assert.Equal([0, 9, 3, 1, 8, 3], train.Labels[..6]);
-        Assert.Equal([7, 1], test.Labels);
+        Assert.Equal([7, 1, 4], test.Labels);
         Assert.Equal((byte)((1 * 31) + 7 + 5), train.Sample(4)[5]);
         Assert.Equal(train.Pixels, train2.Pixels);
         Assert.Equal(test.Labels, test2.Labels);
@@ -80,7 +80,7 @@ public sealed class ReaderTests : IDisposable
     {
         var path = Write("c100.tar", Formats.Tar([("cifar-100-binary/train.bin", Formats.Cifar([42, 99, 0], true, 1)), ("cifar-100-binary/test.bin", Formats.Cifar([57], true, 2))]));
 
-        var (train, test) = CifarReader.Load(path, cifar100: true);
+        var (train, test) = CifarReader.Load(path, cifar100: true, Formats.Small(cifar100Train: 3, cifar100Test: 1));
 
         Assert.Equal([42, 99, 0], train.Labels);
         Assert.Equal(100, train.Classes);
@@ -185,7 +185,7 @@ public sealed class ReaderTests : IDisposable
             Write($"fashion-mnist/{prefix}-labels-idx1-ubyte.gz", Formats.Gzip(labels));
         }
 
-        var splits = DatasetCatalog.Load("fashion-mnist", _directory);
+        var splits = DatasetCatalog.Load("fashion-mnist", _directory, requirements: Formats.Small(fashionTrain: 100, fashionTest: 100));
 
         Assert.Equal($"full Fashion-MNIST from {Path.Combine(_directory, "fashion-mnist")}", splits.Source);
         Assert.Equal((90, 10, 100), (splits.Train.Count, splits.Validation.Count, splits.Test.Count));
@@ -210,7 +210,7 @@ public sealed class ReaderTests : IDisposable
         var files = CifarReader.Cifar10Train.Select(f => ($"cifar-10-batches-bin/{f}", Formats.Cifar(labels, false, 1))).Append(("cifar-10-batches-bin/test_batch.bin", Formats.Cifar(labels, false, 2)));
         Write("cifar-10-binary.tar.gz", Formats.Gzip(Formats.Tar(files)));
 
-        var splits = DatasetCatalog.Load("cifar10", _directory);
+        var splits = DatasetCatalog.Load("cifar10", _directory, requirements: Formats.Small(cifarBatch: 20));
 
         Assert.Equal((50, 50, 20), (splits.Train.Count, splits.Validation.Count, splits.Test.Count));
         Assert.All(splits.Validation.ClassCounts(), c => Assert.Equal(5, c));
