@@ -54,18 +54,50 @@ internal static class LineageCommands
     }
 
     /// <summary>Exit 0 when the run checks out, 1 with one line per problem otherwise.</summary>
-    public static int Verify(string repository, string run, TextWriter output)
+    /// <summary>
+    /// Exit 0 when the run checks out, 1 with one line per finding otherwise. With the run's folder under
+    /// <paramref name="results"/>, the journal (hash chain included), the result documents and the notes are checked against
+    /// each other and every journaled commit is recomputed from its journal line.
+    /// </summary>
+    public static int Verify(string repository, string run, string results, TextWriter output)
     {
         using var store = Open(repository);
-        var problems = store.Verify(run);
+        var problems = new List<string>();
+        var runDirectory = Path.Combine(results, run);
+        var journalPath = Path.Combine(runDirectory, FairNad.Experiments.RunJournal.FileName);
+        IReadOnlyList<FairNad.Experiments.JournalEntry>? journal = null;
+        if (File.Exists(journalPath))
+        {
+            try
+            {
+                journal = FairNad.Experiments.RunJournal.Read(journalPath, run);
+            }
+            catch (FairNad.Experiments.ExperimentException e)
+            {
+                problems.Add(e.Message);
+            }
+        }
+
+        problems.AddRange(journal is null
+            ? store.Verify(run)
+            : store.Verify(run, journal.Select(e => new RecordedCandidate(e.Index, e.Candidate, e.Commit, e.MutationType, e.Attribute, e.Parents, e.Transcript, e.Summary,
+                new CandidateMetrics(e.Status, e.Validation, e.Test, e.Parameters, e.Macs))).ToList()));
+        if (journal is not null)
+        {
+            problems.AddRange(FairNad.Experiments.RunAudit.CrossCheck(runDirectory, run, journal, store));
+        }
+
         foreach (var problem in problems)
         {
             output.WriteLine(problem);
         }
 
+        var checkedWhat = journal is null
+            ? $"git only: no {journalPath}"
+            : "commits, notes, the journal's hash chain, result documents";
         output.WriteLine(problems.Count == 0
-            ? $"run {run}: {store.Candidates(run).Count} candidates verified (spec hashes, canonical form, generated code, parents, notes)"
-            : $"run {run}: {problems.Count} problem(s)");
+            ? $"run {run}: {store.Candidates(run).Count} candidates verified ({checkedWhat})"
+            : $"run {run}: {problems.Count} problem(s) ({checkedWhat})");
         return problems.Count == 0 ? 0 : 1;
     }
 

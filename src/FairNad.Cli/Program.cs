@@ -9,14 +9,19 @@ namespace FairNad.Cli;
 /// <summary>
 /// Entry point of `fairnad`. Exit codes: 0 success, 1 the check failed (invalid spec, mismatch), 2 bad usage or input
 /// (the message names the file, field or option), 70 an internal error (a bug: one line, and the stack trace only with
-/// FAIRNAD_DEBUG=1).
+/// FAIRNAD_DEBUG=1); `fairnad search` adds 75 (stopped by a failure of the machine; resumable) and 130 (interrupted).
 /// </summary>
 public static class Program
 {
     /// <summary>The exit code of an unexpected exception (EX_SOFTWARE).</summary>
     public const int InternalError = 70;
 
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        // A worker started by a runner dies with it (a no-op for everything else).
+        FairNad.Evaluation.Isolation.WorkerLifetime.BindToParent();
+        return Run(args, Console.Out, Console.Error);
+    }
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -224,8 +229,12 @@ public static class Program
         var list = new Command("list", "List runs, or the candidates of --run with their metrics.") { repository, run };
         list.SetAction(r => LineageCommands.List(r.GetValue(repository)!, r.GetValue(run), output));
 
-        var verify = new Command("verify", "Check a run: spec hashes, canonical form, generated code, parents, notes; exit 1 on a problem.") { repository, requiredRun };
-        verify.SetAction(r => LineageCommands.Verify(r.GetValue(repository)!, r.GetValue(requiredRun)!, output));
+        var verifyResults = new Option<string>("--results") { Description = "Folder of run folders: the run's journal and result documents there are checked against the git record too.", DefaultValueFactory = _ => "results" };
+        var verify = new Command("verify", "Check a run: every commit and note as FairNad writes them (identity, message, files, parents), and the journal, result documents and notes against each other; exit 1 on a problem.")
+        {
+            repository, requiredRun, verifyResults,
+        };
+        verify.SetAction(r => LineageCommands.Verify(r.GetValue(repository)!, r.GetValue(requiredRun)!, r.GetValue(verifyResults)!, output));
 
         var to = new Option<string>("--to") { Description = "A repository path (created bare if missing) or a file ending in .bundle.", Required = true };
         var export = new Command("export", "Copy a run's branches and notes to another repository or a git bundle, with the same commit ids.") { repository, requiredRun, to };

@@ -11,6 +11,9 @@ internal static class SearchCommands
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
+    /// <summary>Exit code of a run stopped by a failure of the machine, not of a candidate (EX_TEMPFAIL: resume it later).</summary>
+    public const int InfrastructureStop = 75;
+
     public static Command Command(TextWriter output, TextWriter error)
     {
         var experiment = new Option<string?>("--experiment") { Description = "An experiment file (default: experiments/<dataset>.json, or experiments/quickstart.json without --dataset)." };
@@ -192,6 +195,13 @@ internal static class SearchCommands
             var run = last?.Run ?? request.Resume ?? request.RunName ?? "<run>";
             error.WriteLine($"fairnad: interrupted after {last?.Done ?? 0} candidate(s); everything finished is recorded. Continue with: fairnad search --resume {run}");
             return 130;
+        }
+        catch (InfrastructureFailureException e)
+        {
+            var run = last?.Run ?? request.Resume ?? request.RunName ?? "<run>";
+            error.WriteLine($"fairnad: run {run} stopped after {last?.Done ?? 0} candidate(s): {e.Message}");
+            error.WriteLine($"fairnad: everything finished is recorded. Continue with: fairnad search --resume {run}");
+            return InfrastructureStop;
         }
         finally
         {

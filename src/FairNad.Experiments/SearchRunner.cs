@@ -137,16 +137,50 @@ public static class SearchRunner
             }
 
             var entries = new JournalEntry[batch.Count];
+            var evaluated = new EvaluationResult?[batch.Count];
+            var replayed = new JournalEntry?[batch.Count];
+            var next = 0;
+
+            // Records finished candidates in batch order, so the journal, the lineage and the progress lines come out in the
+            // same order whichever worker finishes first. Each record is, in this order and each step durable before the
+            // next: result document, lineage commit and metrics note, journal line. A kill between steps leaves a candidate
+            // the journal does not list, which a resumed run evaluates again and records identically.
+            void RecordInOrder()
+            {
+                for (; next < batch.Count && (evaluated[next] is not null || replayed[next] is not null); next++)
+                {
+                    var index = done.Count + next;
+                    if (replayed[next] is { } known)
+                    {
+                        entries[next] = known;
+                        Report(context, progress, index + 1, known, replayed: true, done, entries, priorElapsed + clock.Elapsed.TotalSeconds, null);
+                        continue;
+                    }
+
+                    var result = evaluated[next]!;
+                    evaluatedHere++;
+                    result.WriteAtomically(RunAudit.ResultPath(context.RunDirectory, batch[next].Key));
+                    CrashPoints.Reach("after-result");
+                    var entry = Record(context, batch[next], index, result, priorElapsed + clock.Elapsed.TotalSeconds);
+                    CrashPoints.Reach("after-commit");
+                    entries[next] = journal.Append(entry);
+                    CrashPoints.Reach("after-journal");
+                    var perCandidate = clock.Elapsed.TotalSeconds / evaluatedHere;
+                    Report(context, progress, index + 1, entries[next], replayed: false, done, entries, priorElapsed + clock.Elapsed.TotalSeconds,
+                        TimeSpan.FromSeconds(perCandidate * (e.Candidates - index - 1)));
+                }
+            }
+
             using var slots = new SemaphoreSlim(Math.Max(1, context.Evaluator.Parallelism));
             var work = batch.Select(async (proposal, i) =>
             {
-                var index = done.Count + i;
                 if (recorded.TryGetValue(proposal.Key, out var known))
                 {
-                    entries[i] = Check(known, proposal, index, context);
+                    var check = Check(known, proposal, done.Count + i, context);
                     lock (gate)
                     {
-                        Report(context, progress, done.Count + entries.Count(x => x is not null), entries[i], replayed: true, done, entries, priorElapsed + clock.Elapsed.TotalSeconds, null);
+                        replayed[i] = check;
+                        RecordInOrder();
                     }
 
                     return;
@@ -154,10 +188,9 @@ public static class SearchRunner
 
                 await slots.WaitAsync(cancel).ConfigureAwait(false);
                 EvaluationResult result;
-                var path = RunAudit.ResultPath(context.RunDirectory, proposal.Key);
                 try
                 {
-                    result = await context.Evaluator.EvaluateAsync(proposal.Candidate, path, cancel).ConfigureAwait(false);
+                    result = await context.Evaluator.EvaluateAsync(proposal.Candidate, RunAudit.ResultPath(context.RunDirectory, proposal.Key), cancel).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -166,20 +199,8 @@ public static class SearchRunner
 
                 lock (gate)
                 {
-                    evaluatedHere++;
-                    // The record, in this order, each step durable before the next: result document, lineage commit and
-                    // metrics note, journal line. A kill between steps leaves a candidate the journal does not list, which
-                    // a resumed run evaluates again and records identically.
-                    result.WriteAtomically(path);
-                    CrashPoints.Reach("after-result");
-                    var entry = Record(context, proposal, index, result, priorElapsed + clock.Elapsed.TotalSeconds);
-                    CrashPoints.Reach("after-commit");
-                    entries[i] = journal.Append(entry);
-                    CrashPoints.Reach("after-journal");
-                    var finished = done.Count + entries.Count(x => x is not null);
-                    var perCandidate = clock.Elapsed.TotalSeconds / evaluatedHere;
-                    Report(context, progress, finished, entries[i], replayed: false, done, entries, priorElapsed + clock.Elapsed.TotalSeconds,
-                        TimeSpan.FromSeconds(perCandidate * (e.Candidates - finished)));
+                    evaluated[i] = result;
+                    RecordInOrder();
                 }
             }).ToList();
             await Task.WhenAll(work).ConfigureAwait(false);

@@ -94,6 +94,18 @@ public sealed class SearchCommandTests : IDisposable
         using var repository = new Repository(_directory);
         Assert.Equal(5, repository.Branches.Count(b => b.FriendlyName.StartsWith("fairnad/cli-fairnad-s3/", StringComparison.Ordinal)));
         Assert.True(File.Exists(Path.Combine(_directory, "results", "cli-fairnad-s3", "summary.md")));
+
+        var clean = Run("lineage", "verify", "--run", "cli-fairnad-s3", "--repo", _directory, "--results", Path.Combine(_directory, "results"));
+        Assert.True(clean.Code == 0, clean.Output + clean.Error);
+        Assert.Contains("run cli-fairnad-s3: 4 candidates verified (commits, notes, the journal's hash chain, result documents)", clean.Output, StringComparison.Ordinal);
+
+        var resultFile = Directory.GetFiles(Path.Combine(_directory, "results", "cli-fairnad-s3", "candidates"), "*.json").First(f => !f.EndsWith(".spec.json", StringComparison.Ordinal) && !f.EndsWith(".config.json", StringComparison.Ordinal));
+        var result = EvaluationResult.Parse(File.ReadAllText(resultFile), resultFile);
+        (result with { BestValidationAccuracy = 91.0 }).WriteAtomically(resultFile);
+        var tampered = Run("lineage", "verify", "--run", "cli-fairnad-s3", "--repo", _directory, "--results", Path.Combine(_directory, "results"));
+        Assert.Equal(1, tampered.Code);
+        Assert.Contains($"candidate {result.CandidateId[..12]}", tampered.Output, StringComparison.Ordinal);
+        Assert.Contains($"validation accuracy differs: journal {result.BestValidationAccuracy?.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, candidates/{result.CandidateId}.json 91,", tampered.Output, StringComparison.Ordinal);
     }
 
     [Fact]

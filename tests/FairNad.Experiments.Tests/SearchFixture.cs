@@ -52,6 +52,34 @@ public sealed class SearchFixture : IDisposable
     public static IReadOnlyList<string> Fingerprint(IEnumerable<JournalEntry> entries) => entries.OrderBy(e => e.Index).Select(e =>
         JsonSerializer.Serialize(new { e.Index, e.Candidate, e.MutationType, e.Attribute, e.Parents, e.Status, e.Validation, e.Test, e.Parameters, e.Macs, e.FailureCategory, e.Commit })).ToList();
 
+    /// <summary>JSON fields that measure time or name the host: they differ between any two runs and feed no result.</summary>
+    public static readonly IReadOnlyList<string> Timings = ["trainSeconds", "elapsedSeconds", "imagesPerSecond", "latencyMs", "latencyBatch1Ms", "latencyBatch64Ms", "workerHost", "previous"];
+
+    /// <summary>The run folder's result documents, feedback and journal, with <see cref="Timings"/> removed, by file name.</summary>
+    public static IReadOnlyDictionary<string, string> RecordedFiles(string runDirectory)
+    {
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in Directory.EnumerateFiles(Path.Combine(runDirectory, "candidates"), "*.json").Where(p => !p.EndsWith(".spec.json", StringComparison.Ordinal) && !p.EndsWith(".config.json", StringComparison.Ordinal)))
+        {
+            files["candidates/" + Path.GetFileName(path)] = WithoutTimings(File.ReadAllText(path));
+        }
+
+        files["feedback.json"] = File.Exists(Path.Combine(runDirectory, "feedback.json")) ? File.ReadAllText(Path.Combine(runDirectory, "feedback.json")) : "(none)";
+        files["journal.jsonl"] = string.Join("\n", File.ReadAllLines(Path.Combine(runDirectory, RunJournal.FileName)).Select(WithoutTimings));
+        return files;
+    }
+
+    private static string WithoutTimings(string json)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        foreach (var field in Timings)
+        {
+            node.Remove(field);
+        }
+
+        return node.ToJsonString();
+    }
+
     public void Dispose()
     {
         foreach (var file in Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories))

@@ -1,71 +1,128 @@
 using System.Diagnostics;
+using FairNad.Evaluation.Isolation;
 
 namespace FairNad.Experiments.Tests;
 
-/// <summary>Searches that really train (tiny fidelity, in process): determinism across processes, and kill -9 then resume.</summary>
-[Trait("Category", "Slow")]
-public sealed class TrainingSearchTests : IDisposable
+/// <summary>The tiny experiment trained for real in two isolated workers, once, uninterrupted and on an idle machine.</summary>
+public sealed class UninterruptedTrainingRun : IDisposable
 {
-    private readonly SearchFixture _a = new();
-    private readonly SearchFixture _b = new();
-
-    public void Dispose()
+    public UninterruptedTrainingRun()
     {
-        _a.Dispose();
-        _b.Dispose();
+        Fixture.Write(TrainingSearchTests.Isolated);
+        Outcome = SearchFixture.Run(Fixture.Request(train: true)).Single();
+        Files = SearchFixture.RecordedFiles(Outcome.RunDirectory);
     }
 
-    [Fact]
-    public async Task Resume_AfterKill9MidRun_SameCandidatesCommitsAndMetricsAsUninterrupted()
+    public SearchFixture Fixture { get; } = new();
+
+    public SearchOutcome Outcome { get; }
+
+    public IReadOnlyDictionary<string, string> Files { get; }
+
+    public void Dispose() => Fixture.Dispose();
+}
+
+/// <summary>
+/// Searches that really train, in worker processes: killed with SIGKILL at chosen moments and resumed, and run with the CPU
+/// busy; each must end with the same candidates, commits, metrics and recorded files as the uninterrupted idle run.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) : IClassFixture<UninterruptedTrainingRun>, IDisposable
+{
+    private const string RunName = "tiny-fairnad-s0";
+
+    private readonly SearchFixture _fixture = new();
+
+    /// <summary>The tiny experiment with two isolated workers: what the quickstart does, on a smaller scale.</summary>
+    public static Experiment Isolated => SearchFixture.Tiny with { Evaluation = new EvaluationOptions(2, true, 300, 4096) };
+
+    public void Dispose() => _fixture.Dispose();
+
+    /// <summary>
+    /// kill -9 of the runner: while a worker runs (the worker must die with it), between a candidate's result file and its
+    /// commit, and between its commit and its journal line.
+    /// </summary>
+    [Theory]
+    [InlineData("worker-running:3")]
+    [InlineData("after-result:4")]
+    [InlineData("after-commit:6")]
+    public void Resume_AfterKill9_SameCandidatesCommitsMetricsAndFilesAsUninterrupted(string crashAt)
     {
-        var uninterrupted = SearchFixture.Run(_b.Request(train: true)).Single();
-        var journal = Path.Combine(_a.Results, "tiny-fairnad-s0", "journal.jsonl");
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _a.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "fairnad.dll"), "search", "--experiment", _a.ExperimentPath, "--results", _a.Results, "--repo", _a.Root, "--plain" })
+        _fixture.Write(Isolated);
+        var runDirectory = Path.Combine(_fixture.Results, RunName);
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _fixture.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "fairnad.dll"), "search", "--experiment", _fixture.ExperimentPath, "--results", _fixture.Results, "--repo", _fixture.Root, "--plain" })
         {
             start.ArgumentList.Add(argument);
         }
 
+        start.Environment[CrashPoints.Variable] = crashAt;
+        string stderr;
         using (var child = Process.Start(start)!)
         {
-            child.OutputDataReceived += (_, _) => { };
-            child.ErrorDataReceived += (_, _) => { };
-            child.BeginOutputReadLine();
-            child.BeginErrorReadLine();
-            var watch = Stopwatch.StartNew();
-            while (Lines(journal) < 3)
-            {
-                Assert.False(child.HasExited, $"the search ended before it could be killed (exit {(child.HasExited ? child.ExitCode : 0)})");
-                Assert.True(watch.Elapsed < TimeSpan.FromMinutes(5), "no third candidate within 5 minutes");
-                await Task.Delay(50);
-            }
-
-            child.Kill(entireProcessTree: true);
-            child.WaitForExit();
+            _ = child.StandardOutput.ReadToEndAsync();
+            stderr = child.StandardError.ReadToEnd();
+            Assert.True(child.WaitForExit(TimeSpan.FromMinutes(5)), "the search neither finished nor died within 5 minutes");
+            Assert.True(child.ExitCode == 137, $"expected the runner to kill itself at {crashAt} (exit 137), got {child.ExitCode}: {stderr}");
         }
 
-        var killedAt = Lines(journal);
-        Assert.InRange(killedAt, 3, 9);
-        var replayed = 0;
-        var resumed = SearchFixture.Run(_a.Request(resume: "tiny-fairnad-s0", train: true), p => replayed += p.Replayed ? 1 : 0).Single();
+        Assert.Contains($"killing this process", stderr, StringComparison.Ordinal);
+        var watch = Stopwatch.StartNew();
+        while (WorkerLifetime.Find(runDirectory).Count > 0)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"a worker outlived its killed runner: {string.Join("; ", WorkerLifetime.Find(runDirectory))}");
+            Thread.Sleep(50);
+        }
 
-        Assert.Equal(killedAt, replayed);
-        var expected = SearchFixture.Fingerprint(uninterrupted.Candidates);
-        var actual = SearchFixture.Fingerprint(resumed.Candidates);
-        Assert.True(expected.SequenceEqual(actual), $"killed after {killedAt}; differing:\n{string.Join("\n", expected.Zip(actual).Where(p => p.First != p.Second).Select(p => p.First + "\n" + p.Second))}");
-        Assert.All(resumed.Candidates, c => Assert.Equal("ok", c.Status));
-        Assert.Contains(resumed.Candidates, c => c.Validation > 20);
+        var journaled = RunJournal.Read(Path.Combine(runDirectory, RunJournal.FileName), RunName).Count;
+        Assert.InRange(journaled, 1, 9);
+        var replayed = 0;
+
+        var resumed = SearchFixture.Run(_fixture.Request(resume: RunName, train: true), p => replayed += p.Replayed ? 1 : 0).Single();
+
+        Assert.Equal(journaled, replayed);
+        AssertSameRun(resumed);
     }
 
-    private static int Lines(string path)
+    /// <summary>Both cores kept busy by other threads for the whole search: load may slow it down, never change it.</summary>
+    [Fact]
+    public void Run_WhileTheCpuIsBusy_SameCandidatesCommitsMetricsAndFilesAsIdle()
     {
-        if (!File.Exists(path))
+        _fixture.Write(Isolated);
+        var stop = false;
+        var burners = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => new Thread(() =>
         {
-            return 0;
+            var x = 1.0;
+            while (!Volatile.Read(ref stop))
+            {
+                x = (x * 1.0000001) + 1e-9;
+            }
+
+            GC.KeepAlive(x);
+        }) { IsBackground = true }).ToList();
+        burners.ForEach(t => t.Start());
+        SearchOutcome loaded;
+        try
+        {
+            loaded = SearchFixture.Run(_fixture.Request(train: true)).Single();
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            burners.ForEach(t => t.Join());
         }
 
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd().Count(c => c == '\n');
+        AssertSameRun(loaded);
+    }
+
+    private void AssertSameRun(SearchOutcome run)
+    {
+        var expected = SearchFixture.Fingerprint(uninterrupted.Outcome.Candidates);
+        var actual = SearchFixture.Fingerprint(run.Candidates);
+        Assert.True(expected.SequenceEqual(actual), $"differing:\n{string.Join("\n", expected.Zip(actual).Where(p => p.First != p.Second).Select(p => p.First + "\n" + p.Second))}");
+        Assert.All(run.Candidates, c => Assert.Equal("ok", c.Status));
+        var files = SearchFixture.RecordedFiles(run.RunDirectory);
+        Assert.Equal(uninterrupted.Files.Keys, files.Keys);
+        Assert.All(uninterrupted.Files, f => Assert.True(f.Value == files[f.Key], $"{f.Key} differs:\n{f.Value}\n{files[f.Key]}"));
     }
 }

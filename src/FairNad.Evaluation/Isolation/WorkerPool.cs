@@ -87,7 +87,7 @@ public static class WorkerPool
                 if (!training && watch.Elapsed > TimeSpan.FromSeconds(1))
                 {
                     training = true;
-                    CrashPoints.Reach("training");
+                    CrashPoints.Reach("worker-running");
                 }
 
                 if (cancel.IsCancellationRequested)
