@@ -305,6 +305,21 @@ internal static class BenchCommands
         return report.Differences().Count == 0 && report.ReplicaFailures.Count == 0 ? 0 : 1;
     }
 
+    /// <summary>`fairnad bench memory`: predicted against measured peak memory per calibration worker.</summary>
+    public static int Memory(IReadOnlyList<long> budgets, IReadOnlyList<int> batches, TextWriter output, TextWriter log)
+    {
+        if (budgets.Count == 0 || budgets.Any(b => b < 20_000) || batches.Count == 0 || batches.Any(b => b < 1))
+        {
+            throw new UsageException("--budgets must be at least 20000 and --batches at least 1");
+        }
+
+        output.WriteLine(string.Create(Invariant,
+            $"memory model  process {FairNad.Evaluation.Training.MemoryModel.Format(FairNad.Evaluation.Training.MemoryModel.ProcessBytes)}, data x{FairNad.Evaluation.Training.MemoryModel.DataFactor}, {FairNad.Evaluation.Training.MemoryModel.BytesPerParameter} B/parameter, activations x{FairNad.Evaluation.Training.MemoryModel.ActivationFactor}, attention x{FairNad.Evaluation.Training.MemoryModel.AttentionFactor}, workspace {FairNad.Evaluation.Training.MemoryModel.Format(FairNad.Evaluation.Training.MemoryModel.WorkspaceBytes)}"));
+        var points = FairNad.Experiments.MemoryBenchmark.Run(FairNad.Experiments.MemoryBenchmark.Cases(budgets, batches), EvaluateCommands.Worker, line => log.WriteLine(line));
+        output.Write(FairNad.Experiments.MemoryBenchmark.Table(points));
+        return points.All(p => p.Ratio is not { } r || r <= 1) && points.All(p => p.Measured is not null) ? 0 : 1;
+    }
+
     private static List<(string Cell, double TestAccuracy)> ReadRows(string table)
     {
         using var reader = new StreamReader(table);

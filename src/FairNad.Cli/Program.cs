@@ -203,7 +203,14 @@ public static class Program
             FairNad.Experiments.DeterminismBenchmark.RunReplica(r.GetValue(replicaPlan)!, r.GetValue(replicaOut)!);
             return 0;
         });
-        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201, determinism, determinismReplica };
+        var memoryBudgets = new Option<long[]>("--budgets") { Description = "Parameter budgets of the calibration architectures.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [20_000, 100_000] };
+        var memoryBatches = new Option<int[]>("--batches") { Description = "Training batch sizes.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [32, 128] };
+        var memory = new Command("memory", "Train calibration candidates in worker processes and compare each worker's measured peak memory with the prediction that memory budgets are decided on; exit 1 if a measurement exceeds its prediction.")
+        {
+            memoryBudgets, memoryBatches,
+        };
+        memory.SetAction(r => BenchCommands.Memory(r.GetValue(memoryBudgets)!, r.GetValue(memoryBatches)!, output, error));
+        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201, determinism, determinismReplica, memory };
 
         return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
     }

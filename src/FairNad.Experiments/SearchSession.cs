@@ -45,6 +45,12 @@ public static class SearchSession
     /// <summary>How often a failure of the machine (timeout, memory cap, a kill from outside) is retried before the run stops.</summary>
     public const int InfrastructureRetries = 2;
 
+    /// <summary>
+    /// A worker's resident-memory cap: twice the budget that predictions are held to. It only catches a prediction gone
+    /// wrong (or memory the allocator keeps); reaching it is a failure of the infrastructure, retried and never recorded.
+    /// </summary>
+    public static long SafetyCap(long budgetBytes) => 2 * budgetBytes;
+
     /// <exception cref="ExperimentException">the experiment, the run folder or a resumed run is unusable; the message says which and why.</exception>
     public static async Task<IReadOnlyList<SearchOutcome>> RunAsync(SearchRequest request, Action<string> log, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -95,10 +101,14 @@ public static class SearchSession
             log($"run {run}: {experimentPath}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
             var splits = DatasetCatalog.Load(effective.Dataset, DatasetCatalog.DataDirectory(request.DataDirectory));
             log($"data {splits.Source}");
-            using var evaluator = new RetryingEvaluator(request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
-                ? (ICandidateEvaluator)new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
-                    new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), (long)effective.Evaluation.MemoryMb << 20), effective.Evaluation.Jobs, runDirectory)
-                : new InProcessEvaluator(effective.Dataset, request.DataDirectory, config)), InfrastructureRetries, log);
+            // The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never recorded).
+            var budget = (long)effective.Evaluation.MemoryMb << 20;
+            using var evaluator = new MemoryBudgetEvaluator(
+                new RetryingEvaluator(request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
+                    ? (ICandidateEvaluator)new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
+                        new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, runDirectory)
+                    : new InProcessEvaluator(effective.Dataset, request.DataDirectory, config)), InfrastructureRetries, log),
+                effective.Dataset, config, budget, splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);
             using var lineage = LineageStore.Open(request.RepositoryPath);
             using var session = effective.DisabledMutations.Contains(MutationTypes.Llm) || effective.Strategy is "random" or "rea"
                 ? null

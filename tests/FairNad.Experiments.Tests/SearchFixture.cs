@@ -53,7 +53,7 @@ public sealed class SearchFixture : IDisposable
         JsonSerializer.Serialize(new { e.Index, e.Candidate, e.MutationType, e.Attribute, e.Parents, e.Status, e.Validation, e.Test, e.Parameters, e.Macs, e.FailureCategory, e.Commit })).ToList();
 
     /// <summary>JSON fields that measure time or name the host: they differ between any two runs and feed no result.</summary>
-    public static readonly IReadOnlyList<string> Timings = ["trainSeconds", "elapsedSeconds", "imagesPerSecond", "latencyMs", "latencyBatch1Ms", "latencyBatch64Ms", "workerHost", "previous"];
+    public static readonly IReadOnlyList<string> Timings = ["trainSeconds", "elapsedSeconds", "imagesPerSecond", "latencyMs", "latencyBatch1Ms", "latencyBatch64Ms", "workerHost", "previous", "peakResidentBytes"];
 
     /// <summary>The run folder's result documents, feedback and journal, with <see cref="Timings"/> removed, by file name.</summary>
     public static IReadOnlyDictionary<string, string> RecordedFiles(string runDirectory)
@@ -94,12 +94,18 @@ public sealed class SearchFixture : IDisposable
 /// <summary>Scores an architecture by a fixed function of its size and id; optional overrides fail chosen candidates.</summary>
 public sealed class SyntheticEvaluator(Func<ArchitectureSpec, EvaluationResult?>? special = null) : ICandidateEvaluator
 {
+    private int _calls;
+
     public string Description => "synthetic (test)";
+
+    /// <summary>How many candidates this evaluator was asked for.</summary>
+    public int Calls => _calls;
 
     public int Parallelism => 2;
 
     public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default)
     {
+        Interlocked.Increment(ref _calls);
         var analysis = ArchitectureAnalyzer.Analyze(spec);
         var jitter = Convert.ToInt32(spec.Id[..4], 16) / 65536.0 * 10;
         var score = Math.Round(40 + (20.0 * analysis.Parameters / 20000) + jitter, 4);

@@ -15,7 +15,9 @@ public sealed record WorkerLimits(TimeSpan Timeout, long MemoryBytes)
 /// <see cref="ResultPath"/> (normally <c>fairnad evaluate ... --out ResultPath</c>).
 /// </summary>
 /// <param name="RunDirectory">The run the worker works for, in its environment, so a resumed run can find workers left behind.</param>
-public sealed record WorkerJob(string CandidateId, string Dataset, TrainingConfig Config, string FileName, IReadOnlyList<string> Arguments, string ResultPath, string? RunDirectory = null);
+/// <param name="Environment">Extra environment variables of the worker.</param>
+public sealed record WorkerJob(string CandidateId, string Dataset, TrainingConfig Config, string FileName, IReadOnlyList<string> Arguments, string ResultPath, string? RunDirectory = null,
+    IReadOnlyDictionary<string, string>? Environment = null);
 
 /// <summary>
 /// Runs candidates in child processes so that a crash, a native fault, running out of memory or running too long ends
@@ -56,6 +58,11 @@ public static class WorkerPool
         foreach (var argument in job.Arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in job.Environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         WorkerLifetime.Mark(start, job.RunDirectory);

@@ -27,7 +27,7 @@ public sealed record EvaluationResult
     /// <summary>ok or failed.</summary>
     public required string Status { get; init; }
 
-    /// <summary>invalid-spec, input-mismatch, diverged, out-of-memory, timeout, crash or error.</summary>
+    /// <summary>One of <see cref="FailureCategories"/>.</summary>
     public string? FailureCategory { get; init; }
 
     public string? FailureMessage { get; init; }
@@ -59,6 +59,9 @@ public sealed record EvaluationResult
     public double? LatencyBatch64Ms { get; init; }
 
     public double TrainSeconds { get; init; }
+
+    /// <summary>The evaluating process's peak resident memory (VmHWM) in bytes: a measurement of this machine, like the times.</summary>
+    public long? PeakResidentBytes { get; init; }
 
     public double ImagesPerSecond { get; init; }
 

@@ -65,12 +65,43 @@ public sealed class WorkerPoolTests : IDisposable
     }
 
     [Fact]
-    public void Run_UnreadableResult_RecordedAsCrash()
+    public void Run_UnreadableResult_AWorkerFailureNotACandidateOutcome()
     {
         var result = WorkerPool.Run(Bash("garbage", $"echo '{{not json' > '{Path.Combine(_directory, "garbage.json")}'"), Limits);
 
-        Assert.Equal("crash", result.FailureCategory);
+        Assert.Equal(FailureCategories.WorkerFailure, result.FailureCategory);
+        Assert.True(FailureCategories.IsInfrastructure(result.FailureCategory));
         Assert.Contains("unreadable result", result.FailureMessage);
+    }
+
+    [Theory]
+    [InlineData("KILL", "SIGKILL (9)")]
+    [InlineData("TERM", "SIGTERM (15)")]
+    public void Run_KilledFromOutside_KilledIsInfrastructureNotCrash(string signal, string named)
+    {
+        var result = WorkerPool.Run(Bash("killed", $"kill -{signal} $$"), Limits);
+
+        Assert.Equal(FailureCategories.Killed, result.FailureCategory);
+        Assert.True(FailureCategories.IsInfrastructure(result.FailureCategory));
+        Assert.Contains($"killed by signal {named}", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Find_WorkerOfARun_FoundByItsEnvironmentAndEnded()
+    {
+        var run = Path.Combine(_directory, "run");
+        var start = new System.Diagnostics.ProcessStartInfo("sleep", ["60"]) { UseShellExecute = false };
+        WorkerLifetime.Mark(start, run);
+        using var worker = System.Diagnostics.Process.Start(start)!;
+
+        var found = WorkerLifetime.Find(run);
+        var ended = WorkerLifetime.EndStale(run);
+
+        Assert.Equal(worker.Id, Assert.Single(found).Pid);
+        Assert.Equal(worker.Id, Assert.Single(ended).Pid);
+        Assert.True(worker.WaitForExit(TimeSpan.FromSeconds(10)));
+        Assert.Empty(WorkerLifetime.Find(run));
+        Assert.Empty(WorkerLifetime.Find(Path.Combine(_directory, "other")));
     }
 
     [Fact]
