@@ -44,6 +44,26 @@ internal static partial class LibTorchContext
         }
     }
 
+    /// <summary>
+    /// Fixes glibc's mmap threshold (mallopt M_MMAP_THRESHOLD): blocks from this size up are mapped and unmapped, so freed
+    /// tensor memory goes back to the system. glibc's default raises the threshold as large blocks are freed, after
+    /// which freed tensors stay in the heap, fragmented: a 18k-parameter ViT trained and evaluated with 7.8 GiB resident
+    /// for 0.8 GiB live. A MALLOC_MMAP_THRESHOLD_ set by the user wins. Returns whether the threshold was set here.
+    /// </summary>
+    public static bool SetMmapThreshold(int bytes)
+    {
+        if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null || !OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        return Mallopt(MmapThreshold, bytes) == 1
+            ? true
+            : throw new InvalidOperationException($"mallopt(M_MMAP_THRESHOLD, {bytes}) failed");
+    }
+
+    private const int MmapThreshold = -3;
+
     private static T Call<T>(string symbol, Func<T> call)
     {
         try
@@ -85,6 +105,9 @@ internal static partial class LibTorchContext
 
     [LibraryImport(Library, EntryPoint = "_ZN2at7Context17setBenchmarkCuDNNEb")]
     private static partial void SetBenchmarkCuDnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int Mallopt(int parameter, int value);
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int SetEnv(string name, string value, int overwrite);

@@ -29,6 +29,14 @@ public static class TorchRuntime
     /// </summary>
     public const string KernelPolicy = "ATen + MKL GEMM, oneDNN off, deterministic algorithms, uninitialised memory filled with NaN";
 
+    /// <summary>
+    /// glibc's mmap threshold in every process that loads libtorch (see <see cref="LibTorchContext.SetMmapThreshold"/>):
+    /// 4 MiB keeps resident memory within about 1.3x of live memory; measured on the quickstart's seeds it was also
+    /// faster than glibc's default (42.5-45.4 s against 49.9-51.3 s for seven candidates), which loses time to the
+    /// page faults of its ever-growing heap.
+    /// </summary>
+    public const int MmapThreshold = 4 << 20;
+
     private static readonly Lock Gate = new();
     private static TorchRuntimeInfo? _info;
 
@@ -67,6 +75,7 @@ public static class TorchRuntime
             }
 
             var cuda = torch.cuda.is_available();
+            LibTorchContext.SetMmapThreshold(MmapThreshold);
             LibTorchContext.SetOneDnn(false);
             LibTorchContext.SetDeterministicAlgorithms(true, warnOnly: cuda);
             LibTorchContext.SetCudnnDeterministic(true);
