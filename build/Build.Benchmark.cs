@@ -51,6 +51,11 @@ internal sealed partial class Build
         .DependsOn(Restore)
         .Executes(() => Fairnad("bench", "determinism", "--replicas", Replicas.ToString(System.Globalization.CultureInfo.InvariantCulture), "--load", Load.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
+    Target BenchmarkMemory => _ => _
+        .Description("Trains calibration candidates in worker processes and compares each worker's measured peak memory with the prediction memory budgets are decided on; fails if a live peak exceeds its prediction.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", "memory"));
+
     AbsolutePath CliProject => RootDirectory / "src" / "FairNad.Cli" / "FairNad.Cli.csproj";
 
     Target BenchmarkModels => _ => _

@@ -2,12 +2,13 @@ using System.Globalization;
 using System.Text;
 using FairNad.Architecture;
 using FairNad.Data;
+using FairNad.Evaluation;
 using FairNad.Evaluation.Isolation;
 using FairNad.Evaluation.Training;
 
 namespace FairNad.Experiments;
 
-/// <summary>One calibration point: what was predicted, and what the worker measured with the allocator returning freed memory (live) and as configured by default.</summary>
+/// <summary>One calibration point: what was predicted, and what the worker measured with the allocator returning freed memory (live) and as searches run it.</summary>
 public sealed record MemoryPoint(string Case, int Batch, long Parameters, MemoryPrediction Predicted, long? Measured, long? MeasuredDefault, string Status)
 {
     /// <summary>Live measured / predicted: at most 1 when the prediction is an upper envelope.</summary>
@@ -20,8 +21,8 @@ public sealed record MemoryPoint(string Case, int Batch, long Parameters, Memory
 /// sets the worker's measured peak resident memory (VmHWM) beside <see cref="MemoryModel"/>'s prediction. Once with
 /// glibc's mmap threshold fixed at 1 MiB (<see cref="LiveAllocator"/>), so freed memory goes back to the system and the
 /// peak is what the candidate needs: the prediction is meant to be an upper envelope of that (every ratio at most 1).
-/// Once with the allocator's defaults, as searches run: the difference is memory glibc keeps after frees, which the
-/// worker's safety cap (twice the budget) must leave room for.
+/// Once as searches run (the threshold fixed at <see cref="TorchRuntime.MmapThreshold"/> unless the user set one): the
+/// difference is memory glibc keeps after frees, which the worker's safety cap (twice the budget) must leave room for.
 /// </summary>
 public static class MemoryBenchmark
 {
@@ -66,7 +67,7 @@ public static class MemoryBenchmark
                 var point = new MemoryPoint(name, batch, ArchitectureAnalyzer.Analyze(spec).Parameters, prediction, live.PeakResidentBytes, usual.PeakResidentBytes,
                     live.Status == "ok" ? "ok" : $"{live.FailureCategory}");
                 log(string.Create(CultureInfo.InvariantCulture,
-                    $"{name} batch {batch}: predicted {MemoryModel.Format(prediction.Total)}, measured {(point.Measured is { } m ? MemoryModel.Format(m) : "-")} live, {(point.MeasuredDefault is { } d ? MemoryModel.Format(d) : "-")} with the default allocator"));
+                    $"{name} batch {batch}: predicted {MemoryModel.Format(prediction.Total)}, measured {(point.Measured is { } m ? MemoryModel.Format(m) : "-")} live, {(point.MeasuredDefault is { } d ? MemoryModel.Format(d) : "-")} as searches run"));
                 points.Add(point);
             }
 
@@ -82,7 +83,7 @@ public static class MemoryBenchmark
     {
         static string Mib(long bytes) => (bytes / (double)(1 << 20)).ToString("F0", CultureInfo.InvariantCulture);
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{"case",-22} {"batch",5} {"params",8} {"activ.",7} {"attn.",7} {"infer.",7} {"predicted",9} {"live",6} {"ratio",6} {"default",7}  status  (MiB)\n");
+        text.Append(CultureInfo.InvariantCulture, $"{"case",-22} {"batch",5} {"params",8} {"activ.",7} {"attn.",7} {"infer.",7} {"predicted",9} {"live",6} {"ratio",6} {"as run",7}  status  (MiB)\n");
         foreach (var p in points)
         {
             text.Append(CultureInfo.InvariantCulture,
@@ -96,7 +97,7 @@ public static class MemoryBenchmark
                 $"\nlive / predicted: max {ratios.Max():F2}, mean {ratios.Average():F2}, min {ratios.Min():F2} over {ratios.Count} worker(s); {ratios.Count(r => r > 1)} above 1 (the prediction must not be below the live peak)\n");
             var kept = points.Where(p => p.MeasuredDefault is not null).Select(p => p.MeasuredDefault!.Value / (double)p.Predicted.Total).ToList();
             text.Append(CultureInfo.InvariantCulture,
-                $"default allocator / predicted: max {kept.Max():F2}, mean {kept.Average():F2} (the worker's safety cap is {SearchSession.SafetyCap(1)}x the budget)\n");
+                $"as run / predicted: max {kept.Max():F2}, mean {kept.Average():F2} (the worker's safety cap is {SearchSession.SafetyCap(1)}x the budget)\n");
         }
 
         return text.ToString();

@@ -104,7 +104,6 @@ public static class SearchRunner
 
         var priorElapsed = recorded.Count == 0 ? 0 : recorded.Values.Max(x => x.ElapsedSeconds);
         var clock = Stopwatch.StartNew();
-        var config = e.Fidelity.ToConfig(context.Seed);
         var done = new List<JournalEntry>();
         var evaluatedHere = 0;
         var gate = new Lock();
