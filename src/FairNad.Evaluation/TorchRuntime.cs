@@ -31,7 +31,8 @@ public static class TorchRuntime
 
     /// <summary>
     /// glibc's mmap threshold in every process that loads libtorch (see <see cref="LibTorchContext.SetMmapThreshold"/>):
-    /// 4 MiB keeps resident memory within about 1.3x of live memory; measured on the quickstart's seeds it was also
+    /// 4 MiB kept a quickstart ViT that held 7.8-10.4 GiB with glibc's default at 1.1 GiB (0.8 GiB live), and every
+    /// worker of `fairnad bench memory` within 1.6x of its prediction; measured on the quickstart's seeds it was also
     /// faster than glibc's default (42.5-45.4 s against 49.9-51.3 s for seven candidates), which loses time to the
     /// page faults of its ever-growing heap.
     /// </summary>

@@ -53,6 +53,7 @@ public sealed class MemoryBudgetTests
         var first = MemoryModel.Predict(PixelAttention(), Quickstart, EmbeddedPixels);
 
         Assert.Equal(first, MemoryModel.Predict(PixelAttention(), Quickstart, EmbeddedPixels));
-        Assert.True(MemoryModel.Predict(PixelAttention(), Quickstart with { BatchSize = 8 }, EmbeddedPixels).Total < first.Total);
+        // Below the latency batch (64) the forward pass for latency sets the peak; above it, the batch does.
+        Assert.True(MemoryModel.Predict(PixelAttention(), Quickstart with { BatchSize = 256 }, EmbeddedPixels).Total > first.Total);
     }
 }
