@@ -43,7 +43,7 @@ public sealed class OperatorDefinitionTests
 
     /// <summary>
     /// The walk-through of "Adding an operator" (README): a definition written here, outside the library, is all the
-    /// analysis, the planner and the code writer need; it reuses the <c>Conv</c> layer, so no layer implementation is new.
+    /// analysis, the planner, the code writer and the training-memory estimate need; it reuses the <c>Conv</c> layer, so no layer implementation is new.
     /// </summary>
     [Fact]
     public void Apply_TestLocalDefinition_GivesShapeCostAndLayerCallFromOneObject()
@@ -56,7 +56,8 @@ public sealed class OperatorDefinitionTests
                 var weights = (long)a.Input.C * cout;
                 return new(a.Input with { C = cout }, weights, weights * a.Input.H * a.Input.W,
                     new LayerCall("Conv", ("inChannels", a.Input.C), ("outChannels", cout), ("kernel", 1), ("stride", 1), ("dilation", 1), ("groups", 1), ("bias", false)));
-            });
+            },
+            (_, output) => new(output.Elements, 0));
         var node = new NodeSpec("p", "pointwise", "input");
 
         var applied = pointwise.Apply(new OperatorArguments([Input], Input.C, ArchitectureAnalyzer.WithDefaults(node, pointwise)));
@@ -65,5 +66,6 @@ public sealed class OperatorDefinitionTests
         Assert.Equal(16 * 32, applied.Parameters);
         Assert.Equal(16L * 32 * 8 * 8, applied.Macs);
         Assert.Equal("Layers.Conv(inChannels: 16, outChannels: 32, kernel: 1, stride: 1, dilation: 1, groups: 1, bias: false)", applied.Layer!.ToCSharp());
+        Assert.Equal(new SavedForBackward(32 * 8 * 8, 0), pointwise.Saved(new OperatorArguments([Input], Input.C, ArchitectureAnalyzer.WithDefaults(node, pointwise)), applied.Output));
     }
 }
