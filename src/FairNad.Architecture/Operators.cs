@@ -257,8 +257,13 @@ public static class Operators
                     return new(expansion + (3 * hidden * o.H * o.W) + (2 * o.Elements), 0);
                 });
 
-            // Max pooling keeps its int64 indices too (two floats each).
-            foreach (var (kind, factory, saved) in new (string, string, Func<OperatorArguments, Shape, SavedForBackward>)[] { ("max", "MaxPool", (a, o) => new(3 * o.Elements, 0)), ("avg", "AvgPool", SavesOutput) })
+            var pools = new (string Kind, string Factory, Func<OperatorArguments, Shape, SavedForBackward> Saved)[]
+            {
+                // Max pooling keeps its int64 indices too (two floats each).
+                ("max", "MaxPool", (a, o) => new(3 * o.Elements, 0)),
+                ("avg", "AvgPool", SavesOutput),
+            };
+            foreach (var (kind, factory, saved) in pools)
             {
                 yield return new($"{kind}_pool", $"{kind} pooling over a k x k window, 'same' padding{(kind == "avg" ? ", padding excluded from the average" : string.Empty)}", 1, 1, false,
                     [Kernel(), Stride()],
