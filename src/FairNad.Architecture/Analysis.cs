@@ -164,11 +164,11 @@ public static class ArchitectureAnalyzer
         }
 
         var order = TopologicalOrder(spec.Block)!;
-        OperatorCost stem;
+        OperatorApplication stem;
         long parameters, macs, peak;
         try
         {
-            stem = StemCost(spec);
+            stem = NetworkParts.Stem(spec);
             parameters = stem.Parameters;
             macs = stem.Macs;
             peak = checked((spec.Input.Channels * (long)spec.Input.Resolution * spec.Input.Resolution) + stem.Output.Elements);
@@ -191,10 +191,10 @@ public static class ArchitectureAnalyzer
                 break;
             }
 
-            OperatorCost? down;
+            OperatorApplication? down;
             try
             {
-                down = DownsampleCost(stage.Downsample, current, stage.Width);
+                down = NetworkParts.Downsample(stage.Downsample, current, stage.Width);
             }
             catch (OverflowException)
             {
@@ -264,8 +264,8 @@ public static class ArchitectureAnalyzer
         {
             checked
             {
-                var head = HeadCost(spec, current.C);
-                return new(errors, stages, parameters + head, macs + ((long)current.C * spec.Input.Classes), peak * BytesPerElement);
+                var head = NetworkParts.Head.Apply(spec, current);
+                return new(errors, stages, parameters + head.Parameters, macs + head.Macs, peak * BytesPerElement);
             }
         }
         catch (OverflowException)
@@ -315,7 +315,7 @@ public static class ArchitectureAnalyzer
             var location = $"stages[{stageIndex}].block.nodes[{IndexOf(block, id)}]";
             try
             {
-                var cost = op.Infer(new OperatorArguments(node.Inputs.Select(i => shapes[i]).ToList(), input.C, WithDefaults(node, op)));
+                var cost = op.Apply(new OperatorArguments(node.Inputs.Select(i => shapes[i]).ToList(), input.C, WithDefaults(node, op)));
                 if (cost.Output.C > ArchitectureLimits.MaxNodeChannels)
                 {
                     throw new ShapeRuleException("too-large",
@@ -464,52 +464,6 @@ public static class ArchitectureAnalyzer
 
         return errors;
     }
-
-    private static OperatorCost StemCost(ArchitectureSpec spec)
-    {
-        checked
-        {
-            var (stem, input) = (spec.Stem, spec.Input);
-            var c = stem.Channels;
-            if (stem.Kind == StemKind.Patchify)
-            {
-                var size = input.Resolution / stem.Kernel;
-                var weights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
-                return new(new Shape(c, size, size), weights + c + (2L * c), weights * size * size);
-            }
-
-            var h = Operators.SpatialOut(input.Resolution, stem.Kernel, stem.Stride);
-            var convWeights = (long)input.Channels * c * stem.Kernel * stem.Kernel;
-            return new(new Shape(c, h, h), convWeights + (2L * c), convWeights * h * h);
-        }
-    }
-
-    /// <summary>Cost of the step before a stage; null when it cannot bridge the widths.</summary>
-    /// <exception cref="OverflowException">a count does not fit in 64 bits.</exception>
-    internal static OperatorCost? DownsampleCost(DownsampleKind kind, Shape input, int width)
-    {
-        checked
-        {
-            var half = Operators.SpatialOut(input.H, 3, 2);
-            var pooled = input.H / 2;
-            long cin = input.C;
-            return kind switch
-            {
-                DownsampleKind.None => input.C == width ? new(input, 0, 0) : null,
-                DownsampleKind.StridedConv => new(new Shape(width, half, half), (cin * width * 9) + (2L * width), cin * width * 9 * half * half),
-                DownsampleKind.ResidualReduction => new(
-                    new Shape(width, half, half),
-                    (cin * width * 9) + (2L * width) + ((long)width * width * 9) + (2L * width) + (cin * width),
-                    ((cin * width * 9) + ((long)width * width * 9)) * half * half + (cin * width * pooled * pooled)),
-                DownsampleKind.PatchMerging => new(new Shape(width, pooled, pooled), (2 * cin) + (cin * width * 4) + width, cin * width * 4 * pooled * pooled),
-                DownsampleKind.AvgPoolConv => new(new Shape(width, pooled, pooled), (cin * width) + (2L * width), cin * width * pooled * pooled),
-                _ => null,
-            };
-        }
-    }
-
-    private static long HeadCost(ArchitectureSpec spec, int channels) =>
-        checked((spec.Head.PreActivation == "none" ? 0 : 2L * channels) + ((long)channels * spec.Input.Classes) + spec.Input.Classes);
 
     private static int IndexOf(BlockSpec block, string id) => block.Nodes.Select((n, i) => (n, i)).First(x => x.n.Id == id).i;
 

@@ -1,35 +1,9 @@
-using System.Collections.Concurrent;
-using System.Reflection;
 using FairNad.Architecture;
 using FairNad.Architecture.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FairNad.Evaluation.Modules;
-
-/// <summary>Executes the <see cref="LayerCall"/>s of a plan against <see cref="Layers"/>, binding arguments by name.</summary>
-public static class LayerFactory
-{
-    private static readonly ConcurrentDictionary<string, MethodInfo> Methods = new(StringComparer.Ordinal);
-
-    public static nn.Module<Tensor, Tensor> Create(LayerCall call)
-    {
-        var method = Methods.GetOrAdd(call.Factory, name =>
-            typeof(Layers).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
-            ?? throw new InvalidOperationException($"Layers has no factory '{name}'"));
-        var parameters = method.GetParameters();
-        var byName = call.Arguments.ToDictionary(a => a.Name, a => a.Value, StringComparer.Ordinal);
-        var extra = byName.Keys.Except(parameters.Select(p => p.Name!), StringComparer.Ordinal).ToList();
-        if (extra.Count > 0 || parameters.Length != byName.Count)
-        {
-            throw new InvalidOperationException(
-                $"Layers.{call.Factory}({string.Join(", ", parameters.Select(p => p.Name))}) does not match the call {call.ToCSharp()}");
-        }
-
-        var values = parameters.Select(p => Convert.ChangeType(byName[p.Name!], p.ParameterType, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return (nn.Module<Tensor, Tensor>)method.Invoke(null, values)!;
-    }
-}
 
 /// <summary>
 /// A network built directly from a spec: the same layers, names and construction order as the generated code

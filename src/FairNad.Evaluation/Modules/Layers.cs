@@ -8,7 +8,8 @@ namespace FairNad.Evaluation.Modules;
 /// The layer library that both the interpreted models and the generated candidate code call. Every factory takes literal
 /// sizes (resolved by <c>NetworkPlanner</c>) and creates its weights in a fixed order from torch's global generator, so the
 /// same seed gives the same weights whichever path builds the network. Parameter names are part of the contract: the
-/// planner and the generated code pass arguments by name.
+/// definitions' layer calls and the generated code pass arguments by name, and <see cref="LayerFactory"/> binds each
+/// factory with its names for the interpreted path.
 /// </summary>
 public static class Layers
 {

@@ -74,7 +74,7 @@ public sealed class LayerLibraryTests
         TorchRuntime.Configure(1, 1);
         var node = CaseNodes()[name];
         var op = Operators.Get(node.Op);
-        var expected = op.Infer(new OperatorArguments([Input], Input.C, ArchitectureAnalyzer.WithDefaults(node, op)));
+        var expected = op.Apply(new OperatorArguments([Input], Input.C, ArchitectureAnalyzer.WithDefaults(node, op)));
 
         using var layer = LayerFactory.Create(NetworkPlanner.LayerFor(node, [Input], Input.C)!);
         layer.eval();
