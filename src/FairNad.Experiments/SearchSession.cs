@@ -46,6 +46,7 @@ public sealed record SearchRequest(
 /// </summary>
 public sealed class SearchSession : IDisposable
 {
+    /// <summary>The run folder's experiment copy (<see cref="RunArchive.ExperimentCopy"/>, where the name is defined).</summary>
     public const string ExperimentCopy = RunArchive.ExperimentCopy;
 
     /// <summary>How often a failure of the machine (timeout, memory cap, a kill from outside) is retried before the run stops.</summary>
@@ -57,7 +58,7 @@ public sealed class SearchSession : IDisposable
     {
     }
 
-    /// <summary>Everything the runner needs; null until the session is open.</summary>
+    /// <summary>Everything the runner needs (set by <see cref="OpenAsync"/>, which returns only open sessions).</summary>
     public SearchContext Context { get; private set; } = null!;
 
     /// <summary>
