@@ -3,9 +3,11 @@ using FairNad.Build.Engine;
 internal sealed partial class Build
 {
     [Parameter("LLM for stages that use one: live, replay, auto, off, or ollama:<model> (Extract: default auto; Search: default the experiment's).")]
+    [SearchOption]
     readonly string? Llm;
 
     [Parameter("Ollama server URL (default: OLLAMA_HOST, else http://localhost:11434).")]
+    [SearchOption]
     readonly string? OllamaHost;
 
     Target Extract => _ => _

@@ -6,6 +6,7 @@ internal sealed partial class Build
     readonly string? Candidate;
 
     [Parameter("Search run: for Lineage the run the candidate belongs to (optional when the id is unique); for Search the name of the new run.")]
+    [SearchOption]
     readonly string? Run;
 
     [Parameter("Git repository holding the lineage; default the repository of the build.")]

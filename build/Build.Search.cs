@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Reflection;
 using FairNad.Build.Engine;
 
 internal sealed partial class Build
@@ -10,27 +11,35 @@ internal sealed partial class Build
     readonly AbsolutePath? Experiment;
 
     [Parameter("Run only this seed instead of the experiment's seeds.")]
+    [SearchOption]
     readonly int? Seed;
 
     [Parameter("Candidate budget of the search (evaluated candidates; duplicates are not counted).")]
+    [SearchOption]
     readonly int? Candidates;
 
     [Parameter("Wall-clock budget of the search in minutes (the run then depends on machine speed).")]
+    [SearchOption]
     readonly double? Minutes;
 
     [Parameter("Search strategy: fairnad, fairnad-no-fair-idea, fairnad-no-pareto, fairnad-no-llm, fairnad-no-feedback, random or rea.")]
+    [SearchOption]
     readonly string? Strategy;
 
     [Parameter("Candidates trained at once, each in its own worker process.")]
+    [SearchOption]
     readonly int? Jobs;
 
     [Parameter("Recorded run to continue after a crash or kill (results/<run>); gives the same result as an uninterrupted run.")]
+    [SearchOption]
     readonly string? Resume;
 
     [Parameter("Device candidates train on: cpu, cuda or cuda:<index> (a GPU needs --torch-backend Cuda); default the experiment's.")]
+    [SearchOption]
     readonly string? Device;
 
     [Parameter("Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets).")]
+    [SearchOption("--data-dir")]
     readonly AbsolutePath? DataDirectory;
 
     Target Search => _ => _
@@ -50,26 +59,37 @@ internal sealed partial class Build
         .Requires(() => Run)
         .Executes(() => Fairnad("reproduce", "--run", Run!, "--results", RootDirectory / "results"));
 
+    /// <summary>
+    /// `fairnad search` options: --experiment (from Experiment or Dataset), then every parameter marked [SearchOption] that
+    /// has a value, as the option of its own name; so a parameter and its option are declared once, together.
+    /// </summary>
     IEnumerable<string> SearchArguments()
     {
-        string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
         AbsolutePath? experiment = Experiment
             ?? (Dataset is not null ? RootDirectory / "experiments" / $"{Dataset}.json" : Resume is null ? RootDirectory / "experiments" / "quickstart.json" : null);
-        var options = new (string Name, string? Value)[]
+        var forwarded = typeof(Build).GetFields(BindingFlags.Instance | BindingFlags.NonPublic)
+            .Select(f => (Field: f, Option: f.GetCustomAttribute<SearchOptionAttribute>()))
+            .Where(x => x.Option is not null)
+            .Select(x => (Name: x.Option!.Flag ?? "--" + KebabCase(x.Field.Name), Value: Text(x.Field.GetValue(this))))
+            .OrderBy(x => x.Name, StringComparer.Ordinal);
+        return new[] { ("--experiment", experiment is null ? null : (string)experiment) }.Concat(forwarded)
+            .Where(o => o.Item2 is not null).SelectMany(o => new[] { o.Item1, o.Item2! });
+
+        static string? Text(object? value) => value switch
         {
-            ("--experiment", experiment is null ? null : (string)experiment),
-            ("--seed", Seed is { } seed ? Text(seed) : null),
-            ("--candidates", Candidates is { } candidates ? Text(candidates) : null),
-            ("--minutes", Minutes is { } minutes ? Text(minutes) : null),
-            ("--strategy", Strategy),
-            ("--llm", Llm),
-            ("--ollama-host", OllamaHost),
-            ("--jobs", Jobs is { } jobs ? Text(jobs) : null),
-            ("--run", Run),
-            ("--resume", Resume),
-            ("--device", Device),
-            ("--data-dir", DataDirectory is null ? null : (string)DataDirectory),
+            null => null,
+            IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
+            AbsolutePath path => (string)path,
+            var other => other.ToString(),
         };
-        return options.Where(o => o.Value is not null).SelectMany(o => new[] { o.Name, o.Value! });
+
+        static string KebabCase(string name) => string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : string.Empty) + char.ToLowerInvariant(c) : c.ToString()));
     }
+}
+
+/// <summary>A build parameter the Search target forwards to `fairnad search`: as --&lt;its name in kebab case&gt;, or as <see cref="Flag"/>.</summary>
+[AttributeUsage(AttributeTargets.Field)]
+internal sealed class SearchOptionAttribute(string? flag = null) : Attribute
+{
+    public string? Flag { get; } = flag;
 }

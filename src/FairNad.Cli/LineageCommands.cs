@@ -63,9 +63,10 @@ internal static class LineageCommands
     {
         using var store = Open(repository);
         var problems = new List<string>();
-        var runDirectory = Path.Combine(results, run);
-        var journalPath = Path.Combine(runDirectory, FairNad.Experiments.RunJournal.FileName);
-        IReadOnlyList<FairNad.Experiments.JournalEntry>? journal = null;
+        var archive = new FairNad.Experiments.RunArchive(Path.Combine(results, run), run);
+        var runDirectory = archive.Directory;
+        var journalPath = archive.JournalPath;
+        IReadOnlyList<FairNad.Experiments.CandidateRecord>? journal = null;
         if (File.Exists(journalPath))
         {
             try

@@ -274,14 +274,14 @@ internal static class SearchCommands
         output.WriteLine();
         output.WriteLine($"run {outcome.Run}: {outcome.Candidates.Count} candidates, {outcome.Candidates.Count(c => !c.Ok)} failed, {outcome.Duplicates} duplicates skipped; stopped: {outcome.StopReason}");
         output.WriteLine("best architectures (validation accuracy):");
-        foreach (var c in outcome.Candidates.Where(c => c.Ok).OrderByDescending(c => c.Validation).ThenBy(c => c.Index).Take(5))
+        foreach (var c in RunArchive.Ranked(outcome.Candidates).Take(5))
         {
             output.WriteLine(string.Create(Invariant,
                 $"  {c.Candidate[..12]}  val {c.Validation:F2}%  test {c.Test:F2}%  {c.Parameters,9:N0} params  {c.MutationType,-9} {c.Attribute ?? "-"}  commit {c.Commit[..10]}  branch fairnad/{outcome.Run}/{c.Candidate}"));
         }
 
         output.WriteLine($"pareto front: {string.Join(", ", outcome.Front.Select(c => string.Create(Invariant, $"{c.Candidate[..12]} ({c.Validation:F2}%, {c.Parameters:N0})")))}");
-        output.WriteLine($"results: {outcome.RunDirectory} (manifest.json, journal.jsonl, candidates/, feedback.json, summary.md)");
+        output.WriteLine($"results: {outcome.RunDirectory} ({RunArchive.ManifestFile}, {RunArchive.JournalFile}, {RunArchive.CandidatesFolder}/, {RunArchive.FeedbackFile}, {RunArchive.SummaryFile})");
         output.WriteLine($"lineage: git branch --list 'fairnad/{outcome.Run}/*'; notes in refs/notes/fairnad/{outcome.Run}");
     }
 }

@@ -8,8 +8,9 @@ using FairNad.Evaluation.Training;
 namespace FairNad.Experiments;
 
 /// <summary>
-/// Trains and measures one candidate. A candidate's failure (crash, timeout, divergence, invalid spec) comes back as a
-/// failed <see cref="EvaluationResult"/>, never as an exception, and the result document is written to the given path.
+/// Trains and measures one candidate and returns the result; it writes nothing of the run (the run's recorder writes the
+/// result document). A candidate's failure (crash, timeout, divergence, invalid spec) comes back as a failed
+/// <see cref="EvaluationResult"/>, never as an exception.
 /// </summary>
 public interface ICandidateEvaluator : IDisposable
 {
@@ -19,7 +20,25 @@ public interface ICandidateEvaluator : IDisposable
     /// <summary>How many candidates may be evaluated at once.</summary>
     int Parallelism { get; }
 
-    Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default);
+    Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, CancellationToken cancel = default);
+}
+
+/// <summary>
+/// Where a worker job runs: local processes today; a pool of warm workers or a cluster scheduler would implement the same.
+/// A failure of the worker (it could not start, was killed, ran too long) comes back as a failed result with its category.
+/// </summary>
+public interface IWorkerExecutor
+{
+    Task<EvaluationResult> RunAsync(WorkerJob job, WorkerLimits limits, CancellationToken cancel = default);
+}
+
+/// <summary>Each job in a child process of this one, started fresh (<see cref="WorkerPool.Run"/>).</summary>
+public sealed class LocalProcessExecutor : IWorkerExecutor
+{
+    public static readonly LocalProcessExecutor Instance = new();
+
+    public Task<EvaluationResult> RunAsync(WorkerJob job, WorkerLimits limits, CancellationToken cancel = default) =>
+        Task.Run(() => WorkerPool.Run(job, limits, cancel), cancel);
 }
 
 /// <summary>How to start `fairnad evaluate` in a child process: the program and the arguments before the command.</summary>
@@ -57,18 +76,23 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
 }
 
 /// <summary>
-/// Each candidate in its own worker process, with a wall-clock timeout and a resident-memory cap. Workers of a run carry
+/// Each candidate in its own worker process, with a wall-clock timeout and a resident-memory cap. The files a worker
+/// reads and writes (spec, config, its result document) are this evaluator's business: they go to
+/// <paramref name="workDirectory"/>, and the result comes back as a value. Workers of a run carry
 /// <paramref name="runDirectory"/> in their environment, so a resumed run can end any left behind.
 /// </summary>
-public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, string? dataDirectory, TrainingConfig config, WorkerLimits limits, int jobs, string? runDirectory = null) : ICandidateEvaluator
+/// <param name="executor">Where the worker runs; default a local child process.</param>
+public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, string? dataDirectory, TrainingConfig config, WorkerLimits limits, int jobs,
+    string workDirectory, string? runDirectory = null, IWorkerExecutor? executor = null) : ICandidateEvaluator
 {
+    private readonly IWorkerExecutor _executor = executor ?? LocalProcessExecutor.Instance;
+
     public string Description => $"{jobs} isolated worker(s) x {config.Threads} thread(s), timeout {limits.Timeout.TotalSeconds:0} s, memory cap {limits.MemoryBytes >> 20} MiB";
 
     public int Parallelism => jobs;
 
-    /// <summary>The worker writes its document to <paramref name="resultPath"/>; a failure it could not report comes back without one.</summary>
-    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default) =>
-        Task.Run(() => WorkerPool.Run(command.EvaluateJob(spec, dataset, dataDirectory, config, resultPath, runDirectory), limits, cancel), cancel);
+    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, CancellationToken cancel = default) =>
+        _executor.RunAsync(command.EvaluateJob(spec, dataset, dataDirectory, config, Path.Combine(workDirectory, $"{spec.Id}.json"), runDirectory), limits, cancel);
 
     public void Dispose()
     {
@@ -79,7 +103,8 @@ public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, str
 /// Candidates trained in this process, one at a time (libtorch's thread count and seed are process-wide). Faster to
 /// start than workers, but a native crash ends the process: use it for tests and tiny fidelities.
 /// </summary>
-public sealed class InProcessEvaluator(string dataset, string? dataDirectory, TrainingConfig config) : ICandidateEvaluator
+/// <param name="splits">The dataset, loaded once by the session.</param>
+public sealed class InProcessEvaluator(string dataset, DatasetSplits splits, TrainingConfig config) : ICandidateEvaluator
 {
     private readonly SemaphoreSlim _one = new(1, 1);
     private TensorData? _data;
@@ -88,12 +113,12 @@ public sealed class InProcessEvaluator(string dataset, string? dataDirectory, Tr
 
     public int Parallelism => 1;
 
-    public async Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default)
+    public async Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, CancellationToken cancel = default)
     {
         await _one.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            _data ??= TensorData.Prepare(DatasetCatalog.Load(dataset, DatasetCatalog.DataDirectory(dataDirectory)), config);
+            _data ??= TensorData.Prepare(splits, config);
             try
             {
                 return Trainer.Evaluate(spec, _data, config, cancel: cancel);

@@ -66,25 +66,14 @@ public sealed record Experiment(
         _ => throw new ExperimentException($"unknown dataset '{Dataset}'"),
     };
 
+    /// <summary>The strategy, parsed: its family, the mutation types it must not use (the ablated one, and LLM-driven mutation when the LLM is off), feedback.</summary>
+    /// <exception cref="ExperimentException">the strategy is not one of <see cref="Strategies"/>.</exception>
+    public StrategyChoice Choice => Strategies.Contains(Strategy)
+        ? StrategyChoice.Parse(Strategy, llmOff: Llm.Mode == "off")
+        : throw new ExperimentException($"strategy: '{Strategy}' is not one of {string.Join(", ", Strategies)}");
+
     /// <summary>Mutation types this run cannot or must not use: the ablated one, and LLM-driven mutation when the LLM is off.</summary>
-    public IReadOnlyList<string> DisabledMutations
-    {
-        get
-        {
-            var disabled = new List<string>();
-            if (Strategy.StartsWith("fairnad-no-", StringComparison.Ordinal) && Strategy != "fairnad-no-feedback")
-            {
-                disabled.Add(Strategy["fairnad-no-".Length..]);
-            }
-
-            if (Llm.Mode == "off" && !disabled.Contains(MutationTypes.Llm))
-            {
-                disabled.Add(MutationTypes.Llm);
-            }
-
-            return disabled;
-        }
-    }
+    public IReadOnlyList<string> DisabledMutations => Choice.DisabledMutations;
 
     /// <summary>The name of the run of this experiment with <paramref name="seed"/>.</summary>
     public string RunName(int seed) => string.Create(CultureInfo.InvariantCulture, $"{Name}-{Strategy}-s{seed}");
@@ -185,83 +174,50 @@ public sealed record Experiment(
     }
 
     /// <summary>The first problem with the experiment's values, naming the field; null when it is usable.</summary>
-    public string? Problem()
-    {
-        if (Schema != CurrentSchema)
-        {
-            return $"schema: {Schema} is not {CurrentSchema}";
-        }
+    public string? Problem() => Checks().Select(c => c.Check() is { } why ? $"{c.Field}: {why}" : null).FirstOrDefault(p => p is not null);
 
-        if (Name.Length == 0 || !Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-        {
-            return "name: use letters, digits, '-', '_' and '.' only (it becomes part of run and branch names)";
-        }
+    /// <summary>Each field's check, in the order fields are reported; a check returns why the value is unusable, or null.</summary>
+    private IEnumerable<(string Field, Func<string?> Check)> Checks() =>
+    [
+        ("schema", () => Schema != CurrentSchema ? $"{Schema} is not {CurrentSchema}" : null),
+        ("name", () => Name.Length == 0 || !Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            ? "use letters, digits, '-', '_' and '.' only (it becomes part of run and branch names)" : null),
+        ("dataset", () => !DatasetCatalog.Names.Contains(Dataset) ? $"'{Dataset}' is not one of {string.Join(", ", DatasetCatalog.Names)}" : null),
+        ("fidelity", () => Fidelity.ToConfig(0).Problem()),
+        ("parameterBudget", () => ParameterBudget < 1000 ? "must be at least 1000" : null),
+        ("costObjective", () => CostObjective is not ("parameters" or "macs") ? $"'{CostObjective}' is not parameters or macs" : null),
+        ("references", () => References.Count == 0 ? "name at least one reference architecture" :
+            References.FirstOrDefault(r => !ReferenceArchitectures.Names.Contains(r)) is { } unknown ? $"'{unknown}' is not one of {string.Join(", ", ReferenceArchitectures.Names)}" :
+            References.Distinct(StringComparer.Ordinal).Count() != References.Count ? "a reference is listed twice" : null),
+        ("population", () => Population < 2 ? "must be at least 2" : null),
+        ("tournament", () => Tournament < 1 ? "must be at least 1" : null),
+        ("batch", () => Batch < 1 ? "must be at least 1" : null),
+        ("budget.candidates", () => Candidates < 1 ? "must be at least 1" : null),
+        ("budget.minutes", () => Minutes is <= 0 ? "must be positive (or null for no time limit)" : null),
+        ("strategy", () => !Strategies.Contains(Strategy) ? $"'{Strategy}' is not one of {string.Join(", ", Strategies)}" : null),
+        ("mutation", () => Mutation.FairIdea < 0 || Mutation.Pareto < 0 || Mutation.Llm < 0 ? "probabilities must not be negative" :
+            Mutation.FairIdea + Mutation.Pareto + Mutation.Llm <= 0 ? "at least one probability must be positive" :
+            Choice.DrawsMutations ? EffectiveMixProblem() : null),
+        ("seeds", () => Seeds.Count == 0 ? "give at least one seed" : Seeds.Distinct().Count() != Seeds.Count ? "a seed is listed twice" : null),
+        ("llm.mode", () => !LlmModes.Contains(Llm.Mode) ? $"'{Llm.Mode}' is not one of {string.Join(", ", LlmModes)}" : null),
+        ("llm.model", () => Llm.Model.Length == 0 ? "must not be empty" : null),
+        ("llm.maxAttempts", () => Llm.MaxAttempts < 1 ? "must be at least 1" : null),
+        ("evaluation.jobs", () => Evaluation.Jobs < 1 ? "must be at least 1" :
+            Evaluation.Jobs > 1 && !Evaluation.Isolated ? "more than one job needs isolated workers (libtorch settings are process-wide)" : null),
+        ("evaluation.timeoutSeconds", () => Evaluation.TimeoutSeconds <= 0 ? "must be positive" : null),
+        ("evaluation.memoryMb", () => Evaluation.MemoryMb < 256 ? "must be at least 256" : null),
+    ];
 
-        if (!DatasetCatalog.Names.Contains(Dataset))
-        {
-            return $"dataset: '{Dataset}' is not one of {string.Join(", ", DatasetCatalog.Names)}";
-        }
-
-        if (Fidelity.ToConfig(0).Problem() is { } fidelity)
-        {
-            return $"fidelity: {fidelity}";
-        }
-
-        if (ParameterBudget < 1000)
-        {
-            return "parameterBudget: must be at least 1000";
-        }
-
-        if (CostObjective is not ("parameters" or "macs"))
-        {
-            return $"costObjective: '{CostObjective}' is not parameters or macs";
-        }
-
-        if (References.Count == 0)
-        {
-            return "references: name at least one reference architecture";
-        }
-
-        if (References.FirstOrDefault(r => !ReferenceArchitectures.Names.Contains(r)) is { } unknown)
-        {
-            return $"references: '{unknown}' is not one of {string.Join(", ", ReferenceArchitectures.Names)}";
-        }
-
-        if (References.Distinct(StringComparer.Ordinal).Count() != References.Count)
-        {
-            return "references: a reference is listed twice";
-        }
-
-        return Population < 2 ? "population: must be at least 2" :
-            Tournament < 1 ? "tournament: must be at least 1" :
-            Batch < 1 ? "batch: must be at least 1" :
-            Candidates < 1 ? "budget.candidates: must be at least 1" :
-            Minutes is <= 0 ? "budget.minutes: must be positive (or null for no time limit)" :
-            !Strategies.Contains(Strategy) ? $"strategy: '{Strategy}' is not one of {string.Join(", ", Strategies)}" :
-            Mutation.FairIdea < 0 || Mutation.Pareto < 0 || Mutation.Llm < 0 ? "mutation: probabilities must not be negative" :
-            Mutation.FairIdea + Mutation.Pareto + Mutation.Llm <= 0 ? "mutation: at least one probability must be positive" :
-            Strategy.StartsWith("fairnad", StringComparison.Ordinal) && EffectiveProblem() is { } effective ? effective :
-            Seeds.Count == 0 ? "seeds: give at least one seed" :
-            Seeds.Distinct().Count() != Seeds.Count ? "seeds: a seed is listed twice" :
-            !LlmModes.Contains(Llm.Mode) ? $"llm.mode: '{Llm.Mode}' is not one of {string.Join(", ", LlmModes)}" :
-            Llm.Model.Length == 0 ? "llm.model: must not be empty" :
-            Llm.MaxAttempts < 1 ? "llm.maxAttempts: must be at least 1" :
-            Evaluation.Jobs < 1 ? "evaluation.jobs: must be at least 1" :
-            Evaluation.Jobs > 1 && !Evaluation.Isolated ? "evaluation.jobs: more than one job needs isolated workers (libtorch settings are process-wide)" :
-            Evaluation.TimeoutSeconds <= 0 ? "evaluation.timeoutSeconds: must be positive" :
-            Evaluation.MemoryMb < 256 ? "evaluation.memoryMb: must be at least 256" : null;
-    }
-
-    private string? EffectiveProblem()
+    private string? EffectiveMixProblem()
     {
         try
         {
-            Mutation.Effective(DisabledMutations);
+            Choice.Mix(Mutation);
             return null;
         }
         catch (ArgumentException e)
         {
-            return $"mutation: {e.Message}";
+            return e.Message;
         }
     }
 }

@@ -16,7 +16,7 @@ public sealed class MemoryBudgetEvaluator(ICandidateEvaluator inner, string data
 
     public int Parallelism => inner.Parallelism;
 
-    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default)
+    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, CancellationToken cancel = default)
     {
         if (config.Device == "cpu")
         {
@@ -40,7 +40,7 @@ public sealed class MemoryBudgetEvaluator(ICandidateEvaluator inner, string data
             }
         }
 
-        return inner.EvaluateAsync(spec, resultPath, cancel);
+        return inner.EvaluateAsync(spec, cancel);
     }
 
     public void Dispose() => inner.Dispose();

@@ -31,15 +31,14 @@ public static class Reproduction
         Func<Experiment, ICandidateEvaluator>? evaluator = null, Action<string>? log = null, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
         LineageLayout.CheckRunName(run); // before any path is built from it
-        var recordedDirectory = Path.Combine(resultsDirectory, run);
-        var copy = Path.Combine(recordedDirectory, SearchSession.ExperimentCopy);
-        if (!File.Exists(copy))
+        var archive = new RunArchive(Path.Combine(resultsDirectory, run), run);
+        if (!File.Exists(archive.ExperimentPath))
         {
-            throw new ExperimentException($"no recorded run '{run}': {copy} does not exist");
+            throw new ExperimentException($"no recorded run '{run}': {archive.ExperimentPath} does not exist");
         }
 
-        var experiment = ExperimentFile.Load(copy);
-        var recorded = ReadJournal(Path.Combine(recordedDirectory, "journal.jsonl"));
+        var experiment = archive.ReadExperiment();
+        var recorded = archive.Records;
         var allowed = tolerance ?? (experiment.Fidelity.Device == "cpu" ? 0 : 0.5);
         var scratch = Directory.CreateTempSubdirectory($"fairnad-reproduce-{run}-").FullName;
         try
@@ -47,10 +46,10 @@ public static class Reproduction
             var repository = Path.Combine(scratch, "lineage.git");
             LineageStore.Open(repository, create: true).Dispose();
             var results = Path.Combine(scratch, "results");
-            var transcripts = Path.Combine(recordedDirectory, "llm");
+            var transcripts = archive.LlmDirectory;
             if (Directory.Exists(transcripts))
             {
-                var target = Path.Combine(results, run, "llm");
+                var target = new RunArchive(Path.Combine(results, run), run).LlmDirectory;
                 Directory.CreateDirectory(target);
                 foreach (var file in Directory.GetFiles(transcripts))
                 {
@@ -62,9 +61,8 @@ public static class Reproduction
             Directory.CreateDirectory(Path.GetDirectoryName(experimentPath)!);
             File.WriteAllText(experimentPath, experiment.ToJson());
             var replay = experiment.Llm.Mode == "off" ? null : "replay";
-            var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(recordedDirectory, "manifest.json")))!;
             var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
-                RecordedExperimentPath: manifest["experiment"]!["path"]!.GetValue<string>());
+                RecordedExperimentPath: archive.RecordedExperimentPath());
             var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), progress, cancel).ConfigureAwait(false)).Single();
             return new ReproductionReport(run, outcome.Candidates.Count, allowed, Compare(recorded, outcome.Candidates, allowed));
         }
@@ -79,17 +77,7 @@ public static class Reproduction
         }
     }
 
-    public static IReadOnlyList<JournalEntry> ReadJournal(string path)
-    {
-        if (!File.Exists(path))
-        {
-            throw new ExperimentException($"{path} does not exist: the run recorded no candidate");
-        }
-
-        return RunJournal.Read(path, Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path)))!).OrderBy(e => e.Index).ToList();
-    }
-
-    public static IReadOnlyList<ReproductionDifference> Compare(IReadOnlyList<JournalEntry> recorded, IReadOnlyList<JournalEntry> reproduced, double tolerance)
+    public static IReadOnlyList<ReproductionDifference> Compare(IReadOnlyList<CandidateRecord> recorded, IReadOnlyList<CandidateRecord> reproduced, double tolerance)
     {
         var differences = new List<ReproductionDifference>();
         if (recorded.Count != reproduced.Count)

@@ -11,7 +11,7 @@ public sealed class InfrastructureFailureException(string message) : Exception(m
 
 /// <summary>
 /// Middleware around an evaluator that keeps machine load out of the results. A failure of the infrastructure
-/// (<see cref="FailureCategories.IsInfrastructure"/>) is retried up to <paramref name="retries"/> times and, if it persists,
+/// (<see cref="FailureCategory.IsInfrastructure"/>) is retried up to <paramref name="retries"/> times and, if it persists,
 /// stops the run with <see cref="InfrastructureFailureException"/> naming the candidate: it is never handed on as the
 /// candidate's result, so it never reaches the strategy, the journal or the lineage. A crash (a fault of the worker
 /// itself) is retried too and becomes the candidate's recorded outcome only when every attempt crashed.
@@ -22,7 +22,7 @@ public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Ac
 
     public int Parallelism => inner.Parallelism;
 
-    public async Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default)
+    public async Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, CancellationToken cancel = default)
     {
         var failures = new List<EvaluationResult>();
         while (true)
@@ -30,7 +30,7 @@ public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Ac
             EvaluationResult result;
             try
             {
-                result = await inner.EvaluateAsync(spec, resultPath, cancel).ConfigureAwait(false);
+                result = await inner.EvaluateAsync(spec, cancel).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -38,8 +38,7 @@ public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Ac
             }
 
             cancel.ThrowIfCancellationRequested();
-            var infrastructure = FailureCategories.IsInfrastructure(result.FailureCategory);
-            if (!infrastructure && result.FailureCategory != FailureCategories.Crash)
+            if (FailureCategory.Of(result.FailureCategory)?.IsRetried != true)
             {
                 return result;
             }
@@ -52,7 +51,7 @@ public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Ac
                 continue;
             }
 
-            if (failures.All(f => f.FailureCategory == FailureCategories.Crash))
+            if (failures.All(f => FailureCategory.Of(f.FailureCategory)?.Blame == FailureBlame.Worker))
             {
                 return result with { FailureMessage = $"{result.FailureMessage} (the same on all {attempt} attempts)" };
             }

@@ -11,13 +11,11 @@ namespace FairNad.Experiments;
 /// </summary>
 public static class RunAudit
 {
-    public const string CandidatesFolder = "candidates";
-
-    /// <summary>Where a candidate's result document lives in a run folder.</summary>
-    public static string ResultPath(string runDirectory, string candidateId) => Path.Combine(runDirectory, CandidatesFolder, $"{candidateId}.json");
+    /// <summary>Where a candidate's result document lives in a run folder (<see cref="RunArchive.ResultPath(string, string)"/>).</summary>
+    public static string ResultPath(string runDirectory, string candidateId) => RunArchive.ResultPath(runDirectory, candidateId);
 
     /// <summary>One line per disagreement between the journal, the result documents and the lineage; empty when all agree.</summary>
-    public static IReadOnlyList<string> CrossCheck(string runDirectory, string run, IReadOnlyList<JournalEntry> entries, LineageStore lineage)
+    public static IReadOnlyList<string> CrossCheck(string runDirectory, string run, IReadOnlyList<CandidateRecord> entries, LineageStore lineage)
     {
         var findings = new List<string>();
         var branches = lineage.Candidates(run).ToDictionary(c => c.CandidateId, StringComparer.Ordinal);
@@ -25,7 +23,7 @@ public static class RunAudit
         {
             var who = $"candidate {entry.Candidate[..12]} (#{entry.Index})";
             var path = ResultPath(runDirectory, entry.Candidate);
-            var file = Path.Combine(CandidatesFolder, Path.GetFileName(path));
+            var file = Path.Combine(RunArchive.CandidatesFolder, Path.GetFileName(path));
             EvaluationResult? result = null;
             if (!File.Exists(path))
             {

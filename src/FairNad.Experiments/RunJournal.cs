@@ -4,33 +4,6 @@ using System.Text.Json.Serialization;
 
 namespace FairNad.Experiments;
 
-/// <summary>One evaluated candidate as the journal records it: where it came from, what it scored, and its commit.</summary>
-/// <param name="Previous">SHA-256 (hex) of the journal's previous line, or of the run's genesis text for the first line: the hash chain.</param>
-public sealed record JournalEntry(
-    int Index,
-    string Candidate,
-    string MutationType,
-    string? Attribute,
-    string? Category,
-    IReadOnlyList<string> Parents,
-    string? Transcript,
-    string Summary,
-    string Status,
-    double? Validation,
-    double? Test,
-    long? Parameters,
-    long? Macs,
-    double? LatencyMs,
-    string? FailureCategory,
-    string? FailureMessage,
-    string Commit,
-    double TrainSeconds,
-    double ElapsedSeconds,
-    string? Previous = null)
-{
-    public bool Ok => Status == "ok";
-}
-
 /// <summary>
 /// The run's journal (journal.jsonl): one line per finished candidate, appended and flushed to disk before the next
 /// candidate's record, so a kill -9 loses at most the candidates in flight. It is append-only and hash-chained: each line
@@ -41,7 +14,7 @@ public sealed record JournalEntry(
 /// </summary>
 public sealed class RunJournal : IDisposable
 {
-    public const string FileName = "journal.jsonl";
+    public const string FileName = RunArchive.JournalFile;
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -51,11 +24,11 @@ public sealed class RunJournal : IDisposable
     };
 
     private readonly FileStream _stream;
-    private readonly Dictionary<string, JournalEntry> _entries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CandidateRecord> _entries = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private string _last;
 
-    private RunJournal(string path, FileStream stream, IEnumerable<JournalEntry> entries, string last, string? repaired)
+    private RunJournal(string path, FileStream stream, IEnumerable<CandidateRecord> entries, string last, string? repaired)
     {
         Path = path;
         _stream = stream;
@@ -72,13 +45,13 @@ public sealed class RunJournal : IDisposable
     /// <summary>What opening the journal had to repair (a torn last line), in words; null when nothing.</summary>
     public string? Repaired { get; }
 
-    public IReadOnlyDictionary<string, JournalEntry> Entries
+    public IReadOnlyDictionary<string, CandidateRecord> Entries
     {
         get
         {
             lock (_gate)
             {
-                return new Dictionary<string, JournalEntry>(_entries, StringComparer.Ordinal);
+                return new Dictionary<string, CandidateRecord>(_entries, StringComparer.Ordinal);
             }
         }
     }
@@ -88,7 +61,7 @@ public sealed class RunJournal : IDisposable
 
     /// <summary>Reads a journal without opening it for writing (reports, reproduction, verification).</summary>
     /// <exception cref="ExperimentException">the journal is damaged or its hash chain is broken; the message names the line.</exception>
-    public static IReadOnlyList<JournalEntry> Read(string path, string run)
+    public static IReadOnlyList<CandidateRecord> Read(string path, string run)
     {
         var (entries, _, _, _) = Parse(path, run, File.ReadAllBytes(path));
         return entries;
@@ -112,7 +85,7 @@ public sealed class RunJournal : IDisposable
     }
 
     /// <summary>Appends <paramref name="entry"/>, chained to the line before it, and flushes it to disk; returns it as written.</summary>
-    public JournalEntry Append(JournalEntry entry)
+    public CandidateRecord Append(CandidateRecord entry)
     {
         lock (_gate)
         {
@@ -129,9 +102,9 @@ public sealed class RunJournal : IDisposable
 
     public void Dispose() => _stream.Dispose();
 
-    private static (List<JournalEntry> Entries, long Good, string Last, string? Repaired) Parse(string path, string run, byte[] bytes)
+    private static (List<CandidateRecord> Entries, long Good, string Last, string? Repaired) Parse(string path, string run, byte[] bytes)
     {
-        var entries = new List<JournalEntry>();
+        var entries = new List<CandidateRecord>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         var last = Genesis(run);
         long good = 0;
@@ -148,10 +121,10 @@ public sealed class RunJournal : IDisposable
             }
 
             var line = bytes.AsSpan(start, end - start);
-            JournalEntry entry;
+            CandidateRecord entry;
             try
             {
-                entry = JsonSerializer.Deserialize<JournalEntry>(line, Json) ?? throw new JsonException("empty line");
+                entry = JsonSerializer.Deserialize<CandidateRecord>(line, Json) ?? throw new JsonException("empty line");
             }
             catch (JsonException e)
             {

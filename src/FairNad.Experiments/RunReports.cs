@@ -46,7 +46,7 @@ public static class RunReports
         text.Append(Invariant, $"Experiment `{context.ExperimentPath}` ({e.Strategy}, seed {context.Seed}) on {e.Dataset}: {outcome.Candidates.Count} candidates, ");
         text.Append(Invariant, $"{outcome.Candidates.Count(c => !c.Ok)} failed, {outcome.Duplicates} duplicate proposals skipped. Stopped: {outcome.StopReason}.\n\n");
         text.Append("## Best by validation accuracy\n\n| # | candidate | mutation | attribute | validation % | test % | parameters | MACs | commit |\n|---|---|---|---|---|---|---|---|---|\n");
-        foreach (var c in outcome.Candidates.Where(c => c.Ok).OrderByDescending(c => c.Validation).ThenBy(c => c.Index).Take(5))
+        foreach (var c in RunArchive.Ranked(outcome.Candidates).Take(5))
         {
             text.Append(Row(c));
         }
@@ -80,9 +80,8 @@ public static class RunReports
         text.Append(Invariant, $"Show a lineage with `./build.sh Lineage --candidate <id> --run {outcome.Run}`.\n");
         return text.ToString();
 
-        static string Row(JournalEntry c) => string.Create(Invariant,
+        static string Row(CandidateRecord c) => string.Create(Invariant,
             $"| {c.Index} | `{c.Candidate[..12]}` | {c.MutationType} | {c.Attribute ?? "-"} | {c.Validation:F2} | {c.Test:F2} | {c.Parameters:N0} | {c.Macs:N0} | `{c.Commit[..10]}` |\n");
     }
 
-    public static void WriteSummary(string path, SearchContext context, SearchOutcome outcome) => File.WriteAllText(path, Summary(context, outcome));
 }

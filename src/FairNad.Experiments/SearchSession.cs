@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using FairNad.Data;
 using FairNad.Evaluation;
 using FairNad.Evaluation.Isolation;
+using FairNad.Evaluation.Training;
 using FairNad.Knowledge;
 using FairNad.Lineage;
 using FairNad.Llm;
@@ -37,13 +38,28 @@ public sealed record SearchRequest(
     Func<Experiment, ICandidateEvaluator>? Evaluator = null,
     string? RecordedExperimentPath = null);
 
-/// <summary>Turns a request into runs (one per seed): loads and checks everything up front, then runs each.</summary>
-public static class SearchSession
+/// <summary>
+/// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
+/// LLM mutator and the manifest, loads the dataset once (for the manifest's hashes and for in-process training), and
+/// releases all of it when disposed. <see cref="RunAsync(SearchRequest, Action{string}, Action{SearchProgress}?, CancellationToken)"/>
+/// turns a request into runs (one per seed), each checked up front and then run.
+/// </summary>
+public sealed class SearchSession : IDisposable
 {
-    public const string ExperimentCopy = "experiment.json";
+    /// <summary>The run folder's experiment copy (<see cref="RunArchive.ExperimentCopy"/>, where the name is defined).</summary>
+    public const string ExperimentCopy = RunArchive.ExperimentCopy;
 
     /// <summary>How often a failure of the machine (timeout, memory cap, a kill from outside) is retried before the run stops.</summary>
     public const int InfrastructureRetries = 2;
+
+    private readonly List<IDisposable> _owned = [];
+
+    private SearchSession()
+    {
+    }
+
+    /// <summary>Everything the runner needs (set by <see cref="OpenAsync"/>, which returns only open sessions).</summary>
+    public SearchContext Context { get; private set; } = null!;
 
     /// <summary>
     /// A worker's resident-memory cap: twice the budget that predictions are held to. It only catches a prediction gone
@@ -60,73 +76,120 @@ public static class SearchSession
         foreach (var (seed, run) in runs)
         {
             cancel.ThrowIfCancellationRequested();
-            var runDirectory = Path.GetFullPath(Path.Combine(request.ResultsDirectory, run));
-            var resume = request.Resume is not null;
-            if (!resume && File.Exists(Path.Combine(runDirectory, "manifest.json")))
-            {
-                throw new ExperimentException($"{runDirectory} already holds run '{run}'; continue it with --resume {run}, or name a new run with --run");
-            }
-
-            Directory.CreateDirectory(runDirectory);
-            using var runLock = RunLock.Acquire(runDirectory, run);
-            if (!resume && File.Exists(Path.Combine(runDirectory, "manifest.json")))
-            {
-                throw new ExperimentException($"{runDirectory} already holds run '{run}' (it was started meanwhile); continue it with --resume {run}, or name a new run with --run");
-            }
-
-            if (resume)
-            {
-                foreach (var (pid, command) in WorkerLifetime.EndStale(runDirectory))
-                {
-                    log($"ended worker {pid} left behind by an earlier runner of {run}: {command}");
-                }
-            }
-
-            var effective = experiment with { Seeds = [seed] };
-            if (!resume)
-            {
-                File.WriteAllText(Path.Combine(runDirectory, ExperimentCopy), effective.ToJson());
-            }
-
-            var config = effective.Fidelity.ToConfig(seed);
-            try
-            {
-                TorchRuntime.Device(effective.Fidelity.Device);
-            }
-            catch (DeviceUnavailableException e)
-            {
-                throw new ExperimentException($"{experimentPath}: fidelity.device: {e.Message}");
-            }
-
-            log($"run {run}: {experimentPath}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
-            var splits = DatasetCatalog.Load(effective.Dataset, DatasetCatalog.DataDirectory(request.DataDirectory));
-            log($"data {splits.Source}");
-            // The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never recorded).
-            var budget = (long)effective.Evaluation.MemoryMb << 20;
-            using var evaluator = new MemoryBudgetEvaluator(
-                new RetryingEvaluator(request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
-                    ? (ICandidateEvaluator)new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
-                        new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, runDirectory)
-                    : new InProcessEvaluator(effective.Dataset, request.DataDirectory, config)), InfrastructureRetries, log),
-                effective.Dataset, config, budget, splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);
-            using var lineage = LineageStore.Open(request.RepositoryPath);
-            using var session = effective.DisabledMutations.Contains(MutationTypes.Llm) || effective.Strategy is "random" or "rea"
-                ? null
-                : await OpenLlmAsync(effective, runDirectory, request.LlmServer, cancel).ConfigureAwait(false);
-            Func<ArchitectureSpace, ILlmMutator<ArchitectureSpec>>? mutator = session is null ? null : space => new LlmSpecMutator(session, space, GeneratedCodeCheck.Problem);
-            log($"evaluation {evaluator.Description}");
-            if (effective.Strategy.StartsWith("fairnad", StringComparison.Ordinal))
-            {
-                var mix = effective.Mutation.Effective(effective.DisabledMutations);
-                log($"mutation {mix}{(effective.Llm.Mode == "off" && effective.Mutation.Llm > 0 ? " (LLM off: its share is redistributed)" : string.Empty)}");
-            }
-
-            var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, session, tree);
-            var context = new SearchContext(effective, seed, run, runDirectory, experimentPath, tree, lineage, evaluator, mutator, manifest, resume, log);
-            outcomes.Add(await SearchRunner.RunAsync(context, progress, cancel).ConfigureAwait(false));
+            using var session = await OpenAsync(request, experiment with { Seeds = [seed] }, experimentPath, tree, run, log, cancel).ConfigureAwait(false);
+            outcomes.Add(await SearchRunner.RunAsync(session.Context, progress, cancel).ConfigureAwait(false));
         }
 
         return outcomes;
+    }
+
+    /// <summary>Opens run <paramref name="run"/> of <paramref name="effective"/> (one seed): refusals come before anything is written.</summary>
+    public static async Task<SearchSession> OpenAsync(SearchRequest request, Experiment effective, string experimentPath, AttributeTree tree, string run, Action<string> log,
+        CancellationToken cancel = default)
+    {
+        var session = new SearchSession();
+        try
+        {
+            await session.BuildAsync(request, effective, experimentPath, tree, run, log, cancel).ConfigureAwait(false);
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Releases what the session holds, the run's lock last.</summary>
+    public void Dispose()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            _owned[i].Dispose();
+        }
+
+        _owned.Clear();
+    }
+
+    private T Own<T>(T resource)
+        where T : IDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+
+    private async Task BuildAsync(SearchRequest request, Experiment effective, string experimentPath, AttributeTree tree, string run, Action<string> log, CancellationToken cancel)
+    {
+        var seed = effective.Seeds[0];
+        var archive = new RunArchive(Path.GetFullPath(Path.Combine(request.ResultsDirectory, run)), run);
+        var resume = request.Resume is not null;
+        if (!resume && archive.HoldsRun)
+        {
+            throw new ExperimentException($"{archive.Directory} already holds run '{run}'; continue it with --resume {run}, or name a new run with --run");
+        }
+
+        Directory.CreateDirectory(archive.Directory);
+        Own(RunLock.Acquire(archive.Directory, run));
+        if (!resume && archive.HoldsRun)
+        {
+            throw new ExperimentException($"{archive.Directory} already holds run '{run}' (it was started meanwhile); continue it with --resume {run}, or name a new run with --run");
+        }
+
+        if (resume)
+        {
+            foreach (var (pid, command) in WorkerLifetime.EndStale(archive.Directory))
+            {
+                log($"ended worker {pid} left behind by an earlier runner of {run}: {command}");
+            }
+        }
+
+        if (!resume)
+        {
+            File.WriteAllText(archive.ExperimentPath, effective.ToJson());
+        }
+
+        var config = effective.Fidelity.ToConfig(seed);
+        try
+        {
+            TorchRuntime.Device(effective.Fidelity.Device);
+        }
+        catch (DeviceUnavailableException e)
+        {
+            throw new ExperimentException($"{experimentPath}: fidelity.device: {e.Message}");
+        }
+
+        log($"run {run}: {experimentPath}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
+        var splits = DatasetCatalog.Load(effective.Dataset, DatasetCatalog.DataDirectory(request.DataDirectory));
+        log($"data {splits.Source}");
+        var evaluator = Own(Evaluator(request, effective, config, archive, splits, log));
+        var lineage = Own(LineageStore.Open(request.RepositoryPath));
+        var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request.LlmServer, cancel).ConfigureAwait(false)) : null;
+        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
+        var mutator = llm is null ? null : new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem);
+        log($"evaluation {evaluator.Description}");
+        if (effective.Choice.DrawsMutations)
+        {
+            var mix = effective.Choice.Mix(effective.Mutation);
+            log($"mutation {mix}{(effective.Llm.Mode == "off" && effective.Mutation.Llm > 0 ? " (LLM off: its share is redistributed)" : string.Empty)}");
+        }
+
+        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
+        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log);
+    }
+
+    /// <summary>
+    /// The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never
+    /// recorded), then the trainer: isolated workers, this process, or the request's stand-in.
+    /// </summary>
+    private static ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log)
+    {
+        var budget = (long)effective.Evaluation.MemoryMb << 20;
+        var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
+            ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
+                new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory)
+            : new InProcessEvaluator(effective.Dataset, splits, config));
+        return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
+            splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);
     }
 
     private static (Experiment Experiment, string ExperimentPath, IReadOnlyList<(int Seed, string Run)> Runs) Plan(SearchRequest request)
@@ -139,15 +202,14 @@ public static class SearchSession
 
         if (request.Resume is { } resume)
         {
-            var copy = Path.Combine(request.ResultsDirectory, resume, ExperimentCopy);
-            if (!File.Exists(copy))
+            var archive = new RunArchive(Path.Combine(request.ResultsDirectory, resume), resume);
+            if (!File.Exists(archive.ExperimentPath))
             {
-                throw new ExperimentException($"no run '{resume}' to resume: {copy} does not exist");
+                throw new ExperimentException($"no run '{resume}' to resume: {archive.ExperimentPath} does not exist");
             }
 
-            var recorded = ExperimentFile.Load(copy);
-            var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(request.ResultsDirectory, resume, "manifest.json")))!;
-            return (recorded, manifest["experiment"]!["path"]!.GetValue<string>(), [(recorded.Seeds[0], resume)]);
+            var recorded = archive.ReadExperiment();
+            return (recorded, archive.RecordedExperimentPath(), [(recorded.Seeds[0], resume)]);
         }
 
         var path = request.ExperimentPath ?? throw new ExperimentException("no experiment: pass --experiment <file> or --dataset <name>");
@@ -185,10 +247,10 @@ public static class SearchSession
             : "experiments/" + Path.GetFileName(full);
     }
 
-    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, string runDirectory, string? server, CancellationToken cancel)
+    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, RunArchive archive, string? server, CancellationToken cancel)
     {
         var (mode, _) = LlmSettings.ParseChoice(experiment.Llm.Mode);
-        var settings = new LlmSettings(experiment.Llm.Model, LlmSettings.ResolveServer(server), mode, Path.Combine(runDirectory, "llm"), MaxAttempts: experiment.Llm.MaxAttempts);
+        var settings = new LlmSettings(experiment.Llm.Model, LlmSettings.ResolveServer(server), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts);
         return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, cancel: cancel).ConfigureAwait(false);
     }
 
@@ -197,7 +259,7 @@ public static class SearchSession
     {
         string Hash(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
         string ImageHash(ImageSet set) => Hash([.. set.Pixels, .. set.Labels.SelectMany(BitConverter.GetBytes)]);
-        var effective = e.Strategy.StartsWith("fairnad", StringComparison.Ordinal) ? e.Mutation.Effective(e.DisabledMutations) : null;
+        var effective = e.Choice.DrawsMutations ? e.Choice.Mix(e.Mutation) : null;
         var treeText = tree.Write();
         return new RunManifestDocument(new JsonObject
         {

@@ -75,7 +75,7 @@ public static class RunPlots
         return plot;
     }
 
-    public static IReadOnlyList<string> Write(string directory, string run, Experiment experiment, IReadOnlyList<JournalEntry> entries, IReadOnlyList<JournalEntry> front,
+    public static IReadOnlyList<string> Write(string directory, string run, Experiment experiment, IReadOnlyList<CandidateRecord> entries, IReadOnlyList<CandidateRecord> front,
         IReadOnlyList<AttributeRow> attributes)
     {
         var ok = entries.Where(e => e.Ok).ToList();
@@ -161,10 +161,10 @@ public static class RunPlots
         // Lineage of the best candidate: its ancestors by index and accuracy, arrows from parent to child.
         var lineage = NewPlot($"{run}: lineage of the best candidate", "candidate index", "validation accuracy (%)");
         var byId = entries.ToDictionary(e => e.Candidate, StringComparer.Ordinal);
-        if (ok.OrderByDescending(e => e.Validation).ThenBy(e => e.Index).FirstOrDefault() is { } top)
+        if (RunArchive.BestOf(ok) is { } top)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            var stack = new Stack<JournalEntry>([top]);
+            var stack = new Stack<CandidateRecord>([top]);
             while (stack.TryPop(out var child))
             {
                 if (!seen.Add(child.Candidate))

@@ -28,20 +28,20 @@ public static class RunReporter
 
     public static RunReport Write(string runDirectory, string? outDirectory = null)
     {
-        var run = Path.GetFileName(Path.GetFullPath(runDirectory).TrimEnd(Path.DirectorySeparatorChar));
-        var experimentPath = Path.Combine(runDirectory, SearchSession.ExperimentCopy);
-        if (!File.Exists(experimentPath))
+        var archive = new RunArchive(runDirectory);
+        var run = archive.Run;
+        if (!File.Exists(archive.ExperimentPath))
         {
-            throw new ExperimentException($"{runDirectory} is not a run folder: {SearchSession.ExperimentCopy} is missing");
+            throw new ExperimentException($"{runDirectory} is not a run folder: {RunArchive.ExperimentCopy} is missing");
         }
 
-        var experiment = ExperimentFile.Load(experimentPath);
-        var entries = Reproduction.ReadJournal(Path.Combine(runDirectory, "journal.jsonl"));
-        var manifest = File.Exists(Path.Combine(runDirectory, "manifest.json")) ? JsonNode.Parse(File.ReadAllText(Path.Combine(runDirectory, "manifest.json"))) : null;
-        var failedMutations = FailedMutations(Path.Combine(runDirectory, "feedback.json"));
-        var front = SearchRunner.Front(entries, experiment.CostObjective);
+        var experiment = archive.ReadExperiment();
+        var entries = archive.Records;
+        var manifest = archive.ReadManifest();
+        var failedMutations = archive.FailedMutationsByAttribute();
+        var front = archive.Front(experiment.CostObjective);
         var onFront = front.Select(f => f.Candidate).ToHashSet(StringComparer.Ordinal);
-        var output = outDirectory ?? Path.Combine(runDirectory, "report");
+        var output = outDirectory ?? archive.ReportDirectory;
         Directory.CreateDirectory(output);
         var files = new List<string>();
         string Save(string name, string text)
@@ -63,7 +63,7 @@ public static class RunReporter
         return new RunReport(run, output, files);
     }
 
-    public static CandidateRow Row(JournalEntry e, bool onFront) => new(e.Index, e.Candidate, e.MutationType, e.Attribute, e.Category, string.Join(";", e.Parents), e.Status,
+    public static CandidateRow Row(CandidateRecord e, bool onFront) => new(e.Index, e.Candidate, e.MutationType, e.Attribute, e.Category, string.Join(";", e.Parents), e.Status,
         e.Validation, e.Test, e.Parameters, e.Macs, e.LatencyMs is { } l ? Math.Round(l, 3) : null, e.Ok ? null : $"{e.FailureCategory}: {e.FailureMessage}", e.Commit, onFront);
 
     /// <summary>CSV (RFC 4180 quoting by CsvHelper) in the invariant culture with "\n" newlines; the header is the record's property names in snake_case.</summary>
@@ -92,7 +92,7 @@ public static class RunReporter
 
     private static string SnakeCase(string name) => string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "_" : string.Empty) + char.ToLowerInvariant(c) : c.ToString()));
 
-    public static IReadOnlyList<AttributeRow> Attributes(IReadOnlyList<JournalEntry> entries, IReadOnlyDictionary<string, int> failedMutations)
+    public static IReadOnlyList<AttributeRow> Attributes(IReadOnlyList<CandidateRecord> entries, IReadOnlyDictionary<string, int> failedMutations)
     {
         var byId = entries.ToDictionary(e => e.Candidate, StringComparer.Ordinal);
         var names = entries.Where(e => e.Attribute is not null).Select(e => e.Attribute!).Concat(failedMutations.Keys).Distinct().Order(StringComparer.Ordinal);
@@ -107,24 +107,9 @@ public static class RunReporter
         }).ToList();
     }
 
-    private static Dictionary<string, int> FailedMutations(string feedbackPath)
-    {
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        if (File.Exists(feedbackPath) && JsonNode.Parse(File.ReadAllText(feedbackPath))?["failedMutations"] is JsonArray failed)
-        {
-            foreach (var attribute in failed.Select(f => f?["attribute"]?.GetValue<string>()).OfType<string>())
-            {
-                counts[attribute] = counts.GetValueOrDefault(attribute) + 1;
-            }
-        }
+    private static IEnumerable<CandidateRecord> Best(IReadOnlyList<CandidateRecord> entries, int count) => RunArchive.Ranked(entries).Take(count);
 
-        return counts;
-    }
-
-    private static IEnumerable<JournalEntry> Best(IReadOnlyList<JournalEntry> entries, int count) =>
-        entries.Where(e => e.Ok).OrderByDescending(e => e.Validation).ThenBy(e => e.Index).Take(count);
-
-    public static string Latex(string run, Experiment experiment, IReadOnlyList<JournalEntry> entries, IReadOnlyList<JournalEntry> front)
+    public static string Latex(string run, Experiment experiment, IReadOnlyList<CandidateRecord> entries, IReadOnlyList<CandidateRecord> front)
     {
         static string Escape(string text) => text.Replace("\\", "\\textbackslash{}", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal)
             .Replace("%", "\\%", StringComparison.Ordinal).Replace("&", "\\&", StringComparison.Ordinal).Replace("#", "\\#", StringComparison.Ordinal);
@@ -133,7 +118,7 @@ public static class RunReporter
         text.Append("\\begin{table}[t]\n\\centering\n\\small\n");
         text.Append(Invariant, $"\\caption{{{Escape(run)}: {Escape(experiment.Strategy)} on {Escape(experiment.Dataset)}, seed {experiment.Seeds[0]}, {entries.Count} candidates at {experiment.ParameterBudget:N0} parameters or fewer. Top: best by validation accuracy; bottom: Pareto front (validation accuracy vs {Escape(experiment.CostObjective)}).}}\n");
         text.Append(Invariant, $"\\label{{tab:{Escape(run)}}}\n\\begin{{tabular}}{{llllrrrr}}\n\\toprule\n\\# & Candidate & Mutation & Attribute & Val. (\\%) & Test (\\%) & Params (k) & MACs (M) \\\\\n\\midrule\n");
-        void Rows(IEnumerable<JournalEntry> list)
+        void Rows(IEnumerable<CandidateRecord> list)
         {
             foreach (var e in list)
             {
@@ -148,7 +133,7 @@ public static class RunReporter
         return text.ToString();
     }
 
-    public static string Markdown(string run, Experiment experiment, JsonNode? manifest, IReadOnlyList<JournalEntry> entries, IReadOnlyList<JournalEntry> front, IReadOnlyList<AttributeRow> attributes)
+    public static string Markdown(string run, Experiment experiment, JsonNode? manifest, IReadOnlyList<CandidateRecord> entries, IReadOnlyList<CandidateRecord> front, IReadOnlyList<AttributeRow> attributes)
     {
         var text = new StringBuilder();
         text.Append(Invariant, $"# Report: {run}\n\n");
@@ -160,7 +145,7 @@ public static class RunReporter
             text.Append(Invariant, $"data {manifest["dataset"]?["source"]}, LLM {manifest["llm"]?["mode"]} ({manifest["llm"]?["model"]}{(manifest["llm"]?["digest"] is { } d ? $", {d}" : string.Empty)}); experiment sha256 `{manifest["experiment"]?["sha256"]}`.\n\n");
         }
 
-        static string Line(JournalEntry e) => string.Create(CultureInfo.InvariantCulture,
+        static string Line(CandidateRecord e) => string.Create(CultureInfo.InvariantCulture,
             $"| {e.Index} | `{e.Candidate[..12]}` | {e.MutationType} | {e.Attribute ?? "-"} | {e.Validation:F2} | {e.Test:F2} | {e.Parameters:N0} | {e.Macs:N0} | `{e.Commit[..10]}` |\n");
         const string header = "| # | candidate | mutation | attribute | validation % | test % | parameters | MACs | commit |\n|---|---|---|---|---|---|---|---|---|\n";
         text.Append("## Best by validation accuracy\n\n").Append(header);

@@ -33,10 +33,11 @@ public static class SeedAggregate
 
     public static RunSummary Summarise(string runDirectory)
     {
-        var experiment = ExperimentFile.Load(Path.Combine(runDirectory, SearchSession.ExperimentCopy));
-        var entries = Reproduction.ReadJournal(Path.Combine(runDirectory, "journal.jsonl"));
-        var best = entries.Where(e => e.Ok).OrderByDescending(e => e.Validation).ThenBy(e => e.Index).FirstOrDefault();
-        return new RunSummary(Path.GetFileName(Path.GetFullPath(runDirectory).TrimEnd(Path.DirectorySeparatorChar)), experiment.Strategy, experiment.Dataset, experiment.Seeds[0],
+        var archive = new RunArchive(runDirectory);
+        var experiment = archive.ReadExperiment();
+        var entries = archive.Records;
+        var best = archive.Best;
+        return new RunSummary(archive.Run, experiment.Strategy, experiment.Dataset, experiment.Seeds[0],
             entries.Count, entries.Count(e => !e.Ok), best?.Validation, best?.Test, best?.Parameters);
     }
 

@@ -89,7 +89,7 @@ public sealed record FailedMutation(string MutationType, string? Parent, string 
 /// realised or not, with validation errors sent back for repair). Every outcome goes into the <see cref="FeedbackLedger"/>,
 /// which weighs attribute sampling and is quoted in LLM prompts.
 /// </summary>
-public sealed class FairNadStrategy<T> : IAskTellStrategy<T>
+public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnostics
 {
     private readonly IIdeaSpace<T> _space;
     private readonly FairNadOptions _options;

@@ -232,22 +232,12 @@ public static class Nb201Benchmark
 
     public const int Tournament = 3;
 
-    public static IAskTellStrategy<string> Create(string strategy, int seed)
-    {
-        var space = new Nb201IdeaSpace(Population);
-        FairNadStrategy<string> FairNad(MutationMix mix, bool feedback = true) => new(space, new FairNadOptions(mix, Population, Tournament, feedback), seed, name: strategy);
-        return strategy switch
-        {
-            "random" => new RandomSearch<string>(space, seed),
-            "rea" => new RegularizedEvolution<string>(space, seed, Population, Tournament),
-            "local" => new LocalSearch<string>(space, space, seed),
-            "fairnad" => FairNad(new MutationMix(0.5, 0.5, 0)),
-            "fairnad-no-fair-idea" => FairNad(new MutationMix(0, 1, 0)),
-            "fairnad-no-pareto" => FairNad(new MutationMix(1, 0, 0)),
-            "fairnad-no-feedback" => FairNad(new MutationMix(0.5, 0.5, 0), feedback: false),
-            _ => throw new ArgumentException($"unknown strategy '{strategy}'; known: {string.Join(", ", AllStrategies)}"),
-        };
-    }
+    /// <summary>FairNAD's mix on the cell space: fair idea and Pareto-aware mutation in equal shares (no LLM); ablations redistribute.</summary>
+    public static readonly MutationMix Mix = new(0.5, 0.5, 0);
+
+    public static IAskTellStrategy<string> Create(string strategy, int seed) => AllStrategies.Contains(strategy)
+        ? StrategyChoice.Parse(strategy, llmOff: true).Create(new Nb201IdeaSpace(Population), seed, Mix, Population, Tournament)
+        : throw new ArgumentException($"unknown strategy '{strategy}'; known: {string.Join(", ", AllStrategies)}");
 
     /// <summary>Best-so-far (by validation) test and validation accuracy after each query of one run.</summary>
     public static (double[] Test, double[] Validation) Trajectory(string strategy, int seed, Nb201TableEvaluator table, int budget)

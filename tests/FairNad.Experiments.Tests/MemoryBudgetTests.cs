@@ -24,7 +24,7 @@ public sealed class MemoryBudgetTests
         var inner = new SyntheticEvaluator();
         using var evaluator = new MemoryBudgetEvaluator(inner, "fashion-mnist", Quickstart, 4L << 30, EmbeddedPixels);
 
-        var result = await evaluator.EvaluateAsync(PixelAttention(), "unused.json");
+        var result = await evaluator.EvaluateAsync(PixelAttention());
 
         Assert.Equal((FailureCategories.MemoryBudget, 0), (result.FailureCategory, inner.Calls));
         Assert.StartsWith("predicted peak memory ", result.FailureMessage, StringComparison.Ordinal);
@@ -40,7 +40,7 @@ public sealed class MemoryBudgetTests
 
         foreach (var name in ReferenceArchitectures.Names)
         {
-            var result = await evaluator.EvaluateAsync(WidthScaler.ScaleToBudget(ReferenceArchitectures.Get(name, Fashion), 20_000).Spec, "unused.json");
+            var result = await evaluator.EvaluateAsync(WidthScaler.ScaleToBudget(ReferenceArchitectures.Get(name, Fashion), 20_000).Spec);
             Assert.Equal("ok", result.Status);
         }
 

@@ -12,7 +12,7 @@ public sealed class RunJournalTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static JournalEntry Entry(int index) => new(index, $"id{index:D3}" + new string('0', 58), "seed", null, null, [], null, "s", "ok", 50 + index, 49, 1000, 2000, 1.5,
+    private static CandidateRecord Entry(int index) => new(index, $"id{index:D3}" + new string('0', 58), "seed", null, null, [], null, "s", "ok", 50 + index, 49, 1000, 2000, 1.5,
         null, null, new string('a', 40), 1.0, index);
 
     private void Write(params int[] indices)

@@ -18,7 +18,7 @@ public sealed class RunRecordTests : IDisposable
     private string JournalPath => Path.Combine(RunDirectory, RunJournal.FileName);
 
     /// <summary>A run cut off after five candidates, so resuming has something to trust and something left to do.</summary>
-    private IReadOnlyList<JournalEntry> Interrupted()
+    private IReadOnlyList<CandidateRecord> Interrupted()
     {
         using var cancel = new CancellationTokenSource();
         Assert.ThrowsAny<OperationCanceledException>(() => SearchFixture.Run(_fixture.Request(), p =>
@@ -32,7 +32,7 @@ public sealed class RunRecordTests : IDisposable
     }
 
     /// <summary>Rewrites the journal through <see cref="RunJournal"/> (so the hash chain holds) with one entry changed.</summary>
-    private void RewriteJournal(Func<JournalEntry, JournalEntry> change)
+    private void RewriteJournal(Func<CandidateRecord, CandidateRecord> change)
     {
         var entries = RunJournal.Read(JournalPath, RunName).Select(change).ToList();
         File.Delete(JournalPath);

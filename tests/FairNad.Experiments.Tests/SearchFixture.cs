@@ -49,7 +49,7 @@ public sealed class SearchFixture : IDisposable
         SearchSession.RunAsync(request, _ => { }, progress, cancel).GetAwaiter().GetResult();
 
     /// <summary>What must be identical between two runs of the same experiment and seed.</summary>
-    public static IReadOnlyList<string> Fingerprint(IEnumerable<JournalEntry> entries) => entries.OrderBy(e => e.Index).Select(e =>
+    public static IReadOnlyList<string> Fingerprint(IEnumerable<CandidateRecord> entries) => entries.OrderBy(e => e.Index).Select(e =>
         JsonSerializer.Serialize(new { e.Index, e.Candidate, e.MutationType, e.Attribute, e.Parents, e.Status, e.Validation, e.Test, e.Parameters, e.Macs, e.FailureCategory, e.Commit })).ToList();
 
     /// <summary>JSON fields that measure time or name the host: they differ between any two runs and feed no result.</summary>
@@ -103,7 +103,7 @@ public sealed class SyntheticEvaluator(Func<ArchitectureSpec, EvaluationResult?>
 
     public int Parallelism => 2;
 
-    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, string resultPath, CancellationToken cancel = default)
+    public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, CancellationToken cancel = default)
     {
         Interlocked.Increment(ref _calls);
         var analysis = ArchitectureAnalyzer.Analyze(spec);

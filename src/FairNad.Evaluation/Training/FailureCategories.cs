@@ -48,10 +48,66 @@ public static class FailureCategories
     public const string Cancelled = "cancelled";
 
     /// <summary>Outcomes of the candidate: recorded and told to the strategy.</summary>
-    public static readonly IReadOnlyList<string> Outcomes = [InvalidSpec, InputMismatch, Diverged, MemoryBudget, Error, DeviceUnavailable, Crash];
+    public static readonly IReadOnlyList<string> Outcomes = [.. FailureCategory.All.Where(c => !c.IsInfrastructure).Select(c => c.Name)];
 
     /// <summary>Failures of the machine or the harness: retried, never recorded as the candidate's result.</summary>
-    public static readonly IReadOnlyList<string> Infrastructure = [Timeout, OutOfMemory, Killed, WorkerFailure, EvaluatorError, Cancelled];
+    public static readonly IReadOnlyList<string> Infrastructure = [.. FailureCategory.All.Where(c => c.IsInfrastructure).Select(c => c.Name)];
 
-    public static bool IsInfrastructure(string? category) => category is not null && Infrastructure.Contains(category);
+    public static bool IsInfrastructure(string? category) => FailureCategory.Of(category)?.IsInfrastructure == true;
+}
+
+/// <summary>Whose fault a failure is, which decides what a run does with it.</summary>
+public enum FailureBlame
+{
+    /// <summary>A fact about the architecture and the training config: recorded and told to the strategy at once.</summary>
+    Candidate,
+
+    /// <summary>The worker itself died (a crash): retried, and recorded as the candidate's outcome only when every attempt crashed.</summary>
+    Worker,
+
+    /// <summary>The machine or the harness: retried, never recorded; if it persists the run stops (resumable).</summary>
+    Machine,
+}
+
+/// <summary>
+/// A failure category as a value: its name (the exact string result documents, journals and notes carry; see
+/// <see cref="FailureCategories"/>) and whose fault it is. Every category is one of <see cref="All"/>.
+/// </summary>
+public sealed class FailureCategory
+{
+    public static readonly FailureCategory InvalidSpec = new(FailureCategories.InvalidSpec, FailureBlame.Candidate);
+    public static readonly FailureCategory InputMismatch = new(FailureCategories.InputMismatch, FailureBlame.Candidate);
+    public static readonly FailureCategory Diverged = new(FailureCategories.Diverged, FailureBlame.Candidate);
+    public static readonly FailureCategory MemoryBudget = new(FailureCategories.MemoryBudget, FailureBlame.Candidate);
+    public static readonly FailureCategory Error = new(FailureCategories.Error, FailureBlame.Candidate);
+    public static readonly FailureCategory DeviceUnavailable = new(FailureCategories.DeviceUnavailable, FailureBlame.Candidate);
+    public static readonly FailureCategory Crash = new(FailureCategories.Crash, FailureBlame.Worker);
+    public static readonly FailureCategory Timeout = new(FailureCategories.Timeout, FailureBlame.Machine);
+    public static readonly FailureCategory OutOfMemory = new(FailureCategories.OutOfMemory, FailureBlame.Machine);
+    public static readonly FailureCategory Killed = new(FailureCategories.Killed, FailureBlame.Machine);
+    public static readonly FailureCategory WorkerFailure = new(FailureCategories.WorkerFailure, FailureBlame.Machine);
+    public static readonly FailureCategory EvaluatorError = new(FailureCategories.EvaluatorError, FailureBlame.Machine);
+    public static readonly FailureCategory Cancelled = new(FailureCategories.Cancelled, FailureBlame.Machine);
+
+    /// <summary>Every category, outcomes of the candidate first.</summary>
+    public static readonly IReadOnlyList<FailureCategory> All =
+        [InvalidSpec, InputMismatch, Diverged, MemoryBudget, Error, DeviceUnavailable, Crash, Timeout, OutOfMemory, Killed, WorkerFailure, EvaluatorError, Cancelled];
+
+    private FailureCategory(string name, FailureBlame blame) => (Name, Blame) = (name, blame);
+
+    /// <summary>The category as files carry it (invalid-spec, diverged, timeout, ...).</summary>
+    public string Name { get; }
+
+    public FailureBlame Blame { get; }
+
+    /// <summary>A failure of the machine or the harness: retried, never recorded as the candidate's result.</summary>
+    public bool IsInfrastructure => Blame == FailureBlame.Machine;
+
+    /// <summary>Evaluated again before anything is recorded (failures of the machine, and crashes of the worker).</summary>
+    public bool IsRetried => Blame != FailureBlame.Candidate;
+
+    /// <summary>The category named <paramref name="name"/>; null for null or a name that is no category.</summary>
+    public static FailureCategory? Of(string? name) => name is null ? null : All.FirstOrDefault(c => c.Name == name);
+
+    public override string ToString() => Name;
 }

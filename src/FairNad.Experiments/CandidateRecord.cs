@@ -1,0 +1,71 @@
+using System.Globalization;
+using FairNad.Architecture;
+using FairNad.Evaluation.Training;
+using FairNad.Lineage;
+using FairNad.Search;
+
+namespace FairNad.Experiments;
+
+/// <summary>
+/// One evaluated candidate as the run records it: where it came from, what it scored, and its commit. This is the one
+/// record of a candidate: the journal persists it line by line (its properties, in this order, are the line's JSON, so
+/// renaming or reordering them changes the hash chain of every run), the metrics note and the report rows are views of it.
+/// </summary>
+/// <param name="Previous">SHA-256 (hex) of the journal's previous line, or of the run's genesis text for the first line: the hash chain.</param>
+public sealed record CandidateRecord(
+    int Index,
+    string Candidate,
+    string MutationType,
+    string? Attribute,
+    string? Category,
+    IReadOnlyList<string> Parents,
+    string? Transcript,
+    string Summary,
+    string Status,
+    double? Validation,
+    double? Test,
+    long? Parameters,
+    long? Macs,
+    double? LatencyMs,
+    string? FailureCategory,
+    string? FailureMessage,
+    string Commit,
+    double TrainSeconds,
+    double ElapsedSeconds,
+    string? Previous = null)
+{
+    public bool Ok => Status == "ok";
+
+    /// <summary>The cost objective's value (parameters or MACs).</summary>
+    public long? Cost(string costObjective) => costObjective == "macs" ? Macs : Parameters;
+
+    /// <summary>What the strategy is told about this candidate.</summary>
+    public Outcome ToOutcome(string costObjective) => Ok ? new Outcome(Validation, Cost(costObjective)) : Outcome.Failed(FailureCategory ?? "failed");
+
+    /// <summary>The record of <paramref name="proposal"/>, evaluated as <paramref name="result"/>, before it has a commit.</summary>
+    public static CandidateRecord Of(Proposal<ArchitectureSpec> proposal, int index, EvaluationResult result, ArchitectureAnalysis analysis, double elapsedSeconds)
+    {
+        var ok = result.Status == "ok";
+        return new CandidateRecord(index, proposal.Key, proposal.MutationType, proposal.Attribute, proposal.Category, proposal.Parents, proposal.Transcript, proposal.Summary,
+            ok ? "ok" : "failed", result.BestValidationAccuracy, result.TestAccuracy, analysis.Parameters, analysis.Macs, result.LatencyBatch1Ms,
+            ok ? null : result.FailureCategory, ok ? null : result.FailureMessage, string.Empty, result.TrainSeconds, elapsedSeconds);
+    }
+
+    /// <summary>The metrics note of this record in the lineage; what the record does not hold (worker host, extra numbers) comes from the result document.</summary>
+    public CandidateMetrics ToNote(Experiment experiment, EvaluationResult result)
+    {
+        var fidelity = experiment.Fidelity;
+        return new CandidateMetrics(
+            Status,
+            Validation,
+            Test,
+            Parameters,
+            Macs,
+            LatencyMs,
+            Ok ? null : $"{FailureCategory}: {FailureMessage}",
+            string.Create(CultureInfo.InvariantCulture, $"{experiment.Dataset} {fidelity.Epochs} epoch(s), {fidelity.TrainSubset?.ToString(CultureInfo.InvariantCulture) ?? "all"} training images"),
+            string.IsNullOrEmpty(result.WorkerHost) ? null : result.WorkerHost,
+            new Dictionary<string, double> { ["trainSeconds"] = result.TrainSeconds, ["lastValidationAccuracy"] = result.LastValidationAccuracy ?? double.NaN }
+                .Where(kv => !double.IsNaN(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+    }
+}

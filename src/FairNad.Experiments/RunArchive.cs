@@ -1,0 +1,153 @@
+using System.Text.Json.Nodes;
+using FairNad.Evaluation.Training;
+using FairNad.Search;
+
+namespace FairNad.Experiments;
+
+/// <summary>
+/// A run folder, results/&lt;run&gt;/: its layout (every file name is here and nowhere else), its candidate records, the
+/// queries over them (best, ranked, Pareto front, failures) and their persistence. The runner records through it, and
+/// reports, reproduction, verification and the command line read through it, so they all see the same run the same way.
+/// </summary>
+public sealed class RunArchive
+{
+    /// <summary>The effective experiment the run was started with (overrides applied); a resume uses it.</summary>
+    public const string ExperimentCopy = "experiment.json";
+
+    public const string ManifestFile = "manifest.json";
+
+    /// <summary>The hash-chained journal: one <see cref="CandidateRecord"/> per line.</summary>
+    public const string JournalFile = "journal.jsonl";
+
+    /// <summary>The result document of each candidate, candidates/&lt;id&gt;.json.</summary>
+    public const string CandidatesFolder = "candidates";
+
+    public const string FeedbackFile = "feedback.json";
+
+    public const string SummaryFile = "summary.md";
+
+    /// <summary>The run's recorded LLM exchanges (replayed on resume and by reproduction).</summary>
+    public const string LlmFolder = "llm";
+
+    public const string ReportFolder = "report";
+
+    /// <summary>Scratch of the isolated evaluator (the files its workers read and write); not part of the record.</summary>
+    public const string WorkersFolder = "workers";
+
+    private IReadOnlyList<CandidateRecord>? _records;
+
+    /// <param name="directory">The run folder (results/&lt;run&gt;), as given: paths in messages keep its form.</param>
+    /// <param name="run">The run's name; default the folder's name.</param>
+    public RunArchive(string directory, string? run = null)
+    {
+        Directory = directory;
+        Run = run ?? Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
+    }
+
+    public string Directory { get; }
+
+    public string Run { get; }
+
+    public string ExperimentPath => Path.Combine(Directory, ExperimentCopy);
+
+    public string ManifestPath => Path.Combine(Directory, ManifestFile);
+
+    public string JournalPath => Path.Combine(Directory, JournalFile);
+
+    public string CandidatesDirectory => Path.Combine(Directory, CandidatesFolder);
+
+    public string FeedbackPath => Path.Combine(Directory, FeedbackFile);
+
+    public string SummaryPath => Path.Combine(Directory, SummaryFile);
+
+    public string LlmDirectory => Path.Combine(Directory, LlmFolder);
+
+    public string ReportDirectory => Path.Combine(Directory, ReportFolder);
+
+    public string WorkersDirectory => Path.Combine(Directory, WorkersFolder);
+
+    /// <summary>Whether the folder holds a started run (its manifest is the first thing a run writes after the experiment copy).</summary>
+    public bool HoldsRun => File.Exists(ManifestPath);
+
+    /// <summary>Where a candidate's result document lives in a run folder.</summary>
+    public static string ResultPath(string runDirectory, string candidateId) => Path.Combine(runDirectory, CandidatesFolder, $"{candidateId}.json");
+
+    public string ResultPath(string candidateId) => ResultPath(Directory, candidateId);
+
+    /// <summary>The folder's records in index order, read from the journal once (its hash chain checked).</summary>
+    /// <exception cref="ExperimentException">there is no journal, or it is damaged.</exception>
+    public IReadOnlyList<CandidateRecord> Records => _records ??= ReadRecords();
+
+    /// <summary>The best candidate by validation accuracy (ties: the earlier); null when none is valid.</summary>
+    public CandidateRecord? Best => Ranked(Records).FirstOrDefault();
+
+    public IReadOnlyList<CandidateRecord> Front(string costObjective) => Front(Records, costObjective);
+
+    public Experiment ReadExperiment() => ExperimentFile.Load(ExperimentPath);
+
+    /// <summary>The manifest, or null when the run has none.</summary>
+    public JsonNode? ReadManifest() => File.Exists(ManifestPath) ? JsonNode.Parse(File.ReadAllText(ManifestPath)) : null;
+
+    /// <summary>The experiment's path as the run recorded it (the path committed in its lineage root).</summary>
+    public string RecordedExperimentPath() => ReadManifest()!["experiment"]!["path"]!.GetValue<string>();
+
+    /// <summary>Opens the journal for appending (creating it), after checking every line and the hash chain.</summary>
+    public RunJournal OpenJournal() => RunJournal.Open(JournalPath, Run);
+
+    public EvaluationResult ReadResult(string candidateId) => EvaluationResult.Parse(File.ReadAllText(ResultPath(candidateId)), ResultPath(candidateId));
+
+    /// <summary>Writes a candidate's result document (atomically). The recorder is its only writer.</summary>
+    public void WriteResult(string candidateId, EvaluationResult result)
+    {
+        System.IO.Directory.CreateDirectory(CandidatesDirectory);
+        result.WriteAtomically(ResultPath(candidateId));
+    }
+
+    public void WriteFeedback(FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed) => RunReports.WriteFeedback(FeedbackPath, ledger, failed);
+
+    public void WriteSummary(string text) => File.WriteAllText(SummaryPath, text);
+
+    /// <summary>Per attribute, how many mutations produced no candidate (feedback.json's failedMutations); empty without feedback.</summary>
+    public IReadOnlyDictionary<string, int> FailedMutationsByAttribute()
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (File.Exists(FeedbackPath) && JsonNode.Parse(File.ReadAllText(FeedbackPath))?["failedMutations"] is JsonArray failed)
+        {
+            foreach (var attribute in failed.Select(f => f?["attribute"]?.GetValue<string>()).OfType<string>())
+            {
+                counts[attribute] = counts.GetValueOrDefault(attribute) + 1;
+            }
+        }
+
+        return counts;
+    }
+
+    /// <summary>Valid candidates, best validation accuracy first (ties: the earlier candidate first).</summary>
+    public static IEnumerable<CandidateRecord> Ranked(IEnumerable<CandidateRecord> records) =>
+        records.Where(r => r.Ok).OrderByDescending(r => r.Validation).ThenBy(r => r.Index);
+
+    public static CandidateRecord? BestOf(IEnumerable<CandidateRecord> records) => Ranked(records).FirstOrDefault();
+
+    /// <summary>The non-dominated valid candidates: validation accuracy up, the cost objective down.</summary>
+    public static IReadOnlyList<CandidateRecord> Front(IEnumerable<CandidateRecord> records, string costObjective)
+    {
+        var ok = records.Where(x => x.Ok).ToDictionary(x => x.Candidate, StringComparer.Ordinal);
+        return ParetoFront.Front(ok.Values.Select(x => new Objectives(x.Candidate, x.Validation!.Value, x.Cost(costObjective) ?? 0)))
+            .Select(p => ok[p.Id]).ToList();
+    }
+
+    /// <summary>Failed candidates by failure category, categories in ordinal order.</summary>
+    public static IReadOnlyDictionary<string, int> Failures(IEnumerable<CandidateRecord> records) =>
+        records.Where(x => !x.Ok).GroupBy(x => x.FailureCategory ?? "failed").OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+
+    private IReadOnlyList<CandidateRecord> ReadRecords()
+    {
+        if (!File.Exists(JournalPath))
+        {
+            throw new ExperimentException($"{JournalPath} does not exist: the run recorded no candidate");
+        }
+
+        return RunJournal.Read(JournalPath, Run).OrderBy(e => e.Index).ToList();
+    }
+}
