@@ -2,7 +2,7 @@ using FairNad.Build.Engine;
 
 internal sealed partial class Build
 {
-    [Parameter("LLM for stages that use one: live, replay, auto, off, or ollama:<model> (Extract: default auto; Search: default the experiment's).")]
+    [Parameter("LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>; default the experiment's. Extract: default auto.")]
     [SearchOption]
     readonly string? Llm;
 

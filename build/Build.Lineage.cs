@@ -5,7 +5,7 @@ internal sealed partial class Build
     [Parameter("Candidate id (or a unique prefix of at least 6 characters) whose lineage to show.")]
     readonly string? Candidate;
 
-    [Parameter("Search run: for Lineage the run the candidate belongs to (optional when the id is unique); for Search the name of the new run.")]
+    [Parameter("Name of the new run (default <experiment>-<strategy>-s<seed>). Lineage: the run the candidate belongs to (optional when the id is unique).")]
     [SearchOption]
     readonly string? Run;
 

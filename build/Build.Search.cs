@@ -18,7 +18,7 @@ internal sealed partial class Build
     [SearchOption]
     readonly int? Candidates;
 
-    [Parameter("Wall-clock budget of the search in minutes (the run then depends on machine speed).")]
+    [Parameter("Wall-clock budget of the search in minutes (it stops between batches; the run then depends on machine speed).")]
     [SearchOption]
     readonly double? Minutes;
 
@@ -34,7 +34,7 @@ internal sealed partial class Build
     [SearchOption]
     readonly string? Resume;
 
-    [Parameter("Device candidates train on: cpu, cuda or cuda:<index> (a GPU needs --torch-backend Cuda); default the experiment's.")]
+    [Parameter("Device candidates train on: cpu, cuda or cuda:<index> (a GPU needs the Cuda libtorch backend, built with --torch-backend Cuda); default the experiment's.")]
     [SearchOption]
     readonly string? Device;
 
@@ -67,11 +67,7 @@ internal sealed partial class Build
     {
         AbsolutePath? experiment = Experiment
             ?? (Dataset is not null ? RootDirectory / "experiments" / $"{Dataset}.json" : Resume is null ? RootDirectory / "experiments" / "quickstart.json" : null);
-        var forwarded = typeof(Build).GetFields(BindingFlags.Instance | BindingFlags.NonPublic)
-            .Select(f => (Field: f, Option: f.GetCustomAttribute<SearchOptionAttribute>()))
-            .Where(x => x.Option is not null)
-            .Select(x => (Name: x.Option!.Flag ?? "--" + KebabCase(x.Field.Name), Value: Text(x.Field.GetValue(this))))
-            .OrderBy(x => x.Name, StringComparer.Ordinal);
+        var forwarded = SearchParameters().Select(p => (p.Flag, Value: Text(p.Field.GetValue(this))));
         return new[] { ("--experiment", experiment is null ? null : (string)experiment) }.Concat(forwarded)
             .Where(o => o.Item2 is not null).SelectMany(o => new[] { o.Item1, o.Item2! });
 
@@ -82,9 +78,20 @@ internal sealed partial class Build
             AbsolutePath path => (string)path,
             var other => other.ToString(),
         };
-
-        static string KebabCase(string name) => string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : string.Empty) + char.ToLowerInvariant(c) : c.ToString()));
     }
+
+    /// <summary>
+    /// The parameters marked [SearchOption], each with the `fairnad search` option it is forwarded as, ordered by that
+    /// option. A test in FairNad.Cli.Tests holds each to the CLI's option of that flag, description included.
+    /// </summary>
+    internal static IEnumerable<(FieldInfo Field, string Flag)> SearchParameters() =>
+        typeof(Build).GetFields(BindingFlags.Instance | BindingFlags.NonPublic)
+            .Select(f => (Field: f, Option: f.GetCustomAttribute<SearchOptionAttribute>()))
+            .Where(x => x.Option is not null)
+            .Select(x => (x.Field, Flag: x.Option!.Flag ?? "--" + KebabCase(x.Field.Name)))
+            .OrderBy(x => x.Flag, StringComparer.Ordinal);
+
+    static string KebabCase(string name) => string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : string.Empty) + char.ToLowerInvariant(c) : c.ToString()));
 }
 
 /// <summary>A build parameter the Search target forwards to `fairnad search`: as --&lt;its name in kebab case&gt;, or as <see cref="Flag"/>.</summary>

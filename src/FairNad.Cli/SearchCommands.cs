@@ -18,37 +18,35 @@ internal static class SearchCommands
     {
         var experiment = new Option<string?>("--experiment") { Description = "An experiment file (default: experiments/<dataset>.json, or experiments/quickstart.json without --dataset)." };
         var dataset = new Option<string?>("--dataset") { Description = "Run the shipped experiment for this dataset: fashion-mnist, cifar10, cifar100 or imagenet16-120." };
-        var seed = new Option<int?>("--seed") { Description = "Run this one seed instead of the file's seeds." };
-        var candidates = new Option<int?>("--candidates") { Description = "Candidate budget (evaluated candidates, duplicates not counted)." };
-        var minutes = new Option<double?>("--minutes") { Description = "Wall-clock budget in minutes (stops between batches; results then depend on speed)." };
-        var strategy = new Option<string?>("--strategy") { Description = "Strategy: " + string.Join(", ", Experiment.Strategies) + "." };
-        var llm = new Option<string?>("--llm") { Description = "LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>." };
-        var host = new Option<string?>("--ollama-host") { Description = "Ollama's URL (default: OLLAMA_HOST, else http://localhost:11434)." };
-        var jobs = new Option<int?>("--jobs") { Description = "Candidates trained at once, each in a worker process." };
-        var inProcess = new Option<bool>("--in-process") { Description = "Train in this process, one at a time (no worker isolation; for tests and tiny fidelities)." };
-        var budget = new Option<long?>("--params") { Description = "Parameter budget of every candidate." };
-        var epochs = new Option<int?>("--epochs") { Description = "Training epochs per candidate." };
-        var device = new Option<string?>("--device") { Description = "Train on cpu, cuda or cuda:<index> (a GPU needs the Cuda libtorch backend)." };
-        var run = new Option<string?>("--run") { Description = "Run name (default <experiment>-<strategy>-s<seed>)." }.RunName();
-        var resume = new Option<string?>("--resume") { Description = "Continue this recorded run after a crash or kill: same experiment, same seed, same final result." }.RunName();
+        var overrides = ExperimentOptions.All.Select(o => o.Accept(new OverrideBinder())).ToList();
+        var host = new Option<string?>("--ollama-host") { Description = "Ollama server URL (default: OLLAMA_HOST, else http://localhost:11434)." };
+        var run = new Option<string?>("--run") { Description = "Name of the new run (default <experiment>-<strategy>-s<seed>)." }.RunName();
+        var resume = new Option<string?>("--resume") { Description = "Recorded run to continue after a crash or kill (results/<run>); gives the same result as an uninterrupted run." }.RunName();
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
         var repository = new Option<string>("--repo") { Description = "Git repository that receives the lineage branches and notes.", DefaultValueFactory = _ => "." };
         var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets)." };
         var tree = new Option<string?>("--tree") { Description = "Attribute-tree file (default: the curated knowledge/attribute-tree.json)." };
         var plain = new Option<bool>("--plain") { Description = "One line per candidate even on a terminal (the default when output is redirected, as in CI)." };
-        var command = new Command("search", "Run a search experiment: FairNAD or a baseline, every candidate a lineage commit, resumable.")
+        var command = new Command("search", "Run a search experiment: FairNAD or a baseline, every candidate a lineage commit, resumable.") { experiment, dataset };
+        foreach (var (option, _) in overrides)
         {
-            experiment, dataset, seed, candidates, minutes, strategy, llm, host, jobs, inProcess, budget, epochs, device, run, resume, results, repository, dataDirectory, tree, plain,
-        };
+            command.Options.Add(option);
+            if (option.Name == "--llm")
+            {
+                // --ollama-host is no experiment field, but help has always listed it beside --llm.
+                command.Options.Add(host);
+            }
+        }
+
+        foreach (var option in new Option[] { run, resume, results, repository, dataDirectory, tree, plain })
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(r =>
         {
-            string? mode = null, model = null;
-            if (r.GetValue(llm) is { } llmText)
-            {
-                var choice = FairNad.Llm.LlmSettings.ParseChoice(llmText);
-                (mode, model) = (choice.Mode.ToString().ToLowerInvariant(), choice.Model);
-            }
-
+            // In table order, so a bad --llm is still reported before any problem with the experiment file.
+            var given = overrides.Aggregate(new ExperimentOverrides(), (o, x) => x.Read(r, o));
             var path = r.GetValue(experiment) ?? Path.Combine("experiments", $"{r.GetValue(dataset) ?? "quickstart"}.json");
             if (r.GetValue(resume) is null && Directory.Exists(path))
             {
@@ -73,9 +71,7 @@ internal static class SearchCommands
                     : $"{path}: no such experiment file");
             }
 
-            var overrides = new ExperimentOverrides(r.GetValue(seed), r.GetValue(candidates), r.GetValue(minutes), r.GetValue(strategy), mode, model,
-                r.GetValue(jobs), r.GetValue(inProcess) ? false : null, r.GetValue(budget), r.GetValue(epochs), r.GetValue(device));
-            var request = new SearchRequest(path, overrides, r.GetValue(results)!, r.GetValue(repository)!, r.GetValue(dataDirectory), r.GetValue(run), r.GetValue(resume),
+            var request = new SearchRequest(path, given, r.GetValue(results)!, r.GetValue(repository)!, r.GetValue(dataDirectory), r.GetValue(run), r.GetValue(resume),
                 EvaluateCommands.Worker, r.GetValue(host), r.GetValue(tree));
             var live = !r.GetValue(plain) && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             return Run(request, live, output, error);
@@ -155,6 +151,16 @@ internal static class SearchCommands
             return report.Passed ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>Makes the typed command-line option of an <see cref="ExperimentOptions"/> entry, and reads its value into overrides.</summary>
+    private sealed class OverrideBinder : IExperimentOptionVisitor<(Option Option, Func<ParseResult, ExperimentOverrides, ExperimentOverrides> Read)>
+    {
+        public (Option Option, Func<ParseResult, ExperimentOverrides, ExperimentOverrides> Read) Visit<T>(ExperimentOption<T> entry)
+        {
+            var option = new Option<T>(entry.Flag) { Description = entry.Description };
+            return (option, (r, o) => entry.Set(o, r.GetValue(option)!));
+        }
     }
 
     private static int Run(SearchRequest request, bool live, TextWriter output, TextWriter error)

@@ -221,21 +221,3 @@ public sealed record Experiment(
         }
     }
 }
-
-/// <summary>Values given on the command line or as build parameters; each replaces the file's field.</summary>
-public sealed record ExperimentOverrides(
-    int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
-    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null)
-{
-    public Experiment Apply(Experiment e) => e with
-    {
-        Seeds = Seed is { } seed ? [seed] : e.Seeds,
-        Candidates = Candidates ?? e.Candidates,
-        Minutes = Minutes ?? e.Minutes,
-        Strategy = Strategy ?? e.Strategy,
-        Llm = e.Llm with { Mode = LlmMode ?? e.Llm.Mode, Model = LlmModel ?? e.Llm.Model },
-        Evaluation = e.Evaluation with { Jobs = Jobs ?? e.Evaluation.Jobs, Isolated = Isolated ?? e.Evaluation.Isolated },
-        ParameterBudget = ParameterBudget ?? e.ParameterBudget,
-        Fidelity = e.Fidelity with { Epochs = Epochs ?? e.Fidelity.Epochs, Device = Device ?? e.Fidelity.Device },
-    };
-}

@@ -1,0 +1,89 @@
+using FairNad.Llm;
+
+namespace FairNad.Experiments;
+
+/// <summary>Values given on the command line or as build parameters; each replaces the file's field.</summary>
+/// <remarks>On the command line each is set through its entry of <see cref="ExperimentOptions.All"/>.</remarks>
+public sealed record ExperimentOverrides(
+    int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
+    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null)
+{
+    public Experiment Apply(Experiment e) => e with
+    {
+        Seeds = Seed is { } seed ? [seed] : e.Seeds,
+        Candidates = Candidates ?? e.Candidates,
+        Minutes = Minutes ?? e.Minutes,
+        Strategy = Strategy ?? e.Strategy,
+        Llm = e.Llm with { Mode = LlmMode ?? e.Llm.Mode, Model = LlmModel ?? e.Llm.Model },
+        Evaluation = e.Evaluation with { Jobs = Jobs ?? e.Evaluation.Jobs, Isolated = Isolated ?? e.Evaluation.Isolated },
+        ParameterBudget = ParameterBudget ?? e.ParameterBudget,
+        Fidelity = e.Fidelity with { Epochs = Epochs ?? e.Fidelity.Epochs, Device = Device ?? e.Fidelity.Device },
+    };
+}
+
+/// <summary>
+/// The options that override an experiment, described once: flag, one-sentence description, the type the command line
+/// parses the value to, and which <see cref="ExperimentOverrides"/> field the value sets. `fairnad search` builds its
+/// options from this table; the build's Search parameters forward to those options, and a test holds their
+/// descriptions to these (the build cannot reference this assembly, which brings libtorch).
+/// </summary>
+public static class ExperimentOptions
+{
+    /// <summary>Every override option, in the order `fairnad search --help` lists them.</summary>
+    public static IReadOnlyList<ExperimentOption> All { get; } =
+    [
+        new ExperimentOption<int?>("--seed", "Run only this seed instead of the experiment's seeds.",
+            (o, v) => o with { Seed = v }),
+        new ExperimentOption<int?>("--candidates", "Candidate budget of the search (evaluated candidates; duplicates are not counted).",
+            (o, v) => o with { Candidates = v }),
+        new ExperimentOption<double?>("--minutes", "Wall-clock budget of the search in minutes (it stops between batches; the run then depends on machine speed).",
+            (o, v) => o with { Minutes = v }),
+        new ExperimentOption<string?>("--strategy", $"Search strategy: {string.Join(", ", Experiment.Strategies.SkipLast(1))} or {Experiment.Strategies[^1]}.",
+            (o, v) => o with { Strategy = v }),
+        new ExperimentOption<string?>("--llm", "LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>; default the experiment's.",
+            (o, v) =>
+            {
+                var choice = LlmSettings.ParseChoice(v!);
+                return o with { LlmMode = choice.Mode.ToString().ToLowerInvariant(), LlmModel = choice.Model };
+            }),
+        new ExperimentOption<int?>("--jobs", "Candidates trained at once, each in its own worker process.",
+            (o, v) => o with { Jobs = v }),
+        new ExperimentOption<bool>("--in-process", "Train in this process, one at a time (no worker isolation; for tests and tiny fidelities).",
+            (o, v) => v ? o with { Isolated = false } : o),
+        new ExperimentOption<long?>("--params", "Parameter budget of every candidate.",
+            (o, v) => o with { ParameterBudget = v }),
+        new ExperimentOption<int?>("--epochs", "Training epochs per candidate.",
+            (o, v) => o with { Epochs = v }),
+        new ExperimentOption<string?>("--device", "Device candidates train on: cpu, cuda or cuda:<index> (a GPU needs the Cuda libtorch backend, built with --torch-backend Cuda); default the experiment's.",
+            (o, v) => o with { Device = v }),
+    ];
+}
+
+/// <summary>One option of <see cref="ExperimentOptions.All"/>, its value type erased so the table is one list.</summary>
+public abstract class ExperimentOption(string flag, string description)
+{
+    /// <summary>The option as typed on the command line, e.g. <c>--seed</c>.</summary>
+    public string Flag { get; } = flag;
+
+    /// <summary>One sentence, shown by <c>fairnad search --help</c> (and, held equal by a test, by <c>./build.sh --help</c>).</summary>
+    public string Description { get; } = description;
+
+    /// <summary>Hands the option, its value type restored, to <paramref name="visitor"/>: how a command line makes a typed option of each entry.</summary>
+    public abstract TResult Accept<TResult>(IExperimentOptionVisitor<TResult> visitor);
+}
+
+/// <summary>An override option whose value the command line parses to <typeparamref name="T"/>.</summary>
+public sealed class ExperimentOption<T>(string flag, string description, Func<ExperimentOverrides, T, ExperimentOverrides> set)
+    : ExperimentOption(flag, description)
+{
+    /// <summary>The overrides with this option's value set; a null value (the option not given) leaves them as they are.</summary>
+    public ExperimentOverrides Set(ExperimentOverrides overrides, T value) => value is null ? overrides : set(overrides, value);
+
+    public override TResult Accept<TResult>(IExperimentOptionVisitor<TResult> visitor) => visitor.Visit(this);
+}
+
+/// <summary>Receives an <see cref="ExperimentOption"/> with its value type.</summary>
+public interface IExperimentOptionVisitor<out TResult>
+{
+    TResult Visit<T>(ExperimentOption<T> option);
+}
