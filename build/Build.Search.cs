@@ -43,7 +43,7 @@ internal sealed partial class Build
     readonly AbsolutePath? DataDirectory;
 
     Target Search => _ => _
-        .Description("Runs a search experiment (default: the 5-minute quickstart on the embedded Fashion-MNIST subset): candidates as branches fairnad/<run>/<id>, metrics as notes, results/<run>/.")
+        .Description("Runs a search experiment (default: the 3-minute quickstart on the embedded Fashion-MNIST subset): candidates as branches fairnad/<run>/<id>, metrics as notes, results/<run>/.")
         .DependsOn(Restore)
         .Executes(() => Fairnad(["search", "--results", RootDirectory / "results", "--repo", RootDirectory, .. SearchArguments()]));
 
