@@ -37,9 +37,42 @@ public sealed class LlmOutputException(string message) : Exception(message);
 /// <param name="Seed">Sampling seed sent with every request.</param>
 /// <param name="ContextLength">Context window (num_ctx) sent with every request.</param>
 /// <param name="MaxAttempts">Answers per question before malformed output becomes a failure.</param>
-public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = 8192, int MaxAttempts = 3)
+/// <param name="TimeoutSeconds">How long one request may take before it counts as a (transient, retried) failure.</param>
+public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = 8192, int MaxAttempts = 3,
+    double TimeoutSeconds = LlmSettings.DefaultTimeoutSeconds)
 {
     public const string DefaultModel = "qwen2.5:7b-instruct";
+
+    /// <summary>Ten minutes: a 7B model on a CPU can take several minutes for one long answer.</summary>
+    public const double DefaultTimeoutSeconds = 600;
+
+    /// <summary>The environment variable that sets the request timeout when neither --llm-timeout nor the experiment does.</summary>
+    public const string TimeoutVariable = "FAIRNAD_LLM_TIMEOUT";
+
+    /// <summary>The request timeout: <paramref name="given"/> (an option or experiment field), else FAIRNAD_LLM_TIMEOUT, else <see cref="DefaultTimeoutSeconds"/>.</summary>
+    /// <exception cref="ArgumentException">a value that is not a positive number of seconds; the message names where it came from.</exception>
+    public static double ResolveTimeout(double? given, string source = "--llm-timeout")
+    {
+        if (given is { } seconds)
+        {
+            return CheckTimeout(seconds, source);
+        }
+
+        var text = Environment.GetEnvironmentVariable(TimeoutVariable);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return DefaultTimeoutSeconds;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? CheckTimeout(value, TimeoutVariable)
+            : throw new ArgumentException($"{TimeoutVariable} must be a number of seconds, not '{text}'");
+    }
+
+    private static double CheckTimeout(double seconds, string source) =>
+        double.IsFinite(seconds) && seconds > 0 && seconds <= 86_400
+            ? seconds
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{source} must be a number of seconds between 0 and 86400 (a day), not {seconds:G}"));
 
     /// <summary>Parses <c>ollama:&lt;model&gt;</c>, <c>live</c>, <c>replay</c>, <c>auto</c> or <c>off</c> (the last four with the default model).</summary>
     public static LlmSettings Parse(string text, string transcriptDirectory, string? server = null)
@@ -142,7 +175,8 @@ public sealed class LlmSession : IDisposable
     public CostLedger Ledger { get; } = new();
 
     /// <summary>Opens the pipeline. Live and auto ask the server for the model's digest; replay reads it from the transcripts.</summary>
-    public static async Task<LlmSession> OpenAsync(LlmSettings settings, string stage, HttpClient? http = null, CancellationToken cancel = default)
+    /// <param name="retry">How transient server failures are retried (default <see cref="LlmRetryPolicy.Default"/>).</param>
+    public static async Task<LlmSession> OpenAsync(LlmSettings settings, string stage, LlmRetryPolicy? retry = null, CancellationToken cancel = default)
     {
         if (settings.Mode == LlmMode.Off)
         {
@@ -166,9 +200,13 @@ public sealed class LlmSession : IDisposable
         else
         {
             Directory.CreateDirectory(settings.TranscriptDirectory);
-            var client = http is null ? new OllamaApiClient(settings.Server, settings.Model) : new OllamaApiClient(http, settings.Model);
-            owned = client;
+            // No HttpClient timeout of its own: the handler applies the user's, per attempt, and tells it apart from cancellation.
+            var handler = new OllamaRequestHandler(settings, retry ?? LlmRetryPolicy.Default, new SocketsHttpHandler()) { FailFastWhenRefused = true };
+            var http = new HttpClient(handler) { BaseAddress = settings.Server, Timeout = Timeout.InfiniteTimeSpan };
+            var client = new OllamaApiClient(http, settings.Model);
+            owned = new Owned(client, http);
             model = await DescribeAsync(client, settings, cancel).ConfigureAwait(false);
+            handler.FailFastWhenRefused = false;
             File.WriteAllText(modelFile, JsonSerializer.Serialize(model, new JsonSerializerOptions { WriteIndented = true }) + "\n");
             inner = client;
         }
@@ -268,6 +306,15 @@ public sealed class LlmSession : IDisposable
         catch (HttpRequestException e)
         {
             throw new LlmUnavailableException($"cannot reach Ollama at {settings.Server} ({e.Message}); start it (`ollama serve`, `ollama pull {settings.Model}`) or use --llm replay with recorded transcripts", e);
+        }
+    }
+
+    private sealed class Owned(IDisposable client, HttpClient http) : IDisposable
+    {
+        public void Dispose()
+        {
+            client.Dispose();
+            http.Dispose();
         }
     }
 
