@@ -69,10 +69,15 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
             : throw new ArgumentException($"{TimeoutVariable} must be a number of seconds, not '{text}'");
     }
 
-    private static double CheckTimeout(double seconds, string source) =>
-        double.IsFinite(seconds) && seconds > 0 && seconds <= 86_400
+    /// <summary>The longest request timeout accepted: a day.</summary>
+    public const double MaxTimeoutSeconds = 86_400;
+
+    /// <summary><paramref name="seconds"/> if it is above 0 and at most a day.</summary>
+    /// <exception cref="ArgumentException">otherwise; the message names <paramref name="source"/>.</exception>
+    public static double CheckTimeout(double seconds, string source) =>
+        double.IsFinite(seconds) && seconds > 0 && seconds <= MaxTimeoutSeconds
             ? seconds
-            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{source} must be a number of seconds between 0 and 86400 (a day), not {seconds:G}"));
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{source} must be a number of seconds above 0 and at most 86400 (a day), not {seconds:G}"));
 
     /// <summary>Parses <c>ollama:&lt;model&gt;</c>, <c>live</c>, <c>replay</c>, <c>auto</c> or <c>off</c> (the last four with the default model).</summary>
     public static LlmSettings Parse(string text, string transcriptDirectory, string? server = null)

@@ -72,4 +72,13 @@ public sealed class KnowledgeCommandTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public void Extract_LlmTimeoutNotPositive_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--llm-timeout", "0", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));
+
+        Assert.Equal(2, code);
+        Assert.Equal("fairnad: --llm-timeout must be a number of seconds above 0 and at most 86400 (a day), not 0", error.Trim());
+    }
 }

@@ -150,6 +150,21 @@ public sealed class LlmMutationTests : IDisposable
         Assert.Equal(3, resumed.Candidates.Count(c => c.MutationType == MutationTypes.Llm));
     }
 
+    [Fact]
+    public void Run_LlmSlowerThanLlmTimeout_FailedMutationNotAnInterruption()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3, TimeoutSeconds: 600) };
+        _a.Write(experiment);
+        using var server = new ScriptedOllamaServer(Designer) { Faults = (path, call) => call is >= 1 and <= 4 ? new Fault(200, "{}", Delay: TimeSpan.FromSeconds(3)) : null };
+        var request = _a.Request(LlmOnly("auto") with { LlmTimeout = 0.2 }, llmServer: server.Uri.ToString()) with { LlmRetry = new FairNad.Llm.LlmRetryPolicy(Time: new InstantTimeProvider()) };
+
+        var outcome = SearchFixture.Run(request).Single();
+
+        Assert.Equal(7, outcome.Candidates.Count);
+        var failed = Assert.Single(outcome.FailedMutations, f => f.Reason.Contains("the LLM server failed", StringComparison.Ordinal));
+        Assert.Contains("failed on POST /api/chat for model test-model: no answer within 0.2 s (gave up after 4 attempts); a 7B model on a CPU can take minutes per answer: raise --llm-timeout", failed.Reason, StringComparison.Ordinal);
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);

@@ -189,4 +189,30 @@ public sealed class ServerFailureTests : IDisposable
         Assert.Equal(first, Schedule());
         Assert.All(first.Select((d, i) => (d, i)), x => Assert.InRange(x.d.TotalSeconds, 2 * Math.Pow(2, x.i) * 0.5, 2 * Math.Pow(2, x.i)));
     }
+
+    [Fact]
+    public void ResolveTimeout_OptionThenEnvironmentThenDefault_BadValuesNamed()
+    {
+        var before = Environment.GetEnvironmentVariable(LlmSettings.TimeoutVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, null);
+            Assert.Equal(600, LlmSettings.ResolveTimeout(null));
+            Assert.Equal(90, LlmSettings.ResolveTimeout(90));
+
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "1800");
+            Assert.Equal(1800, LlmSettings.ResolveTimeout(null));
+            Assert.Equal(90, LlmSettings.ResolveTimeout(90));
+
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "ten minutes");
+            Assert.Equal("FAIRNAD_LLM_TIMEOUT must be a number of seconds, not 'ten minutes'", Assert.Throws<ArgumentException>(() => LlmSettings.ResolveTimeout(null)).Message);
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "-5");
+            Assert.Equal("FAIRNAD_LLM_TIMEOUT must be a number of seconds above 0 and at most 86400 (a day), not -5", Assert.Throws<ArgumentException>(() => LlmSettings.ResolveTimeout(null)).Message);
+            Assert.StartsWith("--llm-timeout must be a number of seconds above 0", Assert.Throws<ArgumentException>(() => LlmSettings.ResolveTimeout(0)).Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, before);
+        }
+    }
 }
