@@ -98,11 +98,112 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
         _ => throw new ArgumentException($"--llm must be live, replay, auto, off or ollama:<model>, not '{text}'"),
     };
 
-    /// <summary>The Ollama server: the given URL, else OLLAMA_HOST, else localhost:11434 (a bare host:port gets http://).</summary>
-    public static Uri ResolveServer(string? server)
+    /// <summary>The Ollama server: <paramref name="server"/> (--ollama-host), else OLLAMA_HOST, else http://localhost:11434; each read by <see cref="ParseHost"/>.</summary>
+    /// <exception cref="ArgumentException">a malformed address; the message names --ollama-host or OLLAMA_HOST.</exception>
+    public static Uri ResolveServer(string? server) => server is not null
+        ? ParseHost(server, "--ollama-host")
+        : ParseHost(Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? string.Empty, "OLLAMA_HOST");
+
+    /// <summary>
+    /// An Ollama address read as Ollama's own client reads OLLAMA_HOST (envconfig.Host): quotes and spaces trimmed; the
+    /// scheme optional (http); without a scheme the port defaults to 11434, with http:// to 80 and with https:// to 443;
+    /// a bare IP address or host name gets the default port, and a path is kept (a reverse proxy). Unlike Ollama, which
+    /// falls back to defaults with a warning, a malformed value is an error; and an address to listen on rather than
+    /// to connect to (0.0.0.0, ::, or no host at all as in ":11434") means this machine. Empty: http://localhost:11434.
+    /// </summary>
+    /// <exception cref="ArgumentException">a malformed value; the message names <paramref name="source"/> and the accepted forms.</exception>
+    public static Uri ParseHost(string value, string source)
     {
-        var host = server ?? Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? "http://localhost:11434";
-        return new Uri(host.Contains("://", StringComparison.Ordinal) ? host : "http://" + host);
+        var text = value.Trim().Trim('"', '\'').Trim();
+        ArgumentException Bad(string reason) =>
+            new($"{source} '{value}' is not an Ollama address: {reason}; write [http://|https://]host[:port][/path], e.g. 127.0.0.1:11434 or https://ollama.example.org");
+        if (text.Length == 0)
+        {
+            return new Uri("http://localhost:11434/");
+        }
+
+        var defaultPort = 11434;
+        var scheme = "http";
+        var rest = text;
+        var cut = text.IndexOf("://", StringComparison.Ordinal);
+        if (cut >= 0)
+        {
+            scheme = text[..cut].ToLowerInvariant();
+            rest = text[(cut + 3)..];
+            defaultPort = scheme switch
+            {
+                "http" => 80,
+                "https" => 443,
+                _ => throw Bad($"the scheme must be http or https, not '{text[..cut]}'"),
+            };
+        }
+        else if (text == "ollama.com")
+        {
+            (scheme, rest) = ("https", "ollama.com:443");
+        }
+
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var hostPort = slash < 0 ? rest : rest[..slash];
+        var path = slash < 0 ? string.Empty : rest[(slash + 1)..];
+        if (!SplitHostPort(hostPort, out var host, out var portText))
+        {
+            // No port: a bare IP address (IPv6 with or without brackets) or host name, on the default port.
+            var bare = hostPort.Trim('[', ']');
+            (host, portText) = (bare.Contains(':', StringComparison.Ordinal) && System.Net.IPAddress.TryParse(bare, out _) ? bare : hostPort, null);
+        }
+
+        var port = defaultPort;
+        if (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        {
+            throw Bad($"the port '{portText}' is not a number from 1 to 65535");
+        }
+
+        host = host switch
+        {
+            "" or "0.0.0.0" => host.Length == 0 ? "localhost" : "127.0.0.1",
+            "::" => "::1",
+            _ => host,
+        };
+        if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
+        {
+            throw Bad($"'{host}' is not a host name or IP address");
+        }
+
+        try
+        {
+            var uri = new UriBuilder(scheme, host, port, "/" + path.TrimEnd('/') + (path.Trim('/').Length > 0 ? "/" : string.Empty)).Uri;
+            return uri;
+        }
+        catch (UriFormatException e)
+        {
+            throw Bad(e.Message);
+        }
+    }
+
+    /// <summary>Go's net.SplitHostPort: "host:port" or "[v6]:port"; false when there is no port or too many colons.</summary>
+    private static bool SplitHostPort(string hostPort, out string host, out string port)
+    {
+        (host, port) = (string.Empty, string.Empty);
+        if (hostPort.StartsWith('['))
+        {
+            var end = hostPort.IndexOf(']', StringComparison.Ordinal);
+            if (end < 0 || end + 1 >= hostPort.Length || hostPort[end + 1] != ':')
+            {
+                return false;
+            }
+
+            (host, port) = (hostPort[1..end], hostPort[(end + 2)..]);
+            return true;
+        }
+
+        var colon = hostPort.LastIndexOf(':');
+        if (colon < 0 || hostPort[..colon].Contains(':', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        (host, port) = (hostPort[..colon], hostPort[(colon + 1)..]);
+        return true;
     }
 }
 

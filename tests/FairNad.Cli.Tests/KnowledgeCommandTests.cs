@@ -81,4 +81,13 @@ public sealed class KnowledgeCommandTests
         Assert.Equal(2, code);
         Assert.Equal("fairnad: --llm-timeout must be a number of seconds above 0 and at most 86400 (a day), not 0", error.Trim());
     }
+
+    [Fact]
+    public void Extract_OllamaHostMalformed_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--ollama-host", "localhost:abc", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));
+
+        Assert.Equal(2, code);
+        Assert.StartsWith("fairnad: --ollama-host 'localhost:abc' is not an Ollama address: the port 'abc' is not a number from 1 to 65535; write [http://|https://]host[:port]", error.Trim());
+    }
 }
