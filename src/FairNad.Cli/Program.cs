@@ -420,7 +420,11 @@ public static class Program
         var host = new Option<string?>("--ollama-host") { Description = "Ollama's URL (default: OLLAMA_HOST, else http://localhost:11434)." };
         var referencesIn = new Option<string>("--references") { Description = "Folder of reference descriptions.", DefaultValueFactory = _ => Path.Combine("knowledge", "references") };
         var outRoot = new Option<string>("--out") { Description = "Where to write <model>/attribute-tree.json, merge-report.md and transcripts/.", DefaultValueFactory = _ => Path.Combine("knowledge", "extracted") };
-        var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).") { llm, host, referencesIn, outRoot };
+        var llmTimeout = new Option<double?>("--llm-timeout")
+        {
+            Description = $"Seconds one LLM request may take before it counts as failed and is retried (default: {FairNad.Llm.LlmSettings.TimeoutVariable}, else {FairNad.Llm.LlmSettings.DefaultTimeoutSeconds:G}).",
+        };
+        var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).") { llm, host, llmTimeout, referencesIn, outRoot };
         extract.SetAction(r =>
         {
             // A folder the user named is checked before the LLM is asked; the default one only before extraction.
@@ -429,7 +433,7 @@ public static class Program
                 InputChecks.RequireDirectory(r.GetValue(referencesIn)!, "--references", "a folder of reference descriptions (*.md)");
             }
 
-            return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output);
+            return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(llmTimeout), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output);
         });
         return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format, extract };
     }

@@ -19,8 +19,11 @@ public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, in
         ValidationSubset: ValidationSubset, Augment: Augment, Threads: Threads, Seed: seed, LatencyRepeats: LatencyRepeats, Device: Device);
 }
 
-/// <summary>LLM use of a run: mode (off, auto, live, replay), model, and answers per mutation (first try plus repairs).</summary>
-public sealed record LlmOptions(string Mode, string Model, int MaxAttempts);
+/// <summary>
+/// LLM use of a run: mode (off, auto, live, replay), model, answers per mutation (first try plus repairs), and the
+/// seconds one request may take (unset: FAIRNAD_LLM_TIMEOUT, else <see cref="FairNad.Llm.LlmSettings.DefaultTimeoutSeconds"/>).
+/// </summary>
+public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null);
 
 /// <summary>Where candidates are trained: worker processes (isolated) or this process, how many at once, and the limits of one.</summary>
 public sealed record EvaluationOptions(int Jobs, bool Isolated, double TimeoutSeconds, int MemoryMb);
@@ -86,7 +89,7 @@ public sealed record Experiment(
     public string LineageJson(int seed) => (this with
     {
         Seeds = [seed],
-        Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto" },
+        Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto", TimeoutSeconds = null },
         Evaluation = Evaluation with { Jobs = 1, Isolated = true },
     }).ToJson();
 
@@ -148,6 +151,11 @@ public sealed record Experiment(
             w.WriteString("mode", Llm.Mode);
             w.WriteString("model", Llm.Model);
             w.WriteNumber("maxAttempts", Llm.MaxAttempts);
+            if (Llm.TimeoutSeconds is { } timeout)
+            {
+                w.WriteNumber("timeoutSeconds", timeout);
+            }
+
             w.WriteEndObject();
             w.WriteStartObject("evaluation");
             w.WriteNumber("jobs", Evaluation.Jobs);
@@ -202,6 +210,7 @@ public sealed record Experiment(
         ("llm.mode", () => !LlmModes.Contains(Llm.Mode) ? $"'{Llm.Mode}' is not one of {string.Join(", ", LlmModes)}" : null),
         ("llm.model", () => Llm.Model.Length == 0 ? "must not be empty" : null),
         ("llm.maxAttempts", () => Llm.MaxAttempts < 1 ? "must be at least 1" : null),
+        ("llm.timeoutSeconds", () => Llm.TimeoutSeconds is { } t && !(t > 0 && t <= FairNad.Llm.LlmSettings.MaxTimeoutSeconds) ? "must be a number of seconds above 0 and at most 86400 (a day)" : null),
         ("evaluation.jobs", () => Evaluation.Jobs < 1 ? "must be at least 1" :
             Evaluation.Jobs > 1 && !Evaluation.Isolated ? "more than one job needs isolated workers (libtorch settings are process-wide)" : null),
         ("evaluation.timeoutSeconds", () => Evaluation.TimeoutSeconds <= 0 ? "must be positive" : null),

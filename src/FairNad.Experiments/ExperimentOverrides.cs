@@ -3,10 +3,14 @@ using FairNad.Llm;
 namespace FairNad.Experiments;
 
 /// <summary>Values given on the command line or as build parameters; each replaces the file's field.</summary>
-/// <remarks>On the command line each is set through its entry of <see cref="ExperimentOptions.All"/>.</remarks>
+/// <remarks>
+/// On the command line each is set through its entry of <see cref="ExperimentOptions.All"/>. <see cref="LlmTimeout"/>
+/// (--llm-timeout) is an execution setting, not a change of the experiment: it is not applied to the recorded experiment,
+/// and it holds on --resume too, where it outranks the experiment's llm.timeoutSeconds.
+/// </remarks>
 public sealed record ExperimentOverrides(
     int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
-    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null)
+    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null)
 {
     public Experiment Apply(Experiment e) => e with
     {
@@ -46,6 +50,8 @@ public static class ExperimentOptions
                 var choice = LlmSettings.ParseChoice(v!);
                 return o with { LlmMode = choice.Mode.ToString().ToLowerInvariant(), LlmModel = choice.Model };
             }),
+        new ExperimentOption<double?>("--llm-timeout", $"Seconds one LLM request may take before it counts as failed and is retried (default: the experiment's llm.timeoutSeconds, else {LlmSettings.TimeoutVariable}, else {LlmSettings.DefaultTimeoutSeconds:G}).",
+            (o, v) => o with { LlmTimeout = v is { } t ? LlmSettings.CheckTimeout(t, "--llm-timeout") : null }),
         new ExperimentOption<int?>("--jobs", "Candidates trained at once, each in its own worker process.",
             (o, v) => o with { Jobs = v }),
         new ExperimentOption<bool>("--in-process", "Train in this process, one at a time (no worker isolation; for tests and tiny fidelities).",

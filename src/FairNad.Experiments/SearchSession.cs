@@ -36,7 +36,8 @@ public sealed record SearchRequest(
     string? LlmServer = null,
     string? TreePath = null,
     Func<Experiment, ICandidateEvaluator>? Evaluator = null,
-    string? RecordedExperimentPath = null);
+    string? RecordedExperimentPath = null,
+    FairNad.Llm.LlmRetryPolicy? LlmRetry = null);
 
 /// <summary>
 /// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
@@ -163,9 +164,9 @@ public sealed class SearchSession : IDisposable
         log($"data {splits.Source}");
         var evaluator = Own(Evaluator(request, effective, config, archive, splits, log));
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
-        var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request.LlmServer, cancel).ConfigureAwait(false)) : null;
+        var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, cancel).ConfigureAwait(false)) : null;
         var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
-        var mutator = llm is null ? null : new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem);
+        var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem), log);
         log($"evaluation {evaluator.Description}");
         if (effective.Choice.DrawsMutations)
         {
@@ -247,11 +248,15 @@ public sealed class SearchSession : IDisposable
             : "experiments/" + Path.GetFileName(full);
     }
 
-    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, RunArchive archive, string? server, CancellationToken cancel)
+    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, RunArchive archive, SearchRequest request, CancellationToken cancel)
     {
         var (mode, _) = LlmSettings.ParseChoice(experiment.Llm.Mode);
-        var settings = new LlmSettings(experiment.Llm.Model, LlmSettings.ResolveServer(server), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts);
-        return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, cancel: cancel).ConfigureAwait(false);
+        var timeout = request.Overrides.LlmTimeout is { } given
+            ? LlmSettings.ResolveTimeout(given, "--llm-timeout")
+            : LlmSettings.ResolveTimeout(experiment.Llm.TimeoutSeconds, "llm.timeoutSeconds");
+        var settings = new LlmSettings(experiment.Llm.Model, LlmSettings.ResolveServer(request.LlmServer), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts,
+            TimeoutSeconds: timeout);
+        return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, request.LlmRetry, cancel).ConfigureAwait(false);
     }
 
     private static RunManifestDocument Manifest(Experiment e, int seed, string run, string experimentPath, string repository, DatasetSplits splits,

@@ -37,9 +37,47 @@ public sealed class LlmOutputException(string message) : Exception(message);
 /// <param name="Seed">Sampling seed sent with every request.</param>
 /// <param name="ContextLength">Context window (num_ctx) sent with every request.</param>
 /// <param name="MaxAttempts">Answers per question before malformed output becomes a failure.</param>
-public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = 8192, int MaxAttempts = 3)
+/// <param name="TimeoutSeconds">How long one request may take before it counts as a (transient, retried) failure.</param>
+public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = 8192, int MaxAttempts = 3,
+    double TimeoutSeconds = LlmSettings.DefaultTimeoutSeconds)
 {
     public const string DefaultModel = "qwen2.5:7b-instruct";
+
+    /// <summary>Ten minutes: a 7B model on a CPU can take several minutes for one long answer.</summary>
+    public const double DefaultTimeoutSeconds = 600;
+
+    /// <summary>The environment variable that sets the request timeout when neither --llm-timeout nor the experiment does.</summary>
+    public const string TimeoutVariable = "FAIRNAD_LLM_TIMEOUT";
+
+    /// <summary>The request timeout: <paramref name="given"/> (an option or experiment field), else FAIRNAD_LLM_TIMEOUT, else <see cref="DefaultTimeoutSeconds"/>.</summary>
+    /// <exception cref="ArgumentException">a value that is not a positive number of seconds; the message names where it came from.</exception>
+    public static double ResolveTimeout(double? given, string source = "--llm-timeout")
+    {
+        if (given is { } seconds)
+        {
+            return CheckTimeout(seconds, source);
+        }
+
+        var text = Environment.GetEnvironmentVariable(TimeoutVariable);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return DefaultTimeoutSeconds;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? CheckTimeout(value, TimeoutVariable)
+            : throw new ArgumentException($"{TimeoutVariable} must be a number of seconds, not '{text}'");
+    }
+
+    /// <summary>The longest request timeout accepted: a day.</summary>
+    public const double MaxTimeoutSeconds = 86_400;
+
+    /// <summary><paramref name="seconds"/> if it is above 0 and at most a day.</summary>
+    /// <exception cref="ArgumentException">otherwise; the message names <paramref name="source"/>.</exception>
+    public static double CheckTimeout(double seconds, string source) =>
+        double.IsFinite(seconds) && seconds > 0 && seconds <= MaxTimeoutSeconds
+            ? seconds
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{source} must be a number of seconds above 0 and at most 86400 (a day), not {seconds:G}"));
 
     /// <summary>Parses <c>ollama:&lt;model&gt;</c>, <c>live</c>, <c>replay</c>, <c>auto</c> or <c>off</c> (the last four with the default model).</summary>
     public static LlmSettings Parse(string text, string transcriptDirectory, string? server = null)
@@ -60,11 +98,112 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
         _ => throw new ArgumentException($"--llm must be live, replay, auto, off or ollama:<model>, not '{text}'"),
     };
 
-    /// <summary>The Ollama server: the given URL, else OLLAMA_HOST, else localhost:11434 (a bare host:port gets http://).</summary>
-    public static Uri ResolveServer(string? server)
+    /// <summary>The Ollama server: <paramref name="server"/> (--ollama-host), else OLLAMA_HOST, else http://localhost:11434; each read by <see cref="ParseHost"/>.</summary>
+    /// <exception cref="ArgumentException">a malformed address; the message names --ollama-host or OLLAMA_HOST.</exception>
+    public static Uri ResolveServer(string? server) => server is not null
+        ? ParseHost(server, "--ollama-host")
+        : ParseHost(Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? string.Empty, "OLLAMA_HOST");
+
+    /// <summary>
+    /// An Ollama address read as Ollama's own client reads OLLAMA_HOST (envconfig.Host): quotes and spaces trimmed; the
+    /// scheme optional (http); without a scheme the port defaults to 11434, with http:// to 80 and with https:// to 443;
+    /// a bare IP address or host name gets the default port, and a path is kept (a reverse proxy). Unlike Ollama, which
+    /// falls back to defaults with a warning, a malformed value is an error; and an address to listen on rather than
+    /// to connect to (0.0.0.0, ::, or no host at all as in ":11434") means this machine. Empty: http://localhost:11434.
+    /// </summary>
+    /// <exception cref="ArgumentException">a malformed value; the message names <paramref name="source"/> and the accepted forms.</exception>
+    public static Uri ParseHost(string value, string source)
     {
-        var host = server ?? Environment.GetEnvironmentVariable("OLLAMA_HOST") ?? "http://localhost:11434";
-        return new Uri(host.Contains("://", StringComparison.Ordinal) ? host : "http://" + host);
+        var text = value.Trim().Trim('"', '\'').Trim();
+        ArgumentException Bad(string reason) =>
+            new($"{source} '{value}' is not an Ollama address: {reason}; write [http://|https://]host[:port][/path], e.g. 127.0.0.1:11434 or https://ollama.example.org");
+        if (text.Length == 0)
+        {
+            return new Uri("http://localhost:11434/");
+        }
+
+        var defaultPort = 11434;
+        var scheme = "http";
+        var rest = text;
+        var cut = text.IndexOf("://", StringComparison.Ordinal);
+        if (cut >= 0)
+        {
+            scheme = text[..cut].ToLowerInvariant();
+            rest = text[(cut + 3)..];
+            defaultPort = scheme switch
+            {
+                "http" => 80,
+                "https" => 443,
+                _ => throw Bad($"the scheme must be http or https, not '{text[..cut]}'"),
+            };
+        }
+        else if (text == "ollama.com")
+        {
+            (scheme, rest) = ("https", "ollama.com:443");
+        }
+
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var hostPort = slash < 0 ? rest : rest[..slash];
+        var path = slash < 0 ? string.Empty : rest[(slash + 1)..];
+        if (!SplitHostPort(hostPort, out var host, out var portText))
+        {
+            // No port: a bare IP address (IPv6 with or without brackets) or host name, on the default port.
+            var bare = hostPort.Trim('[', ']');
+            (host, portText) = (bare.Contains(':', StringComparison.Ordinal) && System.Net.IPAddress.TryParse(bare, out _) ? bare : hostPort, null);
+        }
+
+        var port = defaultPort;
+        if (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        {
+            throw Bad($"the port '{portText}' is not a number from 1 to 65535");
+        }
+
+        host = host switch
+        {
+            "" or "0.0.0.0" => host.Length == 0 ? "localhost" : "127.0.0.1",
+            "::" => "::1",
+            _ => host,
+        };
+        if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
+        {
+            throw Bad($"'{host}' is not a host name or IP address");
+        }
+
+        try
+        {
+            var uri = new UriBuilder(scheme, host, port, "/" + path.TrimEnd('/') + (path.Trim('/').Length > 0 ? "/" : string.Empty)).Uri;
+            return uri;
+        }
+        catch (UriFormatException e)
+        {
+            throw Bad(e.Message);
+        }
+    }
+
+    /// <summary>Go's net.SplitHostPort: "host:port" or "[v6]:port"; false when there is no port or too many colons.</summary>
+    private static bool SplitHostPort(string hostPort, out string host, out string port)
+    {
+        (host, port) = (string.Empty, string.Empty);
+        if (hostPort.StartsWith('['))
+        {
+            var end = hostPort.IndexOf(']', StringComparison.Ordinal);
+            if (end < 0 || end + 1 >= hostPort.Length || hostPort[end + 1] != ':')
+            {
+                return false;
+            }
+
+            (host, port) = (hostPort[1..end], hostPort[(end + 2)..]);
+            return true;
+        }
+
+        var colon = hostPort.LastIndexOf(':');
+        if (colon < 0 || hostPort[..colon].Contains(':', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        (host, port) = (hostPort[..colon], hostPort[(colon + 1)..]);
+        return true;
     }
 }
 
@@ -142,7 +281,8 @@ public sealed class LlmSession : IDisposable
     public CostLedger Ledger { get; } = new();
 
     /// <summary>Opens the pipeline. Live and auto ask the server for the model's digest; replay reads it from the transcripts.</summary>
-    public static async Task<LlmSession> OpenAsync(LlmSettings settings, string stage, HttpClient? http = null, CancellationToken cancel = default)
+    /// <param name="retry">How transient server failures are retried (default <see cref="LlmRetryPolicy.Default"/>).</param>
+    public static async Task<LlmSession> OpenAsync(LlmSettings settings, string stage, LlmRetryPolicy? retry = null, CancellationToken cancel = default)
     {
         if (settings.Mode == LlmMode.Off)
         {
@@ -166,9 +306,13 @@ public sealed class LlmSession : IDisposable
         else
         {
             Directory.CreateDirectory(settings.TranscriptDirectory);
-            var client = http is null ? new OllamaApiClient(settings.Server, settings.Model) : new OllamaApiClient(http, settings.Model);
-            owned = client;
+            // No HttpClient timeout of its own: the handler applies the user's, per attempt, and tells it apart from cancellation.
+            var handler = new OllamaRequestHandler(settings, retry ?? LlmRetryPolicy.Default, new SocketsHttpHandler()) { FailFastWhenRefused = true };
+            var http = new HttpClient(handler) { BaseAddress = settings.Server, Timeout = Timeout.InfiniteTimeSpan };
+            var client = new OllamaApiClient(http, settings.Model);
+            owned = new Owned(client, http);
             model = await DescribeAsync(client, settings, cancel).ConfigureAwait(false);
+            handler.FailFastWhenRefused = false;
             File.WriteAllText(modelFile, JsonSerializer.Serialize(model, new JsonSerializerOptions { WriteIndented = true }) + "\n");
             inner = client;
         }
@@ -268,6 +412,15 @@ public sealed class LlmSession : IDisposable
         catch (HttpRequestException e)
         {
             throw new LlmUnavailableException($"cannot reach Ollama at {settings.Server} ({e.Message}); start it (`ollama serve`, `ollama pull {settings.Model}`) or use --llm replay with recorded transcripts", e);
+        }
+    }
+
+    private sealed class Owned(IDisposable client, HttpClient http) : IDisposable
+    {
+        public void Dispose()
+        {
+            client.Dispose();
+            http.Dispose();
         }
     }
 

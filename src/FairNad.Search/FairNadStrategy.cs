@@ -215,7 +215,12 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
         catch (LlmMutationException e)
         {
             _failed.Add(new FailedMutation(MutationTypes.Llm, _space.Key(parent), attribute.Id, e.Message));
-            Feedback.Record(new MutationOutcome(attribute.Id, category.Id, false, null, null, "llm-invalid"));
+            if (!e.ServerFailure)
+            {
+                // A server that failed says nothing about the attribute, so fair sampling does not count it against it.
+                Feedback.Record(new MutationOutcome(attribute.Id, category.Id, false, null, null, "llm-invalid"));
+            }
+
             return null;
         }
     }

@@ -14,14 +14,21 @@ public sealed record LlmMutationRequest(ArchitectureSpec Parent, AttributeNode A
 /// <summary>The accepted child, the hash of the exchange that produced it, and how many answers it took.</summary>
 public sealed record LlmMutationResult<T>(T Candidate, string Transcript, string Summary, int Attempts);
 
-/// <summary>The LLM gave no usable architecture within its repair rounds; the message lists each round's problem.</summary>
-public sealed class LlmMutationException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The LLM gave no usable architecture within its repair rounds (the message lists each round's problem), or, with
+/// <see cref="ServerFailure"/>, its server kept failing after the session's retries (the message is the server's error).
+/// </summary>
+public sealed class LlmMutationException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The server failed (down, erroring, too slow), not the answer: no fault of the attribute or the parent.</summary>
+    public bool ServerFailure { get; init; }
+}
 
 /// <summary>The LLM-driven mutation, behind an interface so the strategy can be tested against a scripted mutator.</summary>
 public interface ILlmMutator<T>
 {
     /// <summary>Asks for a child of <paramref name="parent"/> that realises <paramref name="attribute"/>, quoting <paramref name="feedback"/>.</summary>
-    /// <exception cref="LlmMutationException">no valid child after the repair rounds.</exception>
+    /// <exception cref="LlmMutationException">no valid child after the repair rounds, or the server failed after its retries.</exception>
     Task<LlmMutationResult<T>> MutateAsync(T parent, AttributeNode attribute, CategoryNode category, string feedback, CancellationToken cancel = default);
 }
 
@@ -148,6 +155,10 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
         catch (LlmOutputException e)
         {
             throw new LlmMutationException($"attribute {request.Attribute.Id} on {request.Parent.Id[..12]}: {e.Message}", e);
+        }
+        catch (LlmUnavailableException e)
+        {
+            throw new LlmMutationException($"attribute {request.Attribute.Id} on {request.Parent.Id[..12]}: the LLM server failed: {e.Message}", e) { ServerFailure = true };
         }
 
         return new LlmMutationResult<ArchitectureSpec>(child!, LlmSession.PromptHash(prompt), answer.GetProperty("summary").GetString()!.Trim(), attempts);

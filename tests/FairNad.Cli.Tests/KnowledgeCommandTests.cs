@@ -42,4 +42,52 @@ public sealed class KnowledgeCommandTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("model", "HTTP 404 Not Found: model 'test-model' not found; run `ollama pull test-model`")]
+    [InlineData("html", "HTTP 200 answered with text/html, not JSON: <!DOCTYPE html>")]
+    public void Extract_ServerFailsDuringChat_OneLineErrorExit2(string failure, string expected)
+    {
+        var directory = Directory.CreateTempSubdirectory("fairnad-cli-extract-").FullName;
+        try
+        {
+            var references = Directory.CreateDirectory(Path.Combine(directory, "references")).FullName;
+            File.WriteAllText(Path.Combine(references, "resnet.md"), "# ResNet\n\nResidual connections ease the training of deep networks.\n");
+            using var server = new FairNad.Tests.Shared.ScriptedOllamaServer(_ => "{}")
+            {
+                Faults = (path, call) => call == 0 ? null : failure == "model" ? FairNad.Tests.Shared.Fault.ModelNotFound("test-model") : FairNad.Tests.Shared.Fault.Html,
+            };
+
+            var (code, output, error) = Run("knowledge", "extract", "--llm", "ollama:test-model", "--ollama-host", server.Uri.ToString(),
+                "--references", references, "--out", Path.Combine(directory, "out"));
+
+            Assert.Equal(2, code);
+            var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith($"fairnad: Ollama at {server.Uri} failed on POST /api/chat for model test-model: ", line);
+            Assert.Contains(expected, line);
+            Assert.Equal(string.Empty, output);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Extract_LlmTimeoutNotPositive_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--llm-timeout", "0", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));
+
+        Assert.Equal(2, code);
+        Assert.Equal("fairnad: --llm-timeout must be a number of seconds above 0 and at most 86400 (a day), not 0", error.Trim());
+    }
+
+    [Fact]
+    public void Extract_OllamaHostMalformed_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--ollama-host", "localhost:abc", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));
+
+        Assert.Equal(2, code);
+        Assert.StartsWith("fairnad: --ollama-host 'localhost:abc' is not an Ollama address: the port 'abc' is not a number from 1 to 65535; write [http://|https://]host[:port]", error.Trim());
+    }
 }

@@ -69,6 +69,15 @@ public sealed class SearchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Search_LlmTimeoutNegative_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("search", "--llm-timeout", "-3");
+
+        Assert.Equal(2, code);
+        Assert.Equal("fairnad: --llm-timeout must be a number of seconds above 0 and at most 86400 (a day), not -3", error.Trim());
+    }
+
+    [Fact]
     public void Search_BadLlmOption_ExitsTwo()
     {
         var (code, _, error) = Run("search", "--llm", "sometimes");

@@ -45,12 +45,12 @@ public sealed class SearchOptionTests
     [Fact]
     public void SearchCommand_Overrides_SetTheRecordFieldsAsBefore()
     {
-        var result = Search.Parse(["--seed", "4", "--candidates", "9", "--minutes", "2.5", "--strategy", "rea", "--llm", "ollama:m", "--jobs", "3",
+        var result = Search.Parse(["--seed", "4", "--candidates", "9", "--minutes", "2.5", "--strategy", "rea", "--llm", "ollama:m", "--llm-timeout", "900", "--jobs", "3",
             "--in-process", "--params", "12345", "--epochs", "2", "--device", "cuda:1"]);
         var overrides = ExperimentOptions.All.Aggregate(new ExperimentOverrides(), (o, entry) => entry.Accept(new Reader(result, o)));
 
         Assert.Empty(result.Errors);
-        Assert.Equal(new ExperimentOverrides(4, 9, 2.5, "rea", "auto", "m", 3, false, 12345, 2, "cuda:1"), overrides);
+        Assert.Equal(new ExperimentOverrides(4, 9, 2.5, "rea", "auto", "m", 3, false, 12345, 2, "cuda:1", LlmTimeout: 900), overrides);
     }
 
     [Fact]

@@ -24,6 +24,20 @@ public sealed class ExperimentFileTests
     }
 
     [Fact]
+    public void Read_LlmTimeout_RoundTripsAndStaysOutOfTheLineage()
+    {
+        var json = Quickstart.Replace("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"timeoutSeconds\": 1200", StringComparison.Ordinal);
+
+        var experiment = ExperimentFile.Read(json, "q.json");
+
+        Assert.Equal(1200, experiment.Llm.TimeoutSeconds);
+        Assert.Equal(experiment.ToJson(), ExperimentFile.Read(experiment.ToJson(), "round trip").ToJson());
+        Assert.Contains("\"timeoutSeconds\": 1200", experiment.ToJson(), StringComparison.Ordinal);
+        Assert.Equal(ExperimentFile.Read(Quickstart, "q.json").LineageJson(0), experiment.LineageJson(0));
+        Assert.DoesNotContain("timeoutSeconds\": 1200", ExperimentFile.Read(Quickstart, "q.json").ToJson(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Read_UnknownField_NamesFileAndField()
     {
         var json = Quickstart.Replace("\"population\"", "\"populaton\"", StringComparison.Ordinal);
@@ -43,6 +57,8 @@ public sealed class ExperimentFileTests
     [InlineData("\"fairIdea\": 0.4, \"pareto\": 0.3, \"llm\": 0.3", "\"fairIdea\": 0, \"pareto\": 0, \"llm\": 1", "mutation: every mutation type with a share is disabled")]
     [InlineData("\"isolated\": true", "\"isolated\": false", "evaluation.jobs: more than one job needs isolated workers")]
     [InlineData("\"mode\": \"off\"", "\"mode\": \"sometimes\"", "llm.mode: 'sometimes' is not one of")]
+    [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"timeoutSeconds\": 0", "llm.timeoutSeconds: must be a number of seconds above 0 and at most 86400")]
+    [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"timeoutSeconds\": \"long\"", "llm.timeoutSeconds: must be a number")]
     public void Read_BadValue_NamesFieldAndReason(string from, string to, string expected)
     {
         Assert.Contains(from, Quickstart, StringComparison.Ordinal);

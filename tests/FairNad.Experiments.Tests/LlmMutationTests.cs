@@ -113,6 +113,58 @@ public sealed class LlmMutationTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_a.Results, "tiny-fairnad-s0", "journal.jsonl")));
     }
 
+    [Fact]
+    public void Run_LlmServerFailsOneCallAfterRetries_RecordedAsFailedMutationAndRunGoesOn()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        var time = new InstantTimeProvider();
+        using var server = new ScriptedOllamaServer(Designer) { Faults = (path, call) => call is >= 1 and <= 4 ? Fault.RunnerKilled : null };
+
+        var outcome = SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString()) with { LlmRetry = new FairNad.Llm.LlmRetryPolicy(Time: time) }).Single();
+
+        Assert.Equal(7, outcome.Candidates.Count);
+        var failed = Assert.Single(outcome.FailedMutations, f => f.Reason.Contains("the LLM server failed", StringComparison.Ordinal));
+        Assert.Contains($"Ollama at {server.Uri} failed on POST /api/chat for model test-model: HTTP 500 Internal Server Error: llama runner process has terminated: signal: killed (gave up after 4 attempts)", failed.Reason, StringComparison.Ordinal);
+        Assert.Equal(3, time.Delays.Count);
+        Assert.Equal(0, outcome.Feedback!.ByCategory().Sum(s => s.Failures.GetValueOrDefault("llm-invalid")));
+    }
+
+    [Fact]
+    public void Run_LlmServerStaysDown_StopsAsInfrastructureFailureThenResumes()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        var retry = new FairNad.Llm.LlmRetryPolicy(Time: new InstantTimeProvider());
+        using var server = new ScriptedOllamaServer(Designer) { Faults = (path, call) => call > 0 ? Fault.RunnerKilled : null };
+
+        var e = Assert.Throws<InfrastructureFailureException>(() => SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString()) with { LlmRetry = retry }));
+
+        Assert.StartsWith($"the LLM server failed 3 calls in a row, each after its retries; the last: Ollama at {server.Uri} failed on POST /api/chat for model test-model: HTTP 500", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3 * 4, server.ChatCalls);
+
+        server.Faults = null;
+        var resumed = SearchFixture.Run(_a.Request(LlmOnly("auto"), resume: "tiny-fairnad-s0", llmServer: server.Uri.ToString()) with { LlmRetry = retry }).Single();
+
+        Assert.Equal(7, resumed.Candidates.Count);
+        Assert.Equal(3, resumed.Candidates.Count(c => c.MutationType == MutationTypes.Llm));
+    }
+
+    [Fact]
+    public void Run_LlmSlowerThanLlmTimeout_FailedMutationNotAnInterruption()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3, TimeoutSeconds: 600) };
+        _a.Write(experiment);
+        using var server = new ScriptedOllamaServer(Designer) { Faults = (path, call) => call is >= 1 and <= 4 ? new Fault(200, "{}", Delay: TimeSpan.FromSeconds(3)) : null };
+        var request = _a.Request(LlmOnly("auto") with { LlmTimeout = 0.2 }, llmServer: server.Uri.ToString()) with { LlmRetry = new FairNad.Llm.LlmRetryPolicy(Time: new InstantTimeProvider()) };
+
+        var outcome = SearchFixture.Run(request).Single();
+
+        Assert.Equal(7, outcome.Candidates.Count);
+        var failed = Assert.Single(outcome.FailedMutations, f => f.Reason.Contains("the LLM server failed", StringComparison.Ordinal));
+        Assert.Contains("failed on POST /api/chat for model test-model: no answer within 0.2 s (gave up after 4 attempts); a 7B model on a CPU can take minutes per answer: raise --llm-timeout", failed.Reason, StringComparison.Ordinal);
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);
