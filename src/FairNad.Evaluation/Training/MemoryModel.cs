@@ -26,10 +26,10 @@ public sealed record MemoryPrediction(long Process, long Data, long Parameters, 
 /// same way on every machine instead of being killed when the machine's memory runs out. The factors were calibrated with
 /// `fairnad bench memory` on the 2-core development machine: 30 workers, each training one calibration candidate, with
 /// glibc's mmap threshold fixed so that resident memory follows live memory. The prediction is an upper envelope of every
-/// live peak measured there (measured / predicted at most 0.95, mean 0.68 on 2026-11-30). As searches run (glibc's mmap
-/// threshold at <see cref="TorchRuntime.MmapThreshold"/>) a worker also keeps some memory it freed, up to 1.58 times the
-/// prediction in that benchmark, which the worker's safety cap (twice the budget) leaves room for. GPU memory is not
-/// predicted.
+/// live peak measured there (measured / predicted at most 0.94, mean 0.63 on 2026-11-30; live peaks of one worker vary
+/// by up to 9% between runs). As searches run (glibc's mmap threshold at <see cref="TorchRuntime.MmapThreshold"/>) a
+/// worker also keeps some memory it freed, up to 1.36 times the prediction in that run, which the
+/// worker's safety cap (twice the budget) leaves room for. GPU memory is not predicted.
 /// </summary>
 public static class MemoryModel
 {
