@@ -23,7 +23,7 @@ internal static class KnowledgeCommands
         output.WriteLine($"wrote {tree} ({result.Tree.Attributes.Count()} attributes from {result.Proposed.Count} proposals) and merge-report.md");
         output.WriteLine($"model {session.Model.Name} {session.Model.Digest}");
         output.WriteLine(session.Ledger.Summary());
-        var problems = result.Tree.Validate();
+        var problems = result.Tree.Validate().Concat(result.Tree.Warnings());
         foreach (var problem in problems)
         {
             output.WriteLine($"warning: {problem}");

@@ -402,6 +402,11 @@ public static class Program
                 output.WriteLine(problem);
             }
 
+            foreach (var warning in loaded.Warnings())
+            {
+                output.WriteLine($"warning: {warning}");
+            }
+
             output.WriteLine(problems.Count == 0
                 ? $"valid: {loaded.Attributes.Count()} attributes{(known is null ? " (references not checked: no knowledge/references folder here)" : $", references checked against {folder}")}"
                 : $"{problems.Count} problem(s)");

@@ -275,6 +275,36 @@ public sealed record AttributeTree(int Schema, Provenance Provenance, IReadOnlyL
         return problems;
     }
 
+    /// <summary>
+    /// Attribute names (compared as the merge compares them) found in more than one main category, one line each. A tree can
+    /// be valid and still hold them; they are warnings, not problems.
+    /// </summary>
+    public IReadOnlyList<string> CrossCategoryNames() =>
+        Attributes.GroupBy(x => KnowledgeExtractor.Normalise(x.Attribute.Name), StringComparer.Ordinal)
+            .Select(g => (Name: g.First().Attribute.Name, Items: g.ToList(), Categories: g.Select(x => x.Category.Id).Distinct().ToList()))
+            .Where(x => x.Categories.Count > 1)
+            .OrderBy(x => x.Name, StringComparer.Ordinal)
+            .Select(x => $"attribute name '{x.Name}' is in {x.Categories.Count} main categories: {string.Join(", ", x.Items.Select(i => i.Attribute.Id))}")
+            .ToList();
+
+    /// <summary>
+    /// What <see cref="Validate"/> does not count as a problem but a reader should see: names in more than one main category
+    /// (<see cref="CrossCategoryNames"/>) and one name used by several attributes within one category.
+    /// </summary>
+    public IReadOnlyList<string> Warnings()
+    {
+        var warnings = CrossCategoryNames().ToList();
+        foreach (var c in Granularities.SelectMany(g => g.Categories))
+        {
+            foreach (var g in c.Attributes.GroupBy(a => KnowledgeExtractor.Normalise(a.Name), StringComparer.Ordinal).Where(g => g.Count() > 1))
+            {
+                warnings.Add($"attribute name '{g.First().Name}' is used {g.Count()} times in {c.Id}: {string.Join(", ", g.Select(a => a.Id))}");
+            }
+        }
+
+        return warnings;
+    }
+
     private static IEnumerable<string> CheckRealisation(string attribute, Realisation realisation)
     {
         if (SpecTransforms.Find(realisation.Transform) is null)

@@ -24,6 +24,42 @@ public sealed class KnowledgeCommandTests
     }
 
     [Fact]
+    public void Validate_TreeWithDuplicateAndCrossCategoryNames_WarnsAndStaysValid()
+    {
+        var tree = FairNad.Knowledge.AttributeTree.Default();
+        var isotropic = tree.Find("network.hierarchy.isotropic")!;
+        var first = tree.Granularities[0].Categories[0].Attributes[0];
+        var edited = tree with
+        {
+            Granularities = tree.Granularities.Select(g => g with
+            {
+                Categories = g.Categories.Select(c => c.Id switch
+                {
+                    "operator.feature-extraction" => c with { Attributes = [.. c.Attributes, first with { Id = "operator.feature-extraction.copy" }] },
+                    "network.depth-width" => c with { Attributes = [.. c.Attributes, isotropic with { Id = "network.depth-width.isotropic" }] },
+                    _ => c,
+                }).ToList(),
+            }).ToList(),
+        };
+        var file = Path.Combine(Directory.CreateTempSubdirectory("fairnad-cli-validate-").FullName, "tree.json");
+        try
+        {
+            File.WriteAllText(file, edited.Write());
+
+            var (code, output, _) = Run("knowledge", "validate", "--tree", file);
+
+            Assert.Equal(0, code);
+            Assert.Contains("warning: attribute name 'Isotropic stack' is in 2 main categories: network.depth-width.isotropic, network.hierarchy.isotropic\n", output.ReplaceLineEndings("\n"));
+            Assert.Contains($"warning: attribute name '{first.Name}' is used 2 times in operator.feature-extraction: {first.Id}, operator.feature-extraction.copy\n", output.ReplaceLineEndings("\n"));
+            Assert.Contains("valid: 41 attributes", output);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(file)!, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Extract_LlmOffOrNothingRecorded_StopsWithNonZeroExit()
     {
         var directory = Directory.CreateTempSubdirectory("fairnad-cli-extract-").FullName;

@@ -103,4 +103,86 @@ public sealed class ExtractionTests : IDisposable
         Assert.Contains("never use model-specific module or model names", prompt[0].Text);
         Assert.Equal("Reference model: resnet\n\nA description.", prompt[1].Text);
     }
+
+    /// <summary>Proposals with one name three times (two spellings), a name that lands in two main categories, and a description of another mechanism.</summary>
+    private static (AttributeTree Tree, string Report) AuditFixture()
+    {
+        const string shuffle = "Shuffle the feature maps across branches so information crosses between them.";
+        ExtractedAttribute[] proposed =
+        [
+            new("resnext", "operator.feature-extraction", "Depthwise separable convolution", shuffle, "efficiency"),
+            new("shufflenetv2", "operator.feature-extraction", "depthwise  Separable-convolution", shuffle, "efficiency"),
+            new("mobilenetv2", "operator.feature-extraction", "Depthwise separable convolution", shuffle, "efficiency"),
+            new("vit", "network.depth-width", "Isotropic stack", "Keep one width and resolution in every stage after the stem.", "accuracy"),
+        ];
+        var links = new List<CuratedLink>();
+        var (tree, _) = KnowledgeExtractor.Merge(proposed, AttributeTree.Default(), new Provenance("extracted", "test", null, null), links);
+        return (tree, KnowledgeExtractor.Audit(proposed, tree, links));
+    }
+
+    [Fact]
+    public void Audit_DuplicateNames_ReportsDistinctCountAndRepeatedNames()
+    {
+        var (_, report) = AuditFixture();
+
+        Assert.Contains("- Names: 2 distinct attribute names in 4 proposals\n", report);
+        Assert.Contains("  - proposed 3 times: 'Depthwise separable convolution' (mobilenetv2, resnext, shufflenetv2)\n", report);
+        Assert.DoesNotContain("proposed 1 times", report);
+    }
+
+    [Fact]
+    public void Audit_NameInTwoCategories_ReportsBothIds()
+    {
+        var (tree, report) = AuditFixture();
+
+        Assert.Empty(tree.Validate());
+        Assert.Contains("- In more than one main category: 1 attribute name(s)\n", report);
+        Assert.Contains("  - attribute name 'Isotropic stack' is in 2 main categories: network.depth-width.isotropic-stack, network.hierarchy.isotropic\n", report);
+    }
+
+    [Fact]
+    public void Audit_LinkedNameWithAnotherMechanismsDescription_ReportsMismatch()
+    {
+        var (tree, report) = AuditFixture();
+
+        Assert.Single(tree.Attributes, x => x.Attribute.Id == "operator.feature-extraction.depthwise-separable");
+        Assert.Contains("- Name/description mismatches (description overlap with the linked curated attribute below 0.1): 1 of 1 links\n", report);
+        Assert.Contains("  - 'Depthwise separable convolution' (mobilenetv2) linked to operator.feature-extraction.depthwise-separable by name, but its description overlaps 0.00: \"Shuffle the feature maps", report);
+    }
+
+    [Fact]
+    public void DescriptionOverlap_SameAndUnrelated_OneAndZero()
+    {
+        Assert.Equal(1, KnowledgeExtractor.DescriptionOverlap("Normalise each channel with batch statistics.", "normalise the channels, with batch statistics"));
+        Assert.Equal(0, KnowledgeExtractor.DescriptionOverlap("Shuffle the feature maps.", "Clip activations at 6."));
+    }
+
+    [Fact]
+    public void Warnings_DuplicateAndCrossCategoryNames_ListedButTreeStillValid()
+    {
+        var tree = AttributeTree.Default();
+        Assert.Empty(tree.Warnings());
+        var isotropic = tree.Find("network.hierarchy.isotropic")!;
+        var first = tree.Granularities[0].Categories[0].Attributes[0];
+        var edited = tree with
+        {
+            Granularities = tree.Granularities.Select(g => g with
+            {
+                Categories = g.Categories.Select(c => c.Id switch
+                {
+                    "operator.feature-extraction" => c with { Attributes = [.. c.Attributes, first with { Id = "operator.feature-extraction.copy" }] },
+                    "network.depth-width" => c with { Attributes = [.. c.Attributes, isotropic with { Id = "network.depth-width.isotropic" }] },
+                    _ => c,
+                }).ToList(),
+            }).ToList(),
+        };
+
+        Assert.Empty(edited.Validate());
+        Assert.Equal(
+            [
+                "attribute name 'Isotropic stack' is in 2 main categories: network.depth-width.isotropic, network.hierarchy.isotropic",
+                $"attribute name '{first.Name}' is used 2 times in operator.feature-extraction: {first.Id}, operator.feature-extraction.copy",
+            ],
+            edited.Warnings());
+    }
 }
