@@ -1,3 +1,4 @@
+using FairNad.Tests.Shared;
 namespace FairNad.Cli.Tests;
 
 using static Cli;
@@ -26,21 +27,8 @@ public sealed class KnowledgeCommandTests
     [Fact]
     public void Validate_TreeWithDuplicateAndCrossCategoryNames_WarnsAndStaysValid()
     {
-        var tree = FairNad.Knowledge.AttributeTree.Default();
-        var isotropic = tree.Find("network.hierarchy.isotropic")!;
-        var first = tree.Granularities[0].Categories[0].Attributes[0];
-        var edited = tree with
-        {
-            Granularities = tree.Granularities.Select(g => g with
-            {
-                Categories = g.Categories.Select(c => c.Id switch
-                {
-                    "operator.feature-extraction" => c with { Attributes = [.. c.Attributes, first with { Id = "operator.feature-extraction.copy" }] },
-                    "network.depth-width" => c with { Attributes = [.. c.Attributes, isotropic with { Id = "network.depth-width.isotropic" }] },
-                    _ => c,
-                }).ToList(),
-            }).ToList(),
-        };
+        var edited = KnowledgeTrees.WithRepeatedAndCrossCategoryNames();
+        var first = FairNad.Knowledge.AttributeTree.Default().Granularities[0].Categories[0].Attributes[0];
         var file = Path.Combine(Directory.CreateTempSubdirectory("fairnad-cli-validate-").FullName, "tree.json");
         try
         {

@@ -160,22 +160,9 @@ public sealed class ExtractionTests : IDisposable
     [Fact]
     public void Warnings_DuplicateAndCrossCategoryNames_ListedButTreeStillValid()
     {
-        var tree = AttributeTree.Default();
-        Assert.Empty(tree.Warnings());
-        var isotropic = tree.Find("network.hierarchy.isotropic")!;
-        var first = tree.Granularities[0].Categories[0].Attributes[0];
-        var edited = tree with
-        {
-            Granularities = tree.Granularities.Select(g => g with
-            {
-                Categories = g.Categories.Select(c => c.Id switch
-                {
-                    "operator.feature-extraction" => c with { Attributes = [.. c.Attributes, first with { Id = "operator.feature-extraction.copy" }] },
-                    "network.depth-width" => c with { Attributes = [.. c.Attributes, isotropic with { Id = "network.depth-width.isotropic" }] },
-                    _ => c,
-                }).ToList(),
-            }).ToList(),
-        };
+        Assert.Empty(AttributeTree.Default().Warnings());
+        var edited = KnowledgeTrees.WithRepeatedAndCrossCategoryNames();
+        var first = AttributeTree.Default().Granularities[0].Categories[0].Attributes[0];
 
         Assert.Empty(edited.Validate());
         Assert.Equal(
