@@ -37,14 +37,22 @@ public sealed class LlmOutputException(string message) : Exception(message);
 /// <param name="Seed">Sampling seed sent with every request.</param>
 /// <param name="ContextLength">Context window (num_ctx) sent with every request.</param>
 /// <param name="MaxAttempts">Answers per question before malformed output becomes a failure.</param>
-/// <param name="TimeoutSeconds">How long one request may take before it counts as a (transient, retried) failure.</param>
+/// <param name="TimeoutSeconds">How long one request may take in all before it counts as a (transient, retried) failure.</param>
+/// <param name="StallTimeoutSeconds">How long a streamed answer may go without a new chunk (the first one included) before it counts as stalled (transient, retried).</param>
 public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = 8192, int MaxAttempts = 3,
-    double TimeoutSeconds = LlmSettings.DefaultTimeoutSeconds)
+    double TimeoutSeconds = LlmSettings.DefaultTimeoutSeconds, double StallTimeoutSeconds = LlmSettings.DefaultStallTimeoutSeconds)
 {
     public const string DefaultModel = "qwen2.5:7b-instruct";
 
-    /// <summary>Ten minutes: a 7B model on a CPU can take several minutes for one long answer.</summary>
-    public const double DefaultTimeoutSeconds = 600;
+    /// <summary>
+    /// Thirty minutes in all: a 7B model on two CPU cores writes a full-spec answer (~1,500 tokens) at a few tokens a
+    /// second after evaluating a ~4k-token prompt, so one long answer can take ten minutes or more. Answers are streamed, so
+    /// a stalled server is caught by <see cref="DefaultStallTimeoutSeconds"/> long before this.
+    /// </summary>
+    public const double DefaultTimeoutSeconds = 1800;
+
+    /// <summary>Five minutes without a chunk: enough for a model load plus the prompt evaluation before the first token on a CPU.</summary>
+    public const double DefaultStallTimeoutSeconds = 300;
 
     /// <summary>The environment variable that sets the request timeout when neither --llm-timeout nor the experiment does.</summary>
     public const string TimeoutVariable = "FAIRNAD_LLM_TIMEOUT";
