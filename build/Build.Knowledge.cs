@@ -6,6 +6,14 @@ internal sealed partial class Build
     [SearchOption]
     readonly string? Llm;
 
+    [Parameter("Ollama model for any LLM mode, e.g. qwen2.5:7b-instruct (same as --llm ollama:<model> but combinable with live, replay and auto); default the experiment's. Extract: default qwen2.5:7b-instruct; it names the output folder.")]
+    [SearchOption]
+    readonly string? LlmModel;
+
+    [Parameter("Go on when the Ollama server's model (name or digest) differs from the one the run's transcripts were recorded with; the manifest records the change. Extract: the same for knowledge/extracted/<model>/transcripts.")]
+    [SearchOption]
+    readonly bool? LlmAllowModelChange;
+
     [Parameter("Ollama server URL (default: OLLAMA_HOST, else http://localhost:11434).")]
     [SearchOption]
     readonly string? OllamaHost;
@@ -14,5 +22,7 @@ internal sealed partial class Build
         .Description("Extracts an attribute tree from knowledge/references with the LLM into knowledge/extracted/<model>/ (every exchange recorded; --llm replay needs no network).")
         .DependsOn(Restore)
         .Executes(() => Fairnad(["knowledge", "extract", "--llm", Llm ?? "auto", "--references", RootDirectory / "knowledge" / "references", "--out", RootDirectory / "knowledge" / "extracted",
-            .. OllamaHost is null ? Array.Empty<string>() : ["--ollama-host", OllamaHost]]));
+            .. OllamaHost is null ? Array.Empty<string>() : ["--ollama-host", OllamaHost],
+            .. LlmModel is null ? Array.Empty<string>() : ["--llm-model", LlmModel],
+            .. LlmAllowModelChange == true ? ["--llm-allow-model-change"] : Array.Empty<string>()]));
 }

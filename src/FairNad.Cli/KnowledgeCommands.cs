@@ -7,13 +7,22 @@ namespace FairNad.Cli;
 /// <summary>`fairnad knowledge extract`: the Extract stage.</summary>
 internal static class KnowledgeCommands
 {
-    public static int Extract(string llm, string? host, double? timeout, string references, string outRoot, TextWriter output)
+    /// <summary>--llm-model, --llm-num-ctx and --llm-allow-model-change.</summary>
+    public sealed record ModelChoice(string? Model = null, int? ContextLength = null, bool AllowModelChange = false);
+
+    public static int Extract(string llm, string? host, double? timeout, string references, string outRoot, TextWriter output, ModelChoice? choice = null)
     {
         InputChecks.NotAFile(outRoot, "--out", "a folder for the extracted tree");
-        var model = llm.StartsWith("ollama:", StringComparison.Ordinal) ? llm[7..] : LlmSettings.DefaultModel;
+        choice ??= new ModelChoice();
+        var model = LlmSettings.ResolveModel(llm, choice.Model) ?? LlmSettings.DefaultModel;
         var folder = Path.Combine(outRoot, Slug(model));
-        var settings = LlmSettings.Parse(llm, Path.Combine(folder, "transcripts"), host) with { TimeoutSeconds = LlmSettings.ResolveTimeout(timeout) };
-        using var session = LlmSession.OpenAsync(settings, "Extract").GetAwaiter().GetResult();
+        var settings = LlmSettings.Parse(llm, Path.Combine(folder, "transcripts"), host, model) with
+        {
+            TimeoutSeconds = LlmSettings.ResolveTimeout(timeout),
+            ContextLength = choice.ContextLength is { } n ? LlmSettings.CheckContextLength(n, "--llm-num-ctx") : LlmSettings.DefaultContextLength,
+            AllowModelChange = choice.AllowModelChange,
+        };
+        using var session = LlmSession.OpenAsync(settings, "Extract", log: m => output.WriteLine($"warning: {m}")).GetAwaiter().GetResult();
         InputChecks.RequireDirectory(references, "--references", "a folder of reference descriptions (*.md)");
         var result = KnowledgeExtractor.ExtractAsync(session, references, AttributeTree.Default()).GetAwaiter().GetResult();
         Directory.CreateDirectory(folder);

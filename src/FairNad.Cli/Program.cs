@@ -42,7 +42,7 @@ public static class Program
 
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or UnauthorizedAccessException or FormatException or LineageException or WidthScalingException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or FairNad.Experiments.ExperimentException or FairNad.Evaluation.DeviceUnavailableException or ArgumentException)
+        catch (Exception e) when (e is UsageException or SpecFormatException or InvalidArchitectureException or CompilationFailedException or IOException or UnauthorizedAccessException or FormatException or LineageException or WidthScalingException or FairNad.Data.DataFormatException or FairNad.Data.DataUnavailableException or FairNad.Knowledge.KnowledgeFormatException or FairNad.Llm.LlmDisabledException or FairNad.Llm.LlmReplayMissException or FairNad.Llm.LlmUnavailableException or FairNad.Llm.LlmOutputException or FairNad.Llm.LlmModelChangedException or FairNad.Experiments.ExperimentException or FairNad.Evaluation.DeviceUnavailableException or ArgumentException)
         {
             error.WriteLine($"fairnad: {e.Message}");
             return e is InvalidArchitectureException or CompilationFailedException ? 1 : 2;
@@ -429,7 +429,13 @@ public static class Program
         {
             Description = $"Seconds one LLM request may take before it counts as failed and is retried (default: {FairNad.Llm.LlmSettings.TimeoutVariable}, else {FairNad.Llm.LlmSettings.DefaultTimeoutSeconds:G}).",
         };
-        var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).") { llm, host, llmTimeout, referencesIn, outRoot };
+        var llmModel = new Option<string?>("--llm-model") { Description = "Ollama model for any LLM mode (same as --llm ollama:<model>, but combinable with live, replay and auto); it also names the output folder." };
+        var numCtx = new Option<int?>("--llm-num-ctx") { Description = $"Context window in tokens sent as num_ctx (default {FairNad.Llm.LlmSettings.DefaultContextLength})." };
+        var allowModelChange = new Option<bool>("--llm-allow-model-change") { Description = "Go on when the server's model (name or digest) differs from the one the transcripts were recorded with." };
+        var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).")
+        {
+            llm, llmModel, host, llmTimeout, numCtx, allowModelChange, referencesIn, outRoot,
+        };
         extract.SetAction(r =>
         {
             // A folder the user named is checked before the LLM is asked; the default one only before extraction.
@@ -438,7 +444,8 @@ public static class Program
                 InputChecks.RequireDirectory(r.GetValue(referencesIn)!, "--references", "a folder of reference descriptions (*.md)");
             }
 
-            return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(llmTimeout), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output);
+            return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(llmTimeout), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output,
+                new KnowledgeCommands.ModelChoice(r.GetValue(llmModel), r.GetValue(numCtx), r.GetValue(allowModelChange)));
         });
         return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format, extract };
     }

@@ -20,6 +20,10 @@ internal static class SearchCommands
         var dataset = new Option<string?>("--dataset") { Description = "Run the shipped experiment for this dataset: fashion-mnist, cifar10, cifar100 or imagenet16-120." };
         var overrides = ExperimentOptions.All.Select(o => o.Accept(new OverrideBinder())).ToList();
         var host = new Option<string?>("--ollama-host") { Description = "Ollama server URL (default: OLLAMA_HOST, else http://localhost:11434)." };
+        var allowModelChange = new Option<bool>("--llm-allow-model-change")
+        {
+            Description = "Go on when the Ollama server's model (name or digest) differs from the one the run's transcripts were recorded with; the manifest records the change.",
+        };
         var run = new Option<string?>("--run") { Description = "Name of the new run (default <experiment>-<strategy>-s<seed>)." }.RunName();
         var resume = new Option<string?>("--resume") { Description = "Recorded run to continue after a crash or kill (results/<run>); gives the same result as an uninterrupted run." }.RunName();
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
@@ -35,6 +39,7 @@ internal static class SearchCommands
             {
                 // --ollama-host is no experiment field, but help has always listed it beside --llm.
                 command.Options.Add(host);
+                command.Options.Add(allowModelChange);
             }
         }
 
@@ -72,7 +77,7 @@ internal static class SearchCommands
             }
 
             var request = new SearchRequest(path, given, r.GetValue(results)!, r.GetValue(repository)!, r.GetValue(dataDirectory), r.GetValue(run), r.GetValue(resume),
-                EvaluateCommands.Worker, r.GetValue(host), r.GetValue(tree));
+                EvaluateCommands.Worker, r.GetValue(host), r.GetValue(tree), LlmAllowModelChange: r.GetValue(allowModelChange));
             var live = !r.GetValue(plain) && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             return Run(request, live, output, error);
         });
@@ -251,6 +256,11 @@ internal static class SearchCommands
             $"{p.Run}: {p.Done}/{p.Budget} candidates [{new string('#', (int)(done * 30)).PadRight(30, '.')}] elapsed {Duration(p.Elapsed)}, remaining {(p.Remaining is { } r ? Duration(r) : "?")}"))));
         rows.Add(new Markup(Markup.Escape(p.Best is { } b ? string.Create(Invariant, $"best {b.Validation:F2}% validation ({b.Candidate[..12]}, {b.MutationType}, {b.Parameters:N0} parameters)") : "best: none valid yet")));
         rows.Add(new Markup(Markup.Escape("failures: " + (p.Failures.Count == 0 ? "none" : string.Join(", ", p.Failures.Select(f => $"{f.Key} {f.Value}"))))));
+        if (p.Llm is { } llm)
+        {
+            rows.Add(new Markup((llm.Failed > 0 ? "[red]" : "[grey]") + Markup.Escape(string.Create(Invariant,
+                $"LLM: {llm.Calls} calls, {llm.Live} live, {llm.Replayed} replayed, {llm.Failed} failed, {llm.PromptTokens + llm.CompletionTokens:N0} tokens, {llm.Seconds:F0} s")) + "[/]"));
+        }
         var front = new Table().Title("Pareto front").AddColumns("candidate", "mutation", "attribute", "validation %", "parameters");
         foreach (var c in p.Front)
         {
@@ -269,8 +279,9 @@ internal static class SearchCommands
         var result = c.Ok ? string.Create(Invariant, $"val {c.Validation:F2}%") : $"FAILED {c.FailureCategory}";
         var best = p.Best is { } b ? string.Create(Invariant, $"best {b.Validation:F2}% ({b.Candidate[..12]})") : "best -";
         var failures = p.Failures.Count == 0 ? "0" : string.Join(",", p.Failures.Select(f => $"{f.Key} {f.Value}"));
+        var llm = p.Llm is { } l ? string.Create(Invariant, $" llm {l.Calls} calls {l.Failed} failed |") : string.Empty;
         return string.Create(Invariant,
-            $"[{p.Done,3}/{p.Budget}] {c.Candidate[..12]} {c.MutationType,-9} {c.Attribute ?? "-",-45} {result,-18} {c.Parameters,9:N0} params{(p.Replayed ? " (from journal)" : string.Empty)} | {best} front {p.Front.Count} failures {failures} | remaining {(p.Remaining is { } r ? Duration(r) : "-")}");
+            $"[{p.Done,3}/{p.Budget}] {c.Candidate[..12]} {c.MutationType,-9} {c.Attribute ?? "-",-45} {result,-18} {c.Parameters,9:N0} params{(p.Replayed ? " (from journal)" : string.Empty)} | {best} front {p.Front.Count} failures {failures} |{llm} remaining {(p.Remaining is { } r ? Duration(r) : "-")}");
     }
 
     private static string Duration(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";
@@ -284,6 +295,11 @@ internal static class SearchCommands
         {
             output.WriteLine(string.Create(Invariant,
                 $"  {c.Candidate[..12]}  val {c.Validation:F2}%  test {c.Test:F2}%  {c.Parameters,9:N0} params  {c.MutationType,-9} {c.Attribute ?? "-"}  commit {c.Commit[..10]}  branch fairnad/{outcome.Run}/{c.Candidate}"));
+        }
+
+        foreach (var use in outcome.LlmUse ?? [])
+        {
+            output.WriteLine($"LLM {use}");
         }
 
         output.WriteLine($"pareto front: {string.Join(", ", outcome.Front.Select(c => string.Create(Invariant, $"{c.Candidate[..12]} ({c.Validation:F2}%, {c.Parameters:N0})")))}");

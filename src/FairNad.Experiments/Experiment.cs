@@ -23,7 +23,12 @@ public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, in
 /// LLM use of a run: mode (off, auto, live, replay), model, answers per mutation (first try plus repairs), and the
 /// seconds one request may take (unset: FAIRNAD_LLM_TIMEOUT, else <see cref="FairNad.Llm.LlmSettings.DefaultTimeoutSeconds"/>).
 /// </summary>
-public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null);
+/// <param name="ContextLength">num_ctx sent with every request (unset: <see cref="FairNad.Llm.LlmSettings.DefaultContextLength"/>).</param>
+public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null, int? ContextLength = null)
+{
+    /// <summary>The num_ctx in force.</summary>
+    public int EffectiveContextLength => ContextLength ?? FairNad.Llm.LlmSettings.DefaultContextLength;
+}
 
 /// <summary>Where candidates are trained: worker processes (isolated) or this process, how many at once, and the limits of one.</summary>
 public sealed record EvaluationOptions(int Jobs, bool Isolated, double TimeoutSeconds, int MemoryMb);
@@ -151,6 +156,11 @@ public sealed record Experiment(
             w.WriteString("mode", Llm.Mode);
             w.WriteString("model", Llm.Model);
             w.WriteNumber("maxAttempts", Llm.MaxAttempts);
+            if (Llm.ContextLength is { } contextLength)
+            {
+                w.WriteNumber("contextLength", contextLength);
+            }
+
             if (Llm.TimeoutSeconds is { } timeout)
             {
                 w.WriteNumber("timeoutSeconds", timeout);
@@ -210,6 +220,7 @@ public sealed record Experiment(
         ("llm.mode", () => !LlmModes.Contains(Llm.Mode) ? $"'{Llm.Mode}' is not one of {string.Join(", ", LlmModes)}" : null),
         ("llm.model", () => Llm.Model.Length == 0 ? "must not be empty" : null),
         ("llm.maxAttempts", () => Llm.MaxAttempts < 1 ? "must be at least 1" : null),
+        ("llm.contextLength", () => Llm.ContextLength is { } n && n is < 512 or > 1 << 20 ? "must be a number of tokens from 512 to 1048576" : null),
         ("llm.timeoutSeconds", () => Llm.TimeoutSeconds is { } t && !(t > 0 && t <= FairNad.Llm.LlmSettings.MaxTimeoutSeconds) ? "must be a number of seconds above 0 and at most 86400 (a day)" : null),
         ("evaluation.jobs", () => Evaluation.Jobs < 1 ? "must be at least 1" :
             Evaluation.Jobs > 1 && !Evaluation.Isolated ? "more than one job needs isolated workers (libtorch settings are process-wide)" : null),

@@ -10,7 +10,8 @@ namespace FairNad.Experiments;
 /// </remarks>
 public sealed record ExperimentOverrides(
     int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
-    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null)
+    int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null,
+    int? LlmContextLength = null)
 {
     public Experiment Apply(Experiment e) => e with
     {
@@ -18,7 +19,7 @@ public sealed record ExperimentOverrides(
         Candidates = Candidates ?? e.Candidates,
         Minutes = Minutes ?? e.Minutes,
         Strategy = Strategy ?? e.Strategy,
-        Llm = e.Llm with { Mode = LlmMode ?? e.Llm.Mode, Model = LlmModel ?? e.Llm.Model },
+        Llm = e.Llm with { Mode = LlmMode ?? e.Llm.Mode, Model = LlmModel ?? e.Llm.Model, ContextLength = LlmContextLength ?? e.Llm.ContextLength },
         Evaluation = e.Evaluation with { Jobs = Jobs ?? e.Evaluation.Jobs, Isolated = Isolated ?? e.Evaluation.Isolated },
         ParameterBudget = ParameterBudget ?? e.ParameterBudget,
         Fidelity = e.Fidelity with { Epochs = Epochs ?? e.Fidelity.Epochs, Device = Device ?? e.Fidelity.Device },
@@ -50,6 +51,10 @@ public static class ExperimentOptions
                 var choice = LlmSettings.ParseChoice(v!);
                 return o with { LlmMode = choice.Mode.ToString().ToLowerInvariant(), LlmModel = choice.Model };
             }),
+        new ExperimentOption<string?>("--llm-model", "Ollama model for any LLM mode, e.g. qwen2.5:7b-instruct (same as --llm ollama:<model> but combinable with live, replay and auto); default the experiment's.",
+            (o, v) => o with { LlmModel = LlmSettings.ResolveModel(o.LlmModel is null ? null : "ollama:" + o.LlmModel, v) }),
+        new ExperimentOption<int?>("--llm-num-ctx", $"Context window in tokens sent to Ollama as num_ctx (default: the experiment's llm.contextLength, else {LlmSettings.DefaultContextLength}); it can change the answers, so it is part of the experiment.",
+            (o, v) => o with { LlmContextLength = v is { } n ? LlmSettings.CheckContextLength(n, "--llm-num-ctx") : null }),
         new ExperimentOption<double?>("--llm-timeout", $"Seconds one LLM request may take before it counts as failed and is retried (default: the experiment's llm.timeoutSeconds, else {LlmSettings.TimeoutVariable}, else {LlmSettings.DefaultTimeoutSeconds:G}).",
             (o, v) => o with { LlmTimeout = v is { } t ? LlmSettings.CheckTimeout(t, "--llm-timeout") : null }),
         new ExperimentOption<int?>("--jobs", "Candidates trained at once, each in its own worker process.",

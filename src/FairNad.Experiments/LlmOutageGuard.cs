@@ -9,9 +9,11 @@ namespace FairNad.Experiments;
 /// erroring, slower than the timeout) is a failed mutation and the run goes on; <see cref="ConsecutiveFailuresToStop"/>
 /// such failures in a row mean the server stays down, and the run stops with <see cref="InfrastructureFailureException"/>,
 /// as for a machine that fails: resumable, nothing recorded for the mutation in flight. Any answer from the server,
-/// valid or not, resets the count.
+/// valid or not, resets the count. A failure that becomes a failed mutation is recorded in the transcripts
+/// (<paramref name="recordFailure"/>), so the run replays offline to the same result; the one that stops the run is not,
+/// and is asked again on resume.
 /// </summary>
-public sealed class LlmOutageGuard(ILlmMutator<ArchitectureSpec> inner, Action<string> log) : ILlmMutator<ArchitectureSpec>
+public sealed class LlmOutageGuard(ILlmMutator<ArchitectureSpec> inner, Action<string> log, Action? recordFailure = null) : ILlmMutator<ArchitectureSpec>
 {
     /// <summary>Three calls, each already retried with backoff: minutes of a server that does not answer.</summary>
     public const int ConsecutiveFailuresToStop = 3;
@@ -36,6 +38,7 @@ public sealed class LlmOutageGuard(ILlmMutator<ArchitectureSpec> inner, Action<s
                     $"the LLM server failed {_inARow} calls in a row, each after its retries; the last: {cause}");
             }
 
+            recordFailure?.Invoke();
             log($"LLM mutation failed ({_inARow} of {ConsecutiveFailuresToStop} failures in a row stop the run): {cause}");
             throw;
         }

@@ -107,6 +107,55 @@ public sealed class RunArchive
 
     public void WriteSummary(string text) => File.WriteAllText(SummaryPath, text);
 
+    /// <summary>
+    /// Adds one runner session's LLM use to the manifest (llm.use, one list of per-stage entries per session, since a
+    /// resumed run's replayed answers cost nothing) and the models that answered (llm.changes, when a change of model was
+    /// allowed). Execution figures, not results: nothing reads them back into a search.
+    /// </summary>
+    public void RecordLlmUse(IReadOnlyList<FairNad.Llm.LedgerEntry> entries, FairNad.Llm.ModelHistory models)
+    {
+        if (ReadManifest() is not JsonObject manifest || manifest["llm"] is not JsonObject llm)
+        {
+            return;
+        }
+
+        var use = llm["use"] as JsonArray ?? [];
+        use.Add(new JsonArray([.. entries.Select(e => (JsonNode)new JsonObject
+        {
+            ["stage"] = e.Stage,
+            ["calls"] = e.Calls,
+            ["live"] = e.Live,
+            ["replayed"] = e.Replayed,
+            ["failed"] = e.Failed,
+            ["promptTokens"] = e.PromptTokens,
+            ["completionTokens"] = e.CompletionTokens,
+            ["seconds"] = Math.Round(e.Seconds, 3),
+        })]));
+        llm["use"] = use.DeepClone();
+        var history = models.Earlier.Append(models.Current).ToList();
+        if (history.Count > 1)
+        {
+            llm["changes"] = new JsonArray([.. history.Zip(history.Skip(1), (from, to) => (JsonNode)new JsonObject { ["from"] = from.ToString(), ["to"] = to.ToString() })]);
+        }
+
+        JsonFiles.WriteAtomically(ManifestPath, manifest);
+    }
+
+    /// <summary>The run's LLM use per stage, summed over every runner session the manifest recorded.</summary>
+    public IReadOnlyList<FairNad.Llm.LedgerEntry> LlmUse()
+    {
+        if (ReadManifest()?["llm"]?["use"] is not JsonArray sessions)
+        {
+            return [];
+        }
+
+        return sessions.OfType<JsonArray>().SelectMany(s => s.OfType<JsonObject>())
+            .Select(e => new FairNad.Llm.LedgerEntry(e["stage"]!.GetValue<string>(), e["calls"]!.GetValue<int>(), e["live"]!.GetValue<int>(), e["replayed"]!.GetValue<int>(),
+                e["failed"]!.GetValue<int>(), e["promptTokens"]!.GetValue<long>(), e["completionTokens"]!.GetValue<long>(), e["seconds"]!.GetValue<double>()))
+            .GroupBy(e => e.Stage, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => g.Aggregate((a, b) => a.Plus(b))).ToList();
+    }
+
     /// <summary>Per attribute, how many mutations produced no candidate (feedback.json's failedMutations); empty without feedback.</summary>
     public IReadOnlyDictionary<string, int> FailedMutationsByAttribute()
     {

@@ -76,6 +76,16 @@ public static class RunReports
             }
         }
 
+        if (outcome.LlmUse is { } use)
+        {
+            text.Append("\n## LLM use\n\nOver every session of the run (a resumed run replays what it had asked, at no cost); seconds are time spent in live calls, retries included.\n\n");
+            text.Append("| stage | calls | live | replayed | failed | prompt tokens | completion tokens | seconds |\n|---|---|---|---|---|---|---|---|\n");
+            foreach (var u in use)
+            {
+                text.Append(Invariant, $"| {u.Stage} | {u.Calls} | {u.Live} | {u.Replayed} | {u.Failed} | {u.PromptTokens:N0} | {u.CompletionTokens:N0} | {u.Seconds:F1} |\n");
+            }
+        }
+
         text.Append(Invariant, $"\nEvery candidate is a branch `fairnad/{outcome.Run}/<candidate id>` whose parent commits are its parents; metrics are in the notes ref `refs/notes/fairnad/{outcome.Run}`. ");
         text.Append(Invariant, $"Show a lineage with `./build.sh Lineage --candidate <id> --run {outcome.Run}`.\n");
         return text.ToString();

@@ -262,7 +262,7 @@ public sealed class ProgressReport(SearchContext context, RunTally tally, RunClo
         var all = tally.Records;
         TimeSpan? remaining = trial.Replayed ? null : TimeSpan.FromSeconds(clock.Here.TotalSeconds / tally.EvaluatedHere * (e.Candidates - trial.Index - 1));
         progress(new SearchProgress(context.Run, trial.Index + 1, e.Candidates, trial.Record!, trial.Replayed, RunArchive.BestOf(all), RunArchive.Front(all, e.CostObjective),
-            RunArchive.Failures(all), TimeSpan.FromSeconds(clock.ElapsedSeconds), remaining));
+            RunArchive.Failures(all), TimeSpan.FromSeconds(clock.ElapsedSeconds), remaining, context.LlmSession?.Ledger.Total));
     }
 
     public void BatchEnded()

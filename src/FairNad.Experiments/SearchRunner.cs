@@ -25,7 +25,8 @@ public sealed record SearchContext(
     ILlmMutator<ArchitectureSpec>? Llm,
     RunManifestDocument Manifest,
     bool Resume,
-    Action<string>? Log = null)
+    Action<string>? Log = null,
+    FairNad.Llm.LlmSession? LlmSession = null)
 {
     public string Run => Archive.Run;
 
@@ -43,7 +44,8 @@ public sealed record SearchProgress(
     IReadOnlyList<CandidateRecord> Front,
     IReadOnlyDictionary<string, int> Failures,
     TimeSpan Elapsed,
-    TimeSpan? Remaining);
+    TimeSpan? Remaining,
+    FairNad.Llm.LedgerEntry? Llm = null);
 
 /// <summary>The finished run: every candidate in index order, the best, the front, and why it stopped.</summary>
 public sealed record SearchOutcome(
@@ -55,7 +57,8 @@ public sealed record SearchOutcome(
     string StopReason,
     int Duplicates,
     IReadOnlyList<FailedMutation> FailedMutations,
-    FeedbackLedger? Feedback);
+    FeedbackLedger? Feedback,
+    IReadOnlyList<FairNad.Llm.LedgerEntry>? LlmUse = null);
 
 /// <summary>
 /// Runs a search: asks the chain (<see cref="SearchChain"/>) for a batch of trials, has them evaluated (in parallel, in
@@ -85,28 +88,47 @@ public static class SearchRunner
             new Observing(new ProgressReport(context, tally, clock, progress), new FeedbackReport(context.Archive, diagnostics)),
             new StrategyLink(strategy, context.Evaluator, e.CostObjective));
 
-        while (true)
+        var llmUseRecorded = false;
+        void RecordLlmUse()
         {
-            var batch = new List<Trial>();
-            while (batch.Count < e.Batch && await chain.AskAsync(cancel).ConfigureAwait(false) is { } trial)
+            if (context.LlmSession is { } llm && !llmUseRecorded)
             {
-                batch.Add(trial);
+                llmUseRecorded = true;
+                context.Archive.RecordLlmUse(llm.Ledger.Entries, llm.Models);
             }
-
-            if (batch.Count == 0)
-            {
-                break;
-            }
-
-            await EvaluateInBatchOrderAsync(chain, batch, cancel).ConfigureAwait(false);
-            chain.EndBatch();
         }
 
-        var done = tally.Records;
-        var outcome = new SearchOutcome(context.Run, context.RunDirectory, done, RunArchive.BestOf(done), RunArchive.Front(done, e.CostObjective), budget.StopReason,
-            strategy.Duplicates, diagnostics?.FailedMutations ?? [], diagnostics?.Feedback);
-        context.Archive.WriteSummary(RunReports.Summary(context, outcome));
-        return outcome;
+        try
+        {
+            while (true)
+            {
+                var batch = new List<Trial>();
+                while (batch.Count < e.Batch && await chain.AskAsync(cancel).ConfigureAwait(false) is { } trial)
+                {
+                    batch.Add(trial);
+                }
+
+                if (batch.Count == 0)
+                {
+                    break;
+                }
+
+                await EvaluateInBatchOrderAsync(chain, batch, cancel).ConfigureAwait(false);
+                chain.EndBatch();
+            }
+
+            var done = tally.Records;
+            RecordLlmUse();
+            var outcome = new SearchOutcome(context.Run, context.RunDirectory, done, RunArchive.BestOf(done), RunArchive.Front(done, e.CostObjective), budget.StopReason,
+                strategy.Duplicates, diagnostics?.FailedMutations ?? [], diagnostics?.Feedback, context.LlmSession is null ? null : context.Archive.LlmUse());
+            context.Archive.WriteSummary(RunReports.Summary(context, outcome));
+            return outcome;
+        }
+        finally
+        {
+            // Also when the run stops (an outage, Ctrl+C): what the LLM cost up to there is worth knowing.
+            RecordLlmUse();
+        }
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ namespace FairNad.Experiments;
 /// <param name="TreePath">Attribute tree file (default: the curated tree).</param>
 /// <param name="RecordedExperimentPath">The experiment's path as a recorded run named it (reproduction keeps it, so commits match).</param>
 /// <param name="Evaluator">Replaces the experiment's evaluator (tests use a table-like evaluator to run the loop in milliseconds).</param>
+/// <param name="LlmAllowModelChange">Go on when the server's model differs from the one the run's transcripts were recorded with (--llm-allow-model-change).</param>
 public sealed record SearchRequest(
     string? ExperimentPath,
     ExperimentOverrides Overrides,
@@ -37,7 +38,8 @@ public sealed record SearchRequest(
     string? TreePath = null,
     Func<Experiment, ICandidateEvaluator>? Evaluator = null,
     string? RecordedExperimentPath = null,
-    FairNad.Llm.LlmRetryPolicy? LlmRetry = null);
+    FairNad.Llm.LlmRetryPolicy? LlmRetry = null,
+    bool LlmAllowModelChange = false);
 
 /// <summary>
 /// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
@@ -164,9 +166,9 @@ public sealed class SearchSession : IDisposable
         log($"data {splits.Source}");
         var evaluator = Own(Evaluator(request, effective, config, archive, splits, log));
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
-        var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, cancel).ConfigureAwait(false)) : null;
+        var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, log, cancel).ConfigureAwait(false)) : null;
         var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
-        var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem), log);
+        var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem), log, llm.RecordFailure);
         log($"evaluation {evaluator.Description}");
         if (effective.Choice.DrawsMutations)
         {
@@ -175,7 +177,7 @@ public sealed class SearchSession : IDisposable
         }
 
         var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
-        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log);
+        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm);
     }
 
     /// <summary>
@@ -248,15 +250,33 @@ public sealed class SearchSession : IDisposable
             : "experiments/" + Path.GetFileName(full);
     }
 
-    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, RunArchive archive, SearchRequest request, CancellationToken cancel)
+    /// <summary>
+    /// The run's LLM: the experiment's mode and model, or on --resume the run's recorded ones unless --llm / --llm-model say
+    /// otherwise (live, auto and replay give the same answers; turning the LLM on or off would change the search, so a
+    /// resume refuses it). A model other than the one the transcripts were recorded with is refused unless allowed.
+    /// </summary>
+    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, RunArchive archive, SearchRequest request, bool resume, Action<string> log, CancellationToken cancel)
     {
-        var (mode, _) = LlmSettings.ParseChoice(experiment.Llm.Mode);
+        var modeText = experiment.Llm.Mode;
+        var model = experiment.Llm.Model;
+        if (resume)
+        {
+            if (request.Overrides.LlmMode == "off")
+            {
+                throw new ExperimentException($"--llm off: run '{archive.Run}' was recorded with the LLM on ({experiment.Llm.Mode}); turning it off would change the search. Resume with --llm replay (no server needed), auto or live");
+            }
+
+            modeText = request.Overrides.LlmMode ?? modeText;
+            model = request.Overrides.LlmModel ?? model;
+        }
+
+        var (mode, _) = LlmSettings.ParseChoice(modeText);
         var timeout = request.Overrides.LlmTimeout is { } given
             ? LlmSettings.ResolveTimeout(given, "--llm-timeout")
             : LlmSettings.ResolveTimeout(experiment.Llm.TimeoutSeconds, "llm.timeoutSeconds");
-        var settings = new LlmSettings(experiment.Llm.Model, LlmSettings.ResolveServer(request.LlmServer), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts,
-            TimeoutSeconds: timeout);
-        return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, request.LlmRetry, cancel).ConfigureAwait(false);
+        var settings = new LlmSettings(model, LlmSettings.ResolveServer(request.LlmServer), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts,
+            ContextLength: experiment.Llm.EffectiveContextLength, TimeoutSeconds: timeout, AllowModelChange: request.LlmAllowModelChange);
+        return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, request.LlmRetry, log, cancel).ConfigureAwait(false);
     }
 
     private static RunManifestDocument Manifest(Experiment e, int seed, string run, string experimentPath, string repository, DatasetSplits splits,
@@ -303,6 +323,7 @@ public sealed class SearchSession : IDisposable
                 ["model"] = session?.Model.Name ?? e.Llm.Model,
                 ["digest"] = session?.Model.Digest,
                 ["maxAttempts"] = e.Llm.MaxAttempts,
+                ["contextLength"] = e.Llm.EffectiveContextLength,
             },
             ["mutation"] = effective is null ? null : new JsonObject
             {

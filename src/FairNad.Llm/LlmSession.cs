@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Caching.Distributed;
 using OllamaSharp;
 
 namespace FairNad.Llm;
@@ -39,10 +38,18 @@ public sealed class LlmOutputException(string message) : Exception(message);
 /// <param name="MaxAttempts">Answers per question before malformed output becomes a failure.</param>
 /// <param name="TimeoutSeconds">How long one request may take in all before it counts as a (transient, retried) failure.</param>
 /// <param name="StallTimeoutSeconds">How long a streamed answer may go without a new chunk (the first one included) before it counts as stalled (transient, retried).</param>
-public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = 8192, int MaxAttempts = 3,
-    double TimeoutSeconds = LlmSettings.DefaultTimeoutSeconds, double StallTimeoutSeconds = LlmSettings.DefaultStallTimeoutSeconds)
+/// <param name="AllowModelChange">
+/// Accept a server whose model (name or digest) differs from the one the transcripts were recorded with: the change is
+/// recorded in model.json (and a search's manifest), and recorded answers of the earlier model are still replayed.
+/// </param>
+public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = LlmSettings.DefaultContextLength,
+    int MaxAttempts = 3, double TimeoutSeconds = LlmSettings.DefaultTimeoutSeconds, double StallTimeoutSeconds = LlmSettings.DefaultStallTimeoutSeconds,
+    bool AllowModelChange = false)
 {
     public const string DefaultModel = "qwen2.5:7b-instruct";
+
+    /// <summary>Ollama's num_ctx sent with every request: room for a ~4k-token mutation prompt, a full-spec answer and a repair round.</summary>
+    public const int DefaultContextLength = 8192;
 
     /// <summary>
     /// Thirty minutes in all: a 7B model on two CPU cores writes a full-spec answer (~1,500 tokens) at a few tokens a
@@ -87,12 +94,33 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
             ? seconds
             : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{source} must be a number of seconds above 0 and at most 86400 (a day), not {seconds:G}"));
 
-    /// <summary>Parses <c>ollama:&lt;model&gt;</c>, <c>live</c>, <c>replay</c>, <c>auto</c> or <c>off</c> (the last four with the default model).</summary>
-    public static LlmSettings Parse(string text, string transcriptDirectory, string? server = null)
+    /// <summary>
+    /// Parses <c>ollama:&lt;model&gt;</c> (auto with that model), <c>live</c>, <c>replay</c>, <c>auto</c> or <c>off</c>, with
+    /// <paramref name="model"/> (--llm-model) or else the default model; a replay never contacts <paramref name="server"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">a malformed value, or two different models.</exception>
+    public static LlmSettings Parse(string text, string transcriptDirectory, string? server = null, string? model = null) =>
+        new(ResolveModel(text, model) ?? DefaultModel, ResolveServer(server), ParseChoice(text).Mode, transcriptDirectory);
+
+    /// <summary>The model that <c>--llm</c> (ollama:&lt;model&gt;) and <c>--llm-model</c> name, or null when neither does.</summary>
+    /// <exception cref="ArgumentException">they name different models, or --llm-model is blank.</exception>
+    public static string? ResolveModel(string? llm, string? model)
     {
-        var (mode, model) = ParseChoice(text);
-        return new(model ?? DefaultModel, ResolveServer(server), mode, transcriptDirectory);
+        if (model is not null && model.Trim().Length == 0)
+        {
+            throw new ArgumentException("--llm-model must name a model, e.g. qwen2.5:7b-instruct");
+        }
+
+        var named = llm is null ? null : ParseChoice(llm).Model;
+        return named is not null && model is not null && named != model
+            ? throw new ArgumentException($"--llm {llm} and --llm-model {model} name different models; give the model once")
+            : model ?? named;
     }
+
+    /// <summary>A num_ctx of at least 512 tokens and at most 1,048,576.</summary>
+    /// <exception cref="ArgumentException">otherwise; the message names <paramref name="source"/>.</exception>
+    public static int CheckContextLength(int tokens, string source) =>
+        tokens is >= 512 and <= 1 << 20 ? tokens : throw new ArgumentException($"{source} must be a number of tokens from 512 to 1048576, not {tokens}");
 
     /// <summary>The mode and, for <c>ollama:&lt;model&gt;</c>, the model of an <c>--llm</c> value.</summary>
     /// <exception cref="ArgumentException">none of the accepted forms.</exception>
@@ -215,19 +243,31 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
     }
 }
 
-/// <summary>The model as the server describes it; the digest pins exactly which weights answered.</summary>
-public sealed record ModelInfo(string Name, string Digest, string? Family, string? ParameterSize, string? Quantization);
+/// <summary>The server's model is not the one a transcript folder was recorded with; the message names both.</summary>
+public sealed class LlmModelChangedException(string message) : Exception(message);
 
-/// <summary>One stage's LLM use.</summary>
-public sealed record LedgerEntry(string Stage, int Calls, int Live, long PromptTokens, long CompletionTokens, double Seconds);
+/// <summary>One stage's LLM use: questions asked, how each was answered, tokens and seconds of the live ones.</summary>
+/// <param name="Calls">Questions asked (first answers and repairs).</param>
+/// <param name="Live">Answered by the server now.</param>
+/// <param name="Replayed">Answered from the transcripts.</param>
+/// <param name="Failed">Failed after the retries (live), or a recorded failure replayed.</param>
+/// <param name="Seconds">Time spent in live calls, retries included.</param>
+public sealed record LedgerEntry(string Stage, int Calls, int Live, int Replayed, int Failed, long PromptTokens, long CompletionTokens, double Seconds)
+{
+    /// <summary>The sum of two entries (of one stage, or of a stage over several sessions).</summary>
+    public LedgerEntry Plus(LedgerEntry other) => new(Stage, Calls + other.Calls, Live + other.Live, Replayed + other.Replayed, Failed + other.Failed,
+        PromptTokens + other.PromptTokens, CompletionTokens + other.CompletionTokens, Seconds + other.Seconds);
 
-/// <summary>Token counts and durations per stage; cached answers cost no tokens.</summary>
+    /// <summary>One line: "mutate: 12 call(s): 9 live, 2 replayed, 1 failed; 41,200 prompt + 9,800 completion tokens; 812.4 s live".</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Stage}: {Calls} call(s): {Live} live, {Replayed} replayed, {Failed} failed; {PromptTokens:N0} prompt + {CompletionTokens:N0} completion tokens; {Seconds:F1} s live");
+}
+
+/// <summary>LLM use per stage. Replayed answers cost no tokens and no time.</summary>
 public sealed class CostLedger
 {
     private readonly Dictionary<string, LedgerEntry> _entries = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
-
-    public string Stage { get; set; } = "default";
 
     public IReadOnlyList<LedgerEntry> Entries
     {
@@ -240,98 +280,108 @@ public sealed class CostLedger
         }
     }
 
-    internal void Record(bool live, long prompt, long completion, double seconds)
+    /// <summary>Every stage together (stage "all").</summary>
+    public LedgerEntry Total => Entries.Aggregate(new LedgerEntry("all", 0, 0, 0, 0, 0, 0, 0), (sum, e) => sum.Plus(e with { Stage = "all" }));
+
+    internal void Record(string stage, bool live, bool replayed, bool failed, long prompt, long completion, double seconds)
     {
         lock (_gate)
         {
-            var e = _entries.GetValueOrDefault(Stage) ?? new LedgerEntry(Stage, 0, 0, 0, 0, 0);
-            _entries[Stage] = e with
-            {
-                Calls = e.Calls + 1,
-                Live = e.Live + (live ? 1 : 0),
-                PromptTokens = e.PromptTokens + prompt,
-                CompletionTokens = e.CompletionTokens + completion,
-                Seconds = e.Seconds + seconds,
-            };
+            _entries[stage] = (_entries.GetValueOrDefault(stage) ?? new LedgerEntry(stage, 0, 0, 0, 0, 0, 0, 0))
+                .Plus(new LedgerEntry(stage, 1, live && !failed ? 1 : 0, replayed && !failed ? 1 : 0, failed ? 1 : 0, prompt, completion, seconds));
         }
     }
 
-    public string Summary() => string.Join("\n", Entries.Select(e => string.Create(CultureInfo.InvariantCulture,
-        $"{e.Stage}: {e.Calls} call(s), {e.Live} answered live ({e.Calls - e.Live} replayed), {e.PromptTokens:N0} prompt + {e.CompletionTokens:N0} completion tokens, {e.Seconds:F1} s")));
+    public string Summary() => Entries.Count == 0 ? "LLM: no calls" : string.Join("\n", Entries.Select(e => "LLM " + e));
 }
 
 /// <summary>
-/// The product's one LLM pipeline: OllamaSharp's <see cref="IChatClient"/> (or, in replay mode, nothing) behind
-/// Microsoft.Extensions.AI's <see cref="DistributedCachingChatClient"/> over a folder of transcripts, with deterministic
-/// options (temperature 0, fixed seed, top_k 1, fixed context), one request at a time, and the model digest in every
-/// cache key. Answers are checked against a JSON schema and a validator, and malformed ones are sent back for repair.
+/// The product's one LLM pipeline: a transcript folder (<see cref="TranscriptStore"/>) in front of OllamaSharp's
+/// <see cref="IChatClient"/>, with deterministic options (temperature 0, fixed seed, top_k 1, fixed context), one
+/// request at a time. Replay never contacts a server; auto contacts it only for a question not yet recorded, and then
+/// refuses a server whose model differs from the recorded one unless told otherwise. Answers are checked against a
+/// JSON schema and a validator; a malformed one goes back for repair with a bounded context (the question, the latest
+/// answer and what is wrong with it), so repairs never push the instructions out of the model's context window.
 /// </summary>
 public sealed class LlmSession : IDisposable
 {
-    public const string CacheVersion = "fairnad-llm-1";
-    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
-    private readonly IChatClient _client;
-    private readonly IDisposable? _inner;
-    private MeasuringChatClient? _measuring;
+    /// <summary>Tokens per byte assumed when estimating a prompt: JSON and code run at about 3 bytes a token, prose at 4, so this errs high.</summary>
+    public const double BytesPerToken = 3;
 
-    private LlmSession(LlmSettings settings, ModelInfo model, IChatClient client, IDisposable? inner)
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private readonly TranscriptStore _store;
+    private readonly LlmRetryPolicy _retry;
+    private readonly Action<string> _log;
+    private IChatClient? _live;
+    private IDisposable? _owned;
+    private (string Key, string Stage, ModelInfo Model, ExchangeRequest Request, string Error)? _pendingFailure;
+
+    private LlmSession(LlmSettings settings, ModelHistory models, TranscriptStore store, LlmRetryPolicy retry, Action<string> log)
     {
         Settings = settings;
-        Model = model;
-        _client = client;
-        _inner = inner;
+        Models = models;
+        _store = store;
+        _retry = retry;
+        _log = log;
     }
 
     public LlmSettings Settings { get; }
 
-    public ModelInfo Model { get; }
+    /// <summary>The model answering now, and the ones it replaced.</summary>
+    public ModelHistory Models { get; private set; }
+
+    public ModelInfo Model => Models.Current;
 
     public CostLedger Ledger { get; } = new();
 
-    /// <summary>Opens the pipeline. Live and auto ask the server for the model's digest; replay reads it from the transcripts.</summary>
+    /// <summary>
+    /// Opens the pipeline. Live asks the server for its model at once; auto reads the recorded model and asks the server
+    /// only when a question was never recorded (or nothing is); replay reads the recorded model and never contacts a server.
+    /// </summary>
     /// <param name="retry">How transient server failures are retried (default <see cref="LlmRetryPolicy.Default"/>).</param>
-    public static async Task<LlmSession> OpenAsync(LlmSettings settings, string stage, LlmRetryPolicy? retry = null, CancellationToken cancel = default)
+    /// <param name="log">Warnings (a prompt too long for num_ctx, an allowed change of model).</param>
+    /// <exception cref="LlmModelChangedException">the server's model differs from the recorded one and <see cref="LlmSettings.AllowModelChange"/> is off.</exception>
+    public static async Task<LlmSession> OpenAsync(LlmSettings settings, string stage, LlmRetryPolicy? retry = null, Action<string>? log = null, CancellationToken cancel = default)
     {
         if (settings.Mode == LlmMode.Off)
         {
             throw new LlmDisabledException($"{stage} needs an LLM, but the LLM is off (--llm off); use --llm replay with recorded transcripts, or --llm live with a running Ollama");
         }
 
-        var modelFile = Path.Combine(settings.TranscriptDirectory, "model.json");
-        ModelInfo model;
-        IChatClient inner;
-        IDisposable? owned = null;
+        var store = new TranscriptStore(settings.TranscriptDirectory);
+        var recorded = store.ReadModels();
         if (settings.Mode == LlmMode.Replay)
         {
-            if (!File.Exists(modelFile))
+            if (recorded is null)
             {
-                throw new LlmReplayMissException($"{stage}: no recorded transcripts in {settings.TranscriptDirectory} (model.json is missing); record them once with --llm live against a running Ollama");
+                throw new LlmReplayMissException($"{stage}: no recorded transcripts in {settings.TranscriptDirectory} ({TranscriptStore.ModelFile} is missing); record them once with --llm live or auto against a running Ollama");
             }
 
-            model = JsonSerializer.Deserialize<ModelInfo>(File.ReadAllText(modelFile)) ?? throw new LlmReplayMissException($"{modelFile} is empty");
-            inner = new ReplayOnlyChatClient(settings.TranscriptDirectory, stage);
-        }
-        else
-        {
-            Directory.CreateDirectory(settings.TranscriptDirectory);
-            // No HttpClient timeout of its own: the handler applies the user's, per attempt, and tells it apart from cancellation.
-            var handler = new OllamaRequestHandler(settings, retry ?? LlmRetryPolicy.Default, new SocketsHttpHandler()) { FailFastWhenRefused = true };
-            var http = new HttpClient(handler) { BaseAddress = settings.Server, Timeout = Timeout.InfiniteTimeSpan };
-            var client = new OllamaApiClient(http, settings.Model);
-            owned = new Owned(client, http);
-            model = await DescribeAsync(client, settings, cancel).ConfigureAwait(false);
-            handler.FailFastWhenRefused = false;
-            File.WriteAllText(modelFile, JsonSerializer.Serialize(model, new JsonSerializerOptions { WriteIndented = true }) + "\n");
-            inner = client;
+            if (!recorded.Current.Answers(settings.Model))
+            {
+                throw new LlmModelChangedException($"{stage}: the transcripts in {settings.TranscriptDirectory} were recorded with {recorded.Current}, not {settings.Model}; replay them with --llm-model {recorded.Current.Name}");
+            }
         }
 
-        var measuring = new MeasuringChatClient(inner);
-        var cache = new FileDistributedCache(settings.TranscriptDirectory, read: settings.Mode != LlmMode.Live, write: settings.Mode != LlmMode.Replay);
-        var cached = new ChatClientBuilder(measuring).UseDistributedCache(cache, c => c.CacheKeyAdditionalValues = [CacheVersion, model.Digest]).Build();
-        return new LlmSession(settings, model, cached, owned) { _measuring = measuring };
+        var session = new LlmSession(settings, recorded ?? new ModelHistory(new ModelInfo(settings.Model, string.Empty, null, null, null), []), store, retry ?? LlmRetryPolicy.Default, log ?? (_ => { }));
+        try
+        {
+            // Live always needs the server; auto needs it now only when nothing recorded says which weights answer.
+            if (settings.Mode == LlmMode.Live || (settings.Mode == LlmMode.Auto && (recorded is null || !recorded.Current.Answers(settings.Model))))
+            {
+                await session.ConnectAsync(cancel).ConfigureAwait(false);
+            }
+
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>The options every request carries.</summary>
+    /// <summary>The options every live request carries.</summary>
     public ChatOptions Options(JsonElement? schema) => new()
     {
         ModelId = Settings.Model,
@@ -344,30 +394,25 @@ public sealed class LlmSession : IDisposable
 
     /// <summary>
     /// Asks for JSON matching <paramref name="schema"/>; if the answer does not parse or <paramref name="validate"/>
-    /// returns a problem, the answer and the problem go back to the model, up to <see cref="LlmSettings.MaxAttempts"/>.
+    /// returns a problem, the question, that answer and the problem go back to the model, up to
+    /// <see cref="LlmSettings.MaxAttempts"/> answers.
     /// </summary>
-    public async Task<JsonElement> AskJsonAsync(string stage, IReadOnlyList<ChatMessage> prompt, JsonElement schema, Func<JsonElement, string?> validate, CancellationToken cancel = default)
+    /// <param name="answerTokens">About how many tokens a good answer has, to check that prompt and answer fit in num_ctx.</param>
+    /// <exception cref="LlmOutputException">no valid answer after the repairs; each problem is listed.</exception>
+    /// <exception cref="LlmUnavailableException">the server failed after its retries, or a recorded failure was replayed.</exception>
+    /// <exception cref="LlmReplayMissException">replay mode, and the question was never recorded.</exception>
+    public async Task<JsonElement> AskJsonAsync(string stage, IReadOnlyList<ChatMessage> prompt, JsonElement schema, Func<JsonElement, string?> validate,
+        CancellationToken cancel = default, int answerTokens = 1024)
     {
         var messages = prompt.ToList();
         var problems = new List<string>();
         await _oneAtATime.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            Ledger.Stage = stage;
+            _pendingFailure = null;
             for (var attempt = 1; attempt <= Settings.MaxAttempts; attempt++)
             {
-                _measuring!.Last = null;
-                var response = await _client.GetResponseAsync(messages, Options(schema), cancel).ConfigureAwait(false);
-                if (_measuring.Last is { } live)
-                {
-                    Ledger.Record(live: true, live.Prompt, live.Completion, live.Seconds);
-                }
-                else
-                {
-                    Ledger.Record(live: false, 0, 0, 0);
-                }
-
-                var text = response.Text;
+                var text = await AskAsync(stage, messages, schema, answerTokens, cancel).ConfigureAwait(false);
                 string? problem;
                 try
                 {
@@ -384,8 +429,11 @@ public sealed class LlmSession : IDisposable
                 }
 
                 problems.Add($"attempt {attempt}: {problem}");
-                messages.Add(new ChatMessage(ChatRole.Assistant, text));
-                messages.Add(new ChatMessage(ChatRole.User, $"That answer is invalid: {problem}. Reply again with only JSON that matches the schema."));
+
+                // Bounded: the question, the latest answer and its problem (earlier problems as one short line each), never the whole history.
+                var earlier = problems.Count > 1 ? " Earlier answers had these problems too: " + string.Join(" ", problems.SkipLast(1).Select(p => Shorten(p, 300))) : string.Empty;
+                messages = [.. prompt, new ChatMessage(ChatRole.Assistant, text),
+                    new ChatMessage(ChatRole.User, $"That answer is invalid: {problem}.{earlier} Reply again with only JSON that matches the schema, fixing every problem.")];
             }
         }
         finally
@@ -396,16 +444,148 @@ public sealed class LlmSession : IDisposable
         throw new LlmOutputException($"{stage}: no valid answer after {Settings.MaxAttempts} attempts: {string.Join("; ", problems)}");
     }
 
+    /// <summary>
+    /// Records the last failure of the server, so that a replay of this run fails there too. A search calls it when it
+    /// records the failure as an outcome (a failed mutation); a failure that stops the run is not recorded, and is asked
+    /// again on resume.
+    /// </summary>
+    public void RecordFailure()
+    {
+        if (_pendingFailure is { } f && Settings.Mode != LlmMode.Replay)
+        {
+            _store.Write(f.Key, f.Stage, f.Model, f.Request, null, 0, 0, f.Error);
+        }
+
+        _pendingFailure = null;
+    }
+
+    /// <summary>About how many tokens <paramref name="messages"/> take (UTF-8 bytes / <see cref="BytesPerToken"/>, plus a few per message).</summary>
+    public static int EstimateTokens(IEnumerable<ChatMessage> messages) =>
+        messages.Sum(m => (int)Math.Ceiling(Encoding.UTF8.GetByteCount(m.Text) / BytesPerToken) + 8);
+
     public void Dispose()
     {
-        _client.Dispose();
-        _inner?.Dispose();
+        _live?.Dispose();
+        _owned?.Dispose();
         _oneAtATime.Dispose();
     }
 
     /// <summary>Hash of a prompt as replay reports it.</summary>
     public static string PromptHash(IEnumerable<ChatMessage> messages) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", messages.Select(m => $"{m.Role}: {m.Text}")))))[..16];
+
+    /// <summary>One question: a recorded answer or failure (any model of the history, oldest first), else the server.</summary>
+    private async Task<string> AskAsync(string stage, List<ChatMessage> messages, JsonElement schema, int answerTokens, CancellationToken cancel)
+    {
+        var request = new ExchangeRequest(messages, Settings.Seed, Settings.ContextLength, schema);
+        if (Settings.Mode != LlmMode.Live && Models.Current.Digest.Length > 0 && _store.Find(Models.Digests.Select(d => TranscriptStore.Key(d, request))) is { } recorded)
+        {
+            Ledger.Record(stage, live: false, replayed: true, failed: recorded.Error is not null, 0, 0, 0);
+            return recorded.Answer ?? throw new LlmUnavailableException(recorded.Error!);
+        }
+
+        if (Settings.Mode == LlmMode.Replay)
+        {
+            throw new LlmReplayMissException($"{stage}: no recorded answer for prompt {PromptHash(messages)} in {Settings.TranscriptDirectory}; run with --llm live or auto to record it");
+        }
+
+        if (_live is null)
+        {
+            await ConnectAsync(cancel).ConfigureAwait(false);
+            if (_store.Find([TranscriptStore.Key(Models.Current.Digest, request)]) is { Answer: { } answer } && Settings.Mode == LlmMode.Auto)
+            {
+                // Nothing said which weights answer until now, and these recorded this question already.
+                Ledger.Record(stage, live: false, replayed: true, failed: false, 0, 0, 0);
+                return answer;
+            }
+        }
+
+        var estimate = EstimateTokens(messages);
+        if (estimate + answerTokens > Settings.ContextLength)
+        {
+            _log(string.Create(CultureInfo.InvariantCulture,
+                $"LLM {stage}: the prompt is about {estimate:N0} tokens and the answer about {answerTokens:N0}, more than num_ctx {Settings.ContextLength:N0}; Ollama would silently drop the oldest messages (the instructions): raise llm.contextLength (--llm-num-ctx)"));
+        }
+
+        var key = TranscriptStore.Key(Models.Current.Digest, request);
+        var watch = Stopwatch.StartNew();
+        ChatResponse response;
+        try
+        {
+            response = await _live!.GetResponseAsync(messages, Options(schema), cancel).ConfigureAwait(false);
+        }
+        catch (LlmUnavailableException e)
+        {
+            Ledger.Record(stage, live: true, replayed: false, failed: true, 0, 0, watch.Elapsed.TotalSeconds);
+            _pendingFailure = (key, stage, Models.Current, request, e.Message);
+            throw;
+        }
+
+        var prompt = response.Usage?.InputTokenCount ?? 0;
+        var completion = response.Usage?.OutputTokenCount ?? 0;
+        Ledger.Record(stage, live: true, replayed: false, failed: false, prompt, completion, watch.Elapsed.TotalSeconds);
+        if (prompt + completion >= Settings.ContextLength)
+        {
+            _log(string.Create(CultureInfo.InvariantCulture,
+                $"LLM {stage}: the server counted {prompt:N0} prompt + {completion:N0} answer tokens, num_ctx is {Settings.ContextLength:N0}: the prompt or the answer was cut; raise llm.contextLength (--llm-num-ctx)"));
+        }
+
+        _store.Write(key, stage, Models.Current, request, response.Text, prompt, completion);
+        return response.Text;
+    }
+
+    /// <summary>Connects to the server and checks that its model is the recorded one (or records the change, where allowed).</summary>
+    private async Task ConnectAsync(CancellationToken cancel)
+    {
+        // No HttpClient timeout of its own: the handler applies the user's (total and stall), per attempt, and tells it apart from cancellation.
+        var handler = new OllamaRequestHandler(Settings, _retry, new SocketsHttpHandler()) { FailFastWhenRefused = true };
+        var http = new HttpClient(handler) { BaseAddress = Settings.Server, Timeout = Timeout.InfiniteTimeSpan };
+        var client = new OllamaApiClient(http, Settings.Model);
+        ModelInfo served;
+        try
+        {
+            served = await DescribeAsync(client, Settings, cancel).ConfigureAwait(false);
+        }
+        catch
+        {
+            client.Dispose();
+            http.Dispose();
+            throw;
+        }
+
+        handler.FailFastWhenRefused = false;
+        var recorded = _store.ReadModels();
+        if (recorded is null)
+        {
+            Models = new ModelHistory(served, []);
+            _store.WriteModels(Models);
+        }
+        else if (recorded.Current.Name != served.Name || recorded.Current.Digest != served.Digest)
+        {
+            if (!Settings.AllowModelChange)
+            {
+                client.Dispose();
+                http.Dispose();
+                throw new LlmModelChangedException(
+                    $"the transcripts in {Settings.TranscriptDirectory} were recorded with {recorded.Current}, but {Settings.Server} now serves {served}; " +
+                    $"its answers could differ. Serve the recorded model again, replay with --llm replay, or pass --llm-allow-model-change to go on with the new one " +
+                    "(the change is recorded; answers already recorded are still replayed)");
+            }
+
+            Models = recorded.ChangedTo(served);
+            _store.WriteModels(Models);
+            _log($"LLM model changed (allowed by --llm-allow-model-change): recorded {recorded.Current}, now {served}; recorded answers of the earlier model are still replayed");
+        }
+        else
+        {
+            Models = recorded;
+        }
+
+        _live = client;
+        _owned = http;
+    }
+
+    private static string Shorten(string text, int length) => text.Length <= length ? text : text[..length] + "...";
 
     private static async Task<ModelInfo> DescribeAsync(OllamaApiClient client, LlmSettings settings, CancellationToken cancel)
     {
@@ -421,112 +601,5 @@ public sealed class LlmSession : IDisposable
         {
             throw new LlmUnavailableException($"cannot reach Ollama at {settings.Server} ({e.Message}); start it (`ollama serve`, `ollama pull {settings.Model}`) or use --llm replay with recorded transcripts", e);
         }
-    }
-
-    private sealed class Owned(IDisposable client, HttpClient http) : IDisposable
-    {
-        public void Dispose()
-        {
-            client.Dispose();
-            http.Dispose();
-        }
-    }
-
-    /// <summary>Sits between the cache and the model: whatever reaches it is a live call, measured here.</summary>
-    private sealed class MeasuringChatClient(IChatClient inner) : DelegatingChatClient(inner)
-    {
-        public (long Prompt, long Completion, double Seconds)? Last { get; set; }
-
-        public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            var watch = Stopwatch.StartNew();
-            var response = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
-            Last = (response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0, watch.Elapsed.TotalSeconds);
-            return response;
-        }
-    }
-
-    /// <summary>Stands in for the model in replay mode: every request that reaches it was not recorded.</summary>
-    private sealed class ReplayOnlyChatClient(string directory, string stage) : IChatClient
-    {
-        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            throw new LlmReplayMissException($"{stage}: no recorded answer for prompt {PromptHash(messages)} in {directory}; run with --llm live or auto to record it");
-
-        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-            throw new LlmReplayMissException($"{stage}: no recorded answer for prompt {PromptHash(messages)} in {directory}");
-
-        public object? GetService(Type serviceType, object? serviceKey = null) => null;
-
-        public void Dispose()
-        {
-        }
-    }
-}
-
-/// <summary>
-/// An <see cref="IDistributedCache"/> over a folder: one file per key (the caching client's content hash), written
-/// atomically, so recorded exchanges are plain files that can be committed, diffed and replayed offline.
-/// </summary>
-public sealed class FileDistributedCache(string directory, bool read = true, bool write = true) : IDistributedCache
-{
-    public int Hits { get; private set; }
-
-    public byte[]? Get(string key)
-    {
-        var path = PathFor(key);
-        if (!read || !File.Exists(path))
-        {
-            return null;
-        }
-
-        Hits++;
-        return File.ReadAllBytes(path);
-    }
-
-    public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => Task.FromResult(Get(key));
-
-    public void Set(string key, byte[] value, DistributedCacheEntryOptions options)
-    {
-        if (!write)
-        {
-            return;
-        }
-
-        Directory.CreateDirectory(directory);
-        var path = PathFor(key);
-        File.WriteAllBytes(path + ".tmp", value);
-        File.Move(path + ".tmp", path, overwrite: true);
-    }
-
-    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
-    {
-        Set(key, value, options);
-        return Task.CompletedTask;
-    }
-
-    public void Refresh(string key)
-    {
-    }
-
-    public Task RefreshAsync(string key, CancellationToken token = default) => Task.CompletedTask;
-
-    public void Remove(string key)
-    {
-        if (write)
-        {
-            File.Delete(PathFor(key));
-        }
-    }
-
-    public Task RemoveAsync(string key, CancellationToken token = default)
-    {
-        Remove(key);
-        return Task.CompletedTask;
-    }
-
-    private string PathFor(string key)
-    {
-        var safe = new string(key.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_').ToArray());
-        return Path.Combine(directory, $"exchange-{safe}.json");
     }
 }

@@ -142,6 +142,9 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
         var prompt = Prompt(request);
         var attempts = 0;
         ArchitectureSpec? child = null;
+
+        // The answer is a whole spec, about as long as the parent's, plus a sentence.
+        var answerTokens = (int)Math.Ceiling(Encoding.UTF8.GetByteCount(SpecJson.Write(parent)) / LlmSession.BytesPerToken) + 64;
         JsonElement answer;
         try
         {
@@ -150,7 +153,7 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
                 attempts++;
                 (child, var problem) = Check(a, request, check);
                 return problem;
-            }, cancel).ConfigureAwait(false);
+            }, cancel, answerTokens).ConfigureAwait(false);
         }
         catch (LlmOutputException e)
         {

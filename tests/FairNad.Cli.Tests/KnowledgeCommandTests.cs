@@ -98,6 +98,24 @@ public sealed class KnowledgeCommandTests
     }
 
     [Fact]
+    public void Extract_ReplayWithLlmModel_ReadsThatModelsFolderAndNeedsNoServer()
+    {
+        var directory = Directory.CreateTempSubdirectory("fairnad-cli-extract-").FullName;
+        try
+        {
+            var (code, _, error) = Run("knowledge", "extract", "--llm", "replay", "--llm-model", "llama3.1:8b", "--ollama-host", "127.0.0.1:9", "--out", directory);
+
+            Assert.Equal(2, code);
+            Assert.Contains($"no recorded transcripts in {Path.Combine(directory, "llama3.1-8b", "transcripts")}", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("cannot reach", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Extract_LlmTimeoutNotPositive_ExitsTwoNamingTheOption()
     {
         var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--llm-timeout", "0", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));

@@ -77,6 +77,17 @@ public sealed class SearchCommandTests : IDisposable
         Assert.Equal("fairnad: --llm-timeout must be a number of seconds above 0 and at most 86400 (a day), not -3", error.Trim());
     }
 
+    [Theory]
+    [InlineData("--llm-model,b,--llm,ollama:a", "fairnad: --llm ollama:a and --llm-model b name different models; give the model once")]
+    [InlineData("--llm-num-ctx,100", "fairnad: --llm-num-ctx must be a number of tokens from 512 to 1048576, not 100")]
+    public void Search_LlmModelOrNumCtxInvalid_ExitsTwoNamingTheOption(string arguments, string expected)
+    {
+        var (code, _, error) = Run(["search", .. arguments.Split(',')]);
+
+        Assert.Equal(2, code);
+        Assert.Equal(expected, error.Trim());
+    }
+
     [Fact]
     public void Search_BadLlmOption_ExitsTwo()
     {

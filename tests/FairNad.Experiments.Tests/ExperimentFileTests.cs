@@ -38,6 +38,21 @@ public sealed class ExperimentFileTests
     }
 
     [Fact]
+    public void Read_LlmContextLength_RoundTripsIntoTheLineageAndDefaultsStayOut()
+    {
+        var json = Quickstart.Replace("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"contextLength\": 16384", StringComparison.Ordinal);
+
+        var experiment = ExperimentFile.Read(json, "q.json");
+        var plain = ExperimentFile.Read(Quickstart, "q.json");
+
+        Assert.Equal((16384, 8192), (experiment.Llm.EffectiveContextLength, plain.Llm.EffectiveContextLength));
+        Assert.Equal(experiment.ToJson(), ExperimentFile.Read(experiment.ToJson(), "round trip").ToJson());
+        // It can change the answers, so it is part of what the lineage commits; the default is written nowhere, so older experiments keep their hashes.
+        Assert.NotEqual(plain.LineageJson(0), experiment.LineageJson(0));
+        Assert.DoesNotContain("contextLength", plain.ToJson(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Read_UnknownField_NamesFileAndField()
     {
         var json = Quickstart.Replace("\"population\"", "\"populaton\"", StringComparison.Ordinal);
@@ -59,6 +74,8 @@ public sealed class ExperimentFileTests
     [InlineData("\"mode\": \"off\"", "\"mode\": \"sometimes\"", "llm.mode: 'sometimes' is not one of")]
     [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"timeoutSeconds\": 0", "llm.timeoutSeconds: must be a number of seconds above 0 and at most 86400")]
     [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"timeoutSeconds\": \"long\"", "llm.timeoutSeconds: must be a number")]
+    [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"contextLength\": 256", "llm.contextLength: must be a number of tokens from 512 to 1048576")]
+    [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"contextLength\": 8192.5", "llm.contextLength: must be a whole number")]
     public void Read_BadValue_NamesFieldAndReason(string from, string to, string expected)
     {
         Assert.Contains(from, Quickstart, StringComparison.Ordinal);

@@ -165,6 +165,105 @@ public sealed class LlmMutationTests : IDisposable
         Assert.Contains("failed on POST /api/chat for model test-model: no answer within 0.2 s (gave up after 4 attempts); a 7B model on a CPU can take minutes per answer: raise --llm-timeout", failed.Reason, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Run_LlmFailureRecordedAsFailedMutation_ReplaysOfflineToTheSameRunAndLedgerRecorded()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        _b.Write(experiment);
+        SearchOutcome live;
+        using (var server = new ScriptedOllamaServer(Designer) { Faults = (path, call) => call is >= 1 and <= 4 ? Fault.RunnerKilled : null })
+        {
+            live = SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString()) with { LlmRetry = new FairNad.Llm.LlmRetryPolicy(Time: new InstantTimeProvider()) }).Single();
+        }
+
+        CopyDirectory(Path.Combine(live.RunDirectory, "llm"), Path.Combine(_b.Results, live.Run, "llm"));
+        var replayed = SearchFixture.Run(_b.Request(LlmOnly("replay"))).Single();
+
+        Assert.Equal(SearchFixture.Fingerprint(live.Candidates), SearchFixture.Fingerprint(replayed.Candidates));
+        Assert.Equal(live.FailedMutations.Select(f => f.Reason), replayed.FailedMutations.Select(f => f.Reason));
+        Assert.Contains(replayed.FailedMutations, f => f.Reason.Contains("runner process has terminated", StringComparison.Ordinal));
+        var use = JsonDocument.Parse(File.ReadAllText(Path.Combine(live.RunDirectory, "manifest.json"))).RootElement.GetProperty("llm").GetProperty("use");
+        var mutate = Assert.Single(Assert.Single(use.EnumerateArray()).EnumerateArray());
+        Assert.Equal(("mutate", 1), (mutate.GetProperty("stage").GetString(), mutate.GetProperty("failed").GetInt32()));
+        Assert.Equal(mutate.GetProperty("calls").GetInt32(), mutate.GetProperty("live").GetInt32() + 1);
+        var summary = File.ReadAllText(Path.Combine(live.RunDirectory, "summary.md"));
+        Assert.Contains("## LLM use", summary, StringComparison.Ordinal);
+        var replayedUse = Assert.Single(replayed.LlmUse!);
+        Assert.Equal((0, 0L, 1), (replayedUse.Live, replayedUse.PromptTokens, replayedUse.Failed));
+    }
+
+    [Fact]
+    public void Resume_WithLlmReplay_AnswersFromTheRunsTranscriptsWithoutAServer()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        SearchOutcome live;
+        using (var server = new ScriptedOllamaServer(Designer))
+        {
+            live = SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString())).Single();
+        }
+
+        using var watching = new ScriptedOllamaServer(Designer);
+        var resumed = SearchFixture.Run(_a.Request(LlmOnly("replay"), resume: live.Run, llmServer: watching.Uri.ToString())).Single();
+
+        Assert.Equal(0, watching.Requests);
+        Assert.Equal(SearchFixture.Fingerprint(live.Candidates), SearchFixture.Fingerprint(resumed.Candidates));
+
+        // The manifest keeps one ledger per session; the summed one counts the first session's live calls once.
+        var sessions = JsonDocument.Parse(File.ReadAllText(Path.Combine(live.RunDirectory, "manifest.json"))).RootElement.GetProperty("llm").GetProperty("use").EnumerateArray().ToList();
+        Assert.Equal(2, sessions.Count);
+        var second = Assert.Single(sessions[1].EnumerateArray());
+        Assert.Equal(0, second.GetProperty("live").GetInt32());
+        Assert.Equal(second.GetProperty("calls").GetInt32(), second.GetProperty("replayed").GetInt32());
+        var total = Assert.Single(resumed.LlmUse!);
+        Assert.Equal((total.Live, total.Replayed), (Assert.Single(live.LlmUse!).Live, second.GetProperty("replayed").GetInt32()));
+    }
+
+    [Fact]
+    public void Resume_ServersModelChanged_RefusedNamingBothDigestsThenAllowedAndRecordedInTheManifest()
+    {
+        const string changedDigest = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        var retry = new FairNad.Llm.LlmRetryPolicy(Time: new InstantTimeProvider());
+        using (var server = new ScriptedOllamaServer(Designer) { Faults = (path, call) => call > 0 ? Fault.RunnerKilled : null })
+        {
+            Assert.Throws<InfrastructureFailureException>(() => SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString()) with { LlmRetry = retry }));
+        }
+
+        using var changed = new ScriptedOllamaServer(Designer) { ServedDigest = changedDigest };
+        var resume = _a.Request(LlmOnly("auto"), resume: "tiny-fairnad-s0", llmServer: changed.Uri.ToString()) with { LlmRetry = retry };
+
+        var e = Assert.Throws<FairNad.Llm.LlmModelChangedException>(() => SearchFixture.Run(resume));
+
+        Assert.Contains($"recorded with test-model:latest ({ScriptedOllamaServer.Digest}), but {changed.Uri} now serves test-model:latest ({changedDigest})", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, changed.ChatCalls);
+
+        var resumed = SearchFixture.Run(resume with { LlmAllowModelChange = true }).Single();
+
+        Assert.Equal(7, resumed.Candidates.Count);
+        var changes = JsonDocument.Parse(File.ReadAllText(Path.Combine(resumed.RunDirectory, "manifest.json"))).RootElement.GetProperty("llm").GetProperty("changes");
+        var change = Assert.Single(changes.EnumerateArray());
+        Assert.Contains(ScriptedOllamaServer.Digest, change.GetProperty("from").GetString(), StringComparison.Ordinal);
+        Assert.Contains(changedDigest, change.GetProperty("to").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Resume_LlmOff_RefusedBecauseItWouldChangeTheSearch()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 3, Llm = new LlmOptions("auto", "test-model", 3) };
+        _a.Write(experiment);
+        using (var server = new ScriptedOllamaServer(Designer))
+        {
+            SearchFixture.Run(_a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString()));
+        }
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_a.Request(LlmOnly("off"), resume: "tiny-fairnad-s0")));
+
+        Assert.StartsWith("--llm off: run 'tiny-fairnad-s0' was recorded with the LLM on (auto)", e.Message, StringComparison.Ordinal);
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);

@@ -197,7 +197,7 @@ public sealed class ServerFailureTests : IDisposable
         try
         {
             Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, null);
-            Assert.Equal(600, LlmSettings.ResolveTimeout(null));
+            Assert.Equal(LlmSettings.DefaultTimeoutSeconds, LlmSettings.ResolveTimeout(null));
             Assert.Equal(90, LlmSettings.ResolveTimeout(90));
 
             Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "1800");

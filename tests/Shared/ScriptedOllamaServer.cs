@@ -13,6 +13,7 @@ namespace FairNad.Tests.Shared;
 public sealed class ScriptedOllamaServer : IDisposable
 {
     private int _chatCalls;
+    private int _requests;
 
     public const string Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     private readonly HttpListener _listener = new();
@@ -35,6 +36,12 @@ public sealed class ScriptedOllamaServer : IDisposable
     public Uri Uri { get; }
 
     public string ModelName { get; }
+
+    /// <summary>The digest /api/tags reports (default <see cref="Digest"/>): another one is a model changed on the server.</summary>
+    public string ServedDigest { get; init; } = Digest;
+
+    /// <summary>How many requests arrived on any path (model list and details included).</summary>
+    public int Requests => Volatile.Read(ref _requests);
 
     /// <summary>
     /// Consulted for every request with its path and, for /api/chat, the 1-based number of the chat request; a fault it
@@ -73,6 +80,7 @@ public sealed class ScriptedOllamaServer : IDisposable
                 using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
                 var body = await reader.ReadToEndAsync();
                 var path = context.Request.Url!.AbsolutePath;
+                Interlocked.Increment(ref _requests);
                 var call = path == "/api/chat" ? Interlocked.Increment(ref _chatCalls) : 0;
                 if (Faults?.Invoke(path, call) is { } fault)
                 {
@@ -85,7 +93,7 @@ public sealed class ScriptedOllamaServer : IDisposable
                 switch (path)
                 {
                     case "/api/tags":
-                        reply = JsonSerializer.Serialize(new { models = new[] { new { name = ModelName, model = ModelName, digest = Digest, size = 4_700_000_000L, modified_at = "2026-01-01T00:00:00Z", details = new { family = "qwen2", parameter_size = "7.6B", quantization_level = "Q4_K_M" } } } });
+                        reply = JsonSerializer.Serialize(new { models = new[] { new { name = ModelName, model = ModelName, digest = ServedDigest, size = 4_700_000_000L, modified_at = "2026-01-01T00:00:00Z", details = new { family = "qwen2", parameter_size = "7.6B", quantization_level = "Q4_K_M" } } } });
                         break;
                     case "/api/show":
                         reply = JsonSerializer.Serialize(new { modelfile = "", parameters = "", template = "", details = new { family = "qwen2", parameter_size = "7.6B", quantization_level = "Q4_K_M" } });
