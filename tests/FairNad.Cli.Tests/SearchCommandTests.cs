@@ -129,6 +129,47 @@ public sealed class SearchCommandTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
+    public void Search_LlmServerLosesTheModelThenServesAnother_Exit75ThenExit2NamingBothDigestsThenAllowed()
+    {
+        const string changedDigest = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        Repository.Init(_directory);
+        var path = Path.Combine(_directory, "cli.json");
+        File.WriteAllText(path, Tiny.Replace("\"name\": \"cli\"", "\"name\": \"cli-llm\"", StringComparison.Ordinal)
+            .Replace("\"fairIdea\": 1, \"pareto\": 0, \"llm\": 0", "\"fairIdea\": 0, \"pareto\": 0, \"llm\": 1", StringComparison.Ordinal)
+            .Replace("\"seeds\": [3],", "\"seeds\": [3], \"llm\": { \"mode\": \"auto\", \"model\": \"test-model\", \"maxAttempts\": 2 },", StringComparison.Ordinal));
+        string[] Args(FairNad.Tests.Shared.ScriptedOllamaServer server, params string[] more) =>
+            ["search", "--results", Path.Combine(_directory, "results"), "--repo", _directory, "--ollama-host", server.Uri.ToString(), .. more];
+
+        // The model disappears from the server: 404 on every chat, not retried; three in a row stop the run, resumably.
+        using (var gone = new FairNad.Tests.Shared.ScriptedOllamaServer(_ => "{}") { Faults = (p, call) => call > 0 ? FairNad.Tests.Shared.Fault.ModelNotFound("test-model") : null })
+        {
+            var (code, output, error) = Run(Args(gone, "--experiment", path));
+
+            Assert.True(code == 75, output + error);
+            Assert.Contains("fairnad: run cli-llm-fairnad-s3 stopped after 2 candidate(s): the LLM server failed 3 calls in a row, each after its retries; the last: Ollama at ", error, StringComparison.Ordinal);
+            Assert.Contains("HTTP 404 Not Found: model 'test-model' not found; run `ollama pull test-model`", error, StringComparison.Ordinal);
+            Assert.Contains("Continue with: fairnad search --resume cli-llm-fairnad-s3", error, StringComparison.Ordinal);
+        }
+
+        // Another model under the same name: refused before it answers anything, both digests named.
+        using (var changed = new FairNad.Tests.Shared.ScriptedOllamaServer(_ => "{}") { ServedDigest = changedDigest })
+        {
+            var (code, output, error) = Run(Args(changed, "--resume", "cli-llm-fairnad-s3"));
+
+            Assert.True(code == 2, output + error);
+            Assert.Contains($"recorded with test-model:latest ({FairNad.Tests.Shared.ScriptedOllamaServer.Digest}), but {changed.Uri} now serves test-model:latest ({changedDigest})", error, StringComparison.Ordinal);
+            Assert.Equal(0, changed.ChatCalls);
+
+            var allowed = Run(Args(changed, "--resume", "cli-llm-fairnad-s3", "--llm-allow-model-change"));
+
+            Assert.True(allowed.Code == 0, allowed.Output + allowed.Error);
+            Assert.Contains("LLM model changed (allowed by --llm-allow-model-change)", allowed.Error, StringComparison.Ordinal);
+            Assert.Matches(@"LLM mutate: \d+ call\(s\): \d+ live, \d+ replayed, [1-9]\d* failed;", allowed.Output);
+        }
+    }
+
+    [Fact]
     public void Evaluate_ConfigFile_TrainsExactlyThatConfig()
     {
         var config = new TrainingConfig(Epochs: 1, BatchSize: 25, LearningRate: 0.02, TrainSubset: 100, ValidationSubset: 50, Augment: false, LatencyRepeats: 1, Seed: 9);
