@@ -46,6 +46,12 @@ public static class ArchitectureLimits
     /// <summary>Classes of the classifier.</summary>
     public const int MaxClasses = 1_048_576;
 
+    /// <summary>The fewest classes a classifier may have.</summary>
+    public const int MinClasses = 2;
+
+    /// <summary>The head's dropout lies in [0, this), this excluded.</summary>
+    public const double HeadDropoutBelow = 1;
+
     /// <summary>The wording of an overflow error: what exceeds what.</summary>
     public static string Overflow(string what) => string.Create(CultureInfo.InvariantCulture, $"{what} exceed {long.MaxValue:N0}, the largest 64-bit count");
 }
@@ -423,17 +429,17 @@ public static class ArchitectureAnalyzer
 
         Check(spec.Input.Channels >= 1, "input.channels", "range", "input channels must be at least 1");
         Check(spec.Input.Resolution >= 1, "input.resolution", "range", "input resolution must be at least 1");
-        Check(spec.Input.Classes >= 2, "input.classes", "range", "a classifier needs at least 2 classes");
+        Check(spec.Input.Classes >= ArchitectureLimits.MinClasses, "input.classes", "range", $"a classifier needs at least {ArchitectureLimits.MinClasses} classes");
         Check(spec.Stem.Channels >= 1, "stem.channels", "range", "stem channels must be at least 1");
         Check(spec.Stem.Kernel >= 1 && spec.Stem.Stride >= 1, "stem", "range", "stem kernel and stride must be at least 1");
         Check(spec.Stem.Kind != StemKind.Conv || spec.Stem.Kernel % 2 == 1, "stem.kernel", "even-kernel", "a conv stem needs an odd kernel");
         Check(spec.Stem.Kind != StemKind.Patchify || (spec.Stem.Kernel == spec.Stem.Stride && spec.Input.Resolution % Math.Max(1, spec.Stem.Kernel) == 0),
             "stem", "patch-size", $"a patchify stem needs stride = kernel dividing the resolution {spec.Input.Resolution}");
-        Check(spec.Stem.Activation == "none" || Operators.Activations.Contains(spec.Stem.Activation), "stem.activation", "bad-param",
-            $"stem activation '{spec.Stem.Activation}' is not none or one of {string.Join(", ", Operators.Activations)}");
-        Check(spec.Head.PreActivation == "none" || Operators.Activations.Contains(spec.Head.PreActivation), "head.preActivation", "bad-param",
-            $"head pre-activation '{spec.Head.PreActivation}' is not none or one of {string.Join(", ", Operators.Activations)}");
-        Check(spec.Head.Dropout is >= 0 and < 1, "head.dropout", "range", "head dropout must lie in [0, 1)");
+        Check(spec.Stem.Activation == Operators.NoActivation || Operators.Activations.Contains(spec.Stem.Activation), "stem.activation", "bad-param",
+            $"stem activation '{spec.Stem.Activation}' is not {Operators.NoActivation} or one of {string.Join(", ", Operators.Activations)}");
+        Check(spec.Head.PreActivation == Operators.NoActivation || Operators.Activations.Contains(spec.Head.PreActivation), "head.preActivation", "bad-param",
+            $"head pre-activation '{spec.Head.PreActivation}' is not {Operators.NoActivation} or one of {string.Join(", ", Operators.Activations)}");
+        Check(spec.Head.Dropout is >= 0 and < ArchitectureLimits.HeadDropoutBelow, "head.dropout", "range", $"head dropout must lie in [0, {ArchitectureLimits.HeadDropoutBelow})");
         Check(spec.Stages.Count >= 1, "stages", "range", "at least one stage is needed");
         for (var s = 0; s < spec.Stages.Count; s++)
         {

@@ -97,6 +97,9 @@ public static class Operators
     public static readonly IReadOnlyList<string> Activations =
         ["relu", "relu6", "gelu", "silu", "hardswish", "leaky_relu", "mish", "sigmoid", "hardsigmoid", "tanh"];
 
+    /// <summary>What the stem's activation and the head's pre-activation may be besides <see cref="Activations"/>: no activation.</summary>
+    public const string NoActivation = "none";
+
     private static readonly Dictionary<string, OperatorDefinition> Library = Build().ToDictionary(o => o.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<OperatorDefinition> All => Library.Values;

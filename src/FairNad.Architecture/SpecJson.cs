@@ -125,17 +125,17 @@ public static class SpecJson
             var head = r.Object(r.Required(root, "$", "head"), "$.head");
             var block = r.Object(r.Required(root, "$", "block"), "$.block");
             var stages = r.Array(r.Required(root, "$", "stages"), "$.stages");
-            r.NoExtra(root, "$", "format", "name", "input", "stem", "stages", "block", "head");
-            r.NoExtra(input, "$.input", "channels", "resolution", "classes");
-            r.NoExtra(stem, "$.stem", "kind", "channels", "kernel", "stride", "activation");
-            r.NoExtra(head, "$.head", "preActivation", "dropout");
-            r.NoExtra(block, "$.block", "nodes", "output");
+            r.NoExtra(root, "$", Fields.Root);
+            r.NoExtra(input, "$.input", Fields.Input);
+            r.NoExtra(stem, "$.stem", Fields.Stem);
+            r.NoExtra(head, "$.head", Fields.Head);
+            r.NoExtra(block, "$.block", Fields.Block);
 
             var nodes = r.Array(r.Required(block, "$.block", "nodes"), "$.block.nodes").Select((node, i) =>
             {
                 var path = $"$.block.nodes[{i}]";
                 r.Object(node, path);
-                r.NoExtra(node, path, "id", "op", "inputs", "params");
+                r.NoExtra(node, path, Fields.Node);
                 var parameters = new SortedDictionary<string, ParamValue>(StringComparer.Ordinal);
                 if (node.TryGetProperty("params", out var p))
                 {
@@ -167,13 +167,28 @@ public static class SpecJson
                 {
                     var path = $"$.stages[{i}]";
                     r.Object(stage, path);
-                    r.NoExtra(stage, path, "blocks", "width", "downsample");
+                    r.NoExtra(stage, path, Fields.Stage);
                     return new StageSpec(r.Int(r.Required(stage, path, "blocks"), $"{path}.blocks"), r.Int(r.Required(stage, path, "width"), $"{path}.width"),
                         r.Enum<DownsampleKind>(r.Required(stage, path, "downsample"), $"{path}.downsample"));
                 }).ToList(),
                 new BlockSpec(nodes, r.String(r.Required(block, "$.block", "output"), "$.block.output")),
                 new HeadSpec(r.String(r.Required(head, "$.head", "preActivation"), "$.head.preActivation"), r.Number(r.Required(head, "$.head", "dropout"), "$.head.dropout")));
         }
+    }
+
+    /// <summary>
+    /// The fields <see cref="Read"/> accepts in each object of a spec, in the order it reads them. The LLM's format schema
+    /// (<see cref="SpecSchema"/>) lists exactly these, in this order.
+    /// </summary>
+    internal static class Fields
+    {
+        public static readonly string[] Root = ["format", "name", "input", "stem", "stages", "block", "head"];
+        public static readonly string[] Input = ["channels", "resolution", "classes"];
+        public static readonly string[] Stem = ["kind", "channels", "kernel", "stride", "activation"];
+        public static readonly string[] Stage = ["blocks", "width", "downsample"];
+        public static readonly string[] Block = ["nodes", "output"];
+        public static readonly string[] Node = ["id", "op", "inputs", "params"];
+        public static readonly string[] Head = ["preActivation", "dropout"];
     }
 
     private static void WriteValue(Utf8JsonWriter w, ParamValue value)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using FairNad.Architecture;
 using FairNad.Knowledge;
 using FairNad.Llm;
@@ -44,35 +45,48 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
 {
     public const string Stage = "mutate";
 
-    public static JsonElement Schema { get; } = JsonDocument.Parse(
-        """
+    /// <summary>
+    /// Ollama's <c>format</c>: a one-sentence summary and the architecture, whose schema is <see cref="SpecSchema"/> (the
+    /// IR's fields, enums, operators with their arity and typed parameters, and ranges), so every answer parses into a
+    /// well-typed spec. What no schema expresses (shapes, references between nodes, cycles, the budget) is checked by
+    /// <see cref="Check"/> and sent back for repair.
+    /// </summary>
+    public static JsonElement Schema { get; } = JsonSerializer.SerializeToElement(new JsonObject
+    {
+        ["type"] = "object",
+        ["properties"] = new JsonObject
         {
-          "type": "object",
-          "properties": {
-            "summary": { "type": "string" },
-            "architecture": { "type": "object" }
-          },
-          "required": ["summary", "architecture"]
-        }
-        """).RootElement.Clone();
+            ["summary"] = new JsonObject { ["type"] = "string", ["minLength"] = 1 },
+            ["architecture"] = SpecSchema.ToNode(),
+        },
+        ["required"] = new JsonArray("summary", "architecture"),
+        ["additionalProperties"] = false,
+    });
 
     public static IReadOnlyList<ChatMessage> Prompt(LlmMutationRequest request)
     {
         var operators = new StringBuilder();
         foreach (var op in Operators.All.OrderBy(o => o.Name, StringComparer.Ordinal))
         {
-            var parameters = string.Join(", ", op.Params.Select(p => $"{p.Name}={p.Default}"));
-            operators.Append(CultureInfo.InvariantCulture, $"- {op.Name}({parameters}), inputs {op.MinInputs}..{op.MaxInputs}: {op.Description}\n");
+            var inputs = op.MinInputs == op.MaxInputs ? $"{op.MinInputs} input{(op.MinInputs == 1 ? string.Empty : "s")}" : $"{op.MinInputs} to {op.MaxInputs} inputs";
+            var parameters = op.Params.Count == 0 ? "no params" : "params " + string.Join(", ", op.Params.Select(p => $"{p.Name}={p.Default}"));
+            operators.Append(CultureInfo.InvariantCulture, $"- {op.Name} ({inputs}; {parameters}): {op.Description}\n");
         }
 
         var parent = request.Parent;
         var analysis = ArchitectureAnalyzer.Analyze(parent);
+        var activations = string.Join(", ", Operators.Activations);
         var system =
-            "You are a neural architecture designer. Architectures are JSON: an input, a stem, stages (blocks, width, downsample), " +
-            "one block design repeated in every stage (a DAG of nodes; node 'in' is the block input; channel ratios are relative to the stage width), " +
-            "and a head. Operators you may use:\n" + operators +
+            "You are a neural architecture designer. An architecture is a JSON object with these fields:\n" +
+            "- \"input\": {channels, resolution, classes} of the dataset.\n" +
+            $"- \"stem\": {{kind ({string.Join(" or ", Enum.GetNames<StemKind>())}), channels, kernel, stride, activation}}.\n" +
+            $"- \"stages\": a list of {{blocks, width, downsample}}: each stage repeats the block \"blocks\" times at \"width\" channels, after a downsample step ({string.Join(", ", Enum.GetNames<DownsampleKind>())}; None only when the width does not change).\n" +
+            $"- \"block\": {{nodes, output}}, the one block design every stage repeats: a DAG of \"nodes\", each {{id, op, inputs, params}}; \"inputs\" lists node ids, and \"{BlockSpec.InputName}\" is the block's input; \"params\" may omit any parameter to take its default; \"output\" is the id of the node that leaves the block, which must keep the block input's shape; node ids are unique, and every node must feed into \"output\".\n" +
+            $"- \"head\": {{preActivation, dropout}}; preActivation (and the stem's activation) is \"{Operators.NoActivation}\" or an activation.\n" +
+            "Channel parameters such as \"out\" are ratios of the stage width (out 1.0 = the stage width), so one block design fits every stage. " +
+            $"Activations: {activations}. Operators (\"op\") you may use, with their parameters and defaults:\n" + operators +
             "Change the given architecture so that it realises the requested design attribute, keep everything else unless the attribute needs it, " +
-            "keep the input unchanged, and stay within the parameter budget. Reply with JSON only: {\"summary\": one sentence saying what you changed, " +
+            "keep the top-level \"input\" unchanged, and stay within the parameter budget. Reply with JSON only: {\"summary\": one sentence saying what you changed, " +
             "\"architecture\": the complete modified architecture}.";
         var user = new StringBuilder();
         user.Append(CultureInfo.InvariantCulture, $"Attribute to realise: {request.Attribute.Name} ({request.Attribute.Id}, category {request.Category.Name}, aims at {request.Attribute.Effect})\n");

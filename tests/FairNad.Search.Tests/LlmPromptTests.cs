@@ -1,0 +1,96 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FairNad.Architecture;
+using FairNad.Knowledge;
+
+namespace FairNad.Search.Tests;
+
+/// <summary>What the LLM-driven mutation sends: its format schema and its prompt speak the IR's language.</summary>
+public sealed class LlmPromptTests
+{
+    private static readonly InputSpec Fashion = new(1, 28, 10);
+
+    private static LlmMutationRequest Request()
+    {
+        var tree = AttributeTree.Default();
+        var category = tree.Granularities[0].Categories[0];
+        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(["resnet"], Fashion, 20_000), 20_000);
+        return new LlmMutationRequest(space.Seeds[0], category.Attributes[0], category, "(none yet)\n", space);
+    }
+
+    [Fact]
+    public void Schema_Answer_SummaryAndTheSpecSchemaOnly()
+    {
+        var schema = LlmSpecMutator.Schema;
+
+        Assert.Equal("object", schema.GetProperty("type").GetString());
+        Assert.Equal(["summary", "architecture"], schema.GetProperty("required").EnumerateArray().Select(e => e.GetString()));
+        Assert.False(schema.GetProperty("additionalProperties").GetBoolean());
+        Assert.Equal(1, schema.GetProperty("properties").GetProperty("summary").GetProperty("minLength").GetInt32());
+        Assert.Equal(SpecSchema.Text, JsonSerializer.Serialize(schema.GetProperty("properties").GetProperty("architecture")));
+    }
+
+    /// <summary>Every property name of the spec schema, operator parameters aside.</summary>
+    private static IEnumerable<string> FieldNames(JsonElement schema)
+    {
+        if (schema.TryGetProperty("properties", out var properties))
+        {
+            foreach (var p in properties.EnumerateObject())
+            {
+                yield return p.Name;
+                if (p.Name != "params")
+                {
+                    foreach (var name in FieldNames(p.Value))
+                    {
+                        yield return name;
+                    }
+                }
+            }
+        }
+
+        if (schema.TryGetProperty("items", out var items))
+        {
+            foreach (var name in FieldNames(items))
+            {
+                yield return name;
+            }
+        }
+
+        if (schema.TryGetProperty("anyOf", out var branches))
+        {
+            foreach (var name in branches.EnumerateArray().SelectMany(FieldNames))
+            {
+                yield return name;
+            }
+        }
+    }
+
+    [Fact]
+    public void Prompt_System_UsesTheIrNamesOnly()
+    {
+        var system = LlmSpecMutator.Prompt(Request())[0].Text;
+
+        // Fields the LLM must write (format and name are optional), the block's input node and the enums, as the IR spells them.
+        var fields = FieldNames(SpecSchema.Schema).Distinct().Except(["format", "name"]).ToList();
+        Assert.Contains("preActivation", fields);
+        Assert.All(fields, f => Assert.Matches($@"(\b|""){Regex.Escape(f)}(\b|"")", system));
+        Assert.Contains($"\"{BlockSpec.InputName}\" is the block's input", system, StringComparison.Ordinal);
+        Assert.DoesNotContain("'in'", system, StringComparison.Ordinal);
+        Assert.All(Enum.GetNames<StemKind>().Concat(Enum.GetNames<DownsampleKind>()).Concat(Operators.Activations), n => Assert.Contains(n, system, StringComparison.Ordinal));
+        Assert.All(Operators.All, op => Assert.Contains($"- {op.Name} (", system, StringComparison.Ordinal));
+        Assert.Contains("\"out\" are ratios of the stage width", system, StringComparison.Ordinal);
+        Assert.Contains("- conv (1 input; params kernel=3, stride=1, dilation=1, groups=1, depthwise=false, out=1, bias=false)", system, StringComparison.Ordinal);
+        Assert.Contains("- add (2 to 8 inputs; no params)", system, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prompt_User_CarriesTheParentAsWrittenJson()
+    {
+        var request = Request();
+
+        var user = LlmSpecMutator.Prompt(request)[1].Text;
+
+        Assert.Contains("```json\n" + SpecJson.Write(request.Parent) + "```\n", user, StringComparison.Ordinal);
+        Assert.Contains("Parameter budget: 20,000", user, StringComparison.Ordinal);
+    }
+}
