@@ -7,12 +7,13 @@ namespace FairNad.Cli;
 /// <summary>`fairnad knowledge extract`: the Extract stage.</summary>
 internal static class KnowledgeCommands
 {
-    public static int Extract(string llm, string? host, double? timeout, string references, string outRoot, TextWriter output)
+    public static int Extract(string llm, string? host, double? timeout, string references, string outRoot, TextWriter output, double? stallTimeout = null)
     {
         InputChecks.NotAFile(outRoot, "--out", "a folder for the extracted tree");
         var model = llm.StartsWith("ollama:", StringComparison.Ordinal) ? llm[7..] : LlmSettings.DefaultModel;
         var folder = Path.Combine(outRoot, Slug(model));
         var settings = LlmSettings.Parse(llm, Path.Combine(folder, "transcripts"), host) with { TimeoutSeconds = LlmSettings.ResolveTimeout(timeout) };
+        settings = settings with { StallTimeoutSeconds = LlmSettings.ResolveStallTimeout(stallTimeout, settings.TimeoutSeconds, "--llm-stall-timeout", timeout is null ? null : "--llm-timeout") };
         using var session = LlmSession.OpenAsync(settings, "Extract").GetAwaiter().GetResult();
         InputChecks.RequireDirectory(references, "--references", "a folder of reference descriptions (*.md)");
         var result = KnowledgeExtractor.ExtractAsync(session, references, AttributeTree.Default()).GetAwaiter().GetResult();

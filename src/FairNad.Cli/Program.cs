@@ -429,7 +429,12 @@ public static class Program
         {
             Description = $"Seconds one LLM request may take before it counts as failed and is retried (default: {FairNad.Llm.LlmSettings.TimeoutVariable}, else {FairNad.Llm.LlmSettings.DefaultTimeoutSeconds:G}).",
         };
+        var llmStallTimeout = new Option<double?>("--llm-stall-timeout")
+        {
+            Description = $"Seconds an LLM answer may go without new data (the first chunk included, so model load and prompt reading) before it counts as stalled and is retried; at most the request timeout (default: {FairNad.Llm.LlmSettings.StallTimeoutVariable}, else {FairNad.Llm.LlmSettings.DefaultStallTimeoutSeconds:G}).",
+        };
         var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).") { llm, host, llmTimeout, referencesIn, outRoot };
+        extract.Options.Add(llmStallTimeout);
         extract.SetAction(r =>
         {
             // A folder the user named is checked before the LLM is asked; the default one only before extraction.
@@ -438,7 +443,8 @@ public static class Program
                 InputChecks.RequireDirectory(r.GetValue(referencesIn)!, "--references", "a folder of reference descriptions (*.md)");
             }
 
-            return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(llmTimeout), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output);
+            return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(llmTimeout), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output,
+                r.GetValue(llmStallTimeout));
         });
         return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format, extract };
     }

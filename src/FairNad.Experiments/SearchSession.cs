@@ -254,8 +254,13 @@ public sealed class SearchSession : IDisposable
         var timeout = request.Overrides.LlmTimeout is { } given
             ? LlmSettings.ResolveTimeout(given, "--llm-timeout")
             : LlmSettings.ResolveTimeout(experiment.Llm.TimeoutSeconds, "llm.timeoutSeconds");
+        var timeoutSource = request.Overrides.LlmTimeout is not null ? "--llm-timeout" : experiment.Llm.TimeoutSeconds is not null ? "llm.timeoutSeconds" : null;
+        var stall = request.Overrides.LlmStallTimeout is { } givenStall
+            ? LlmSettings.ResolveStallTimeout(givenStall, timeout, "--llm-stall-timeout", timeoutSource)
+            : LlmSettings.ResolveStallTimeout(experiment.Llm.StallTimeoutSeconds, timeout, "llm.stallTimeoutSeconds", timeoutSource);
         var settings = new LlmSettings(experiment.Llm.Model, LlmSettings.ResolveServer(request.LlmServer), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts,
             TimeoutSeconds: timeout);
+        settings = settings with { StallTimeoutSeconds = stall };
         return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, request.LlmRetry, cancel).ConfigureAwait(false);
     }
 
