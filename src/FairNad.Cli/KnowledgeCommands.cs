@@ -10,7 +10,7 @@ internal static class KnowledgeCommands
     /// <summary>--llm-model, --llm-num-ctx and --llm-allow-model-change.</summary>
     public sealed record ModelChoice(string? Model = null, int? ContextLength = null, bool AllowModelChange = false);
 
-    public static int Extract(string llm, string? host, double? timeout, string references, string outRoot, TextWriter output, ModelChoice? choice = null)
+    public static int Extract(string llm, string? host, double? timeout, string references, string outRoot, TextWriter output, ModelChoice? choice = null, double? stallTimeout = null)
     {
         InputChecks.NotAFile(outRoot, "--out", "a folder for the extracted tree");
         choice ??= new ModelChoice();
@@ -22,6 +22,7 @@ internal static class KnowledgeCommands
             ContextLength = choice.ContextLength is { } n ? LlmSettings.CheckContextLength(n, "--llm-num-ctx") : LlmSettings.DefaultContextLength,
             AllowModelChange = choice.AllowModelChange,
         };
+        settings = settings with { StallTimeoutSeconds = LlmSettings.ResolveStallTimeout(stallTimeout, settings.TimeoutSeconds, "--llm-stall-timeout", timeout is null ? null : "--llm-timeout") };
         using var session = LlmSession.OpenAsync(settings, "Extract", log: m => output.WriteLine($"warning: {m}")).GetAwaiter().GetResult();
         InputChecks.RequireDirectory(references, "--references", "a folder of reference descriptions (*.md)");
         var result = KnowledgeExtractor.ExtractAsync(session, references, AttributeTree.Default()).GetAwaiter().GetResult();

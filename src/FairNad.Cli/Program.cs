@@ -429,12 +429,16 @@ public static class Program
         {
             Description = $"Seconds one LLM request may take before it counts as failed and is retried (default: {FairNad.Llm.LlmSettings.TimeoutVariable}, else {FairNad.Llm.LlmSettings.DefaultTimeoutSeconds:G}).",
         };
+        var llmStallTimeout = new Option<double?>("--llm-stall-timeout")
+        {
+            Description = $"Seconds an LLM answer may go without new data (the first chunk included, so model load and prompt reading) before it counts as stalled and is retried; at most the request timeout (default: {FairNad.Llm.LlmSettings.StallTimeoutVariable}, else {FairNad.Llm.LlmSettings.DefaultStallTimeoutSeconds:G}).",
+        };
         var llmModel = new Option<string?>("--llm-model") { Description = "Ollama model for any LLM mode (same as --llm ollama:<model>, but combinable with live, replay and auto); it also names the output folder." };
         var numCtx = new Option<int?>("--llm-num-ctx") { Description = $"Context window in tokens sent as num_ctx (default {FairNad.Llm.LlmSettings.DefaultContextLength})." };
         var allowModelChange = new Option<bool>("--llm-allow-model-change") { Description = "Go on when the server's model (name or digest) differs from the one the transcripts were recorded with." };
         var extract = new Command("extract", "Extract an attribute tree from the reference descriptions with the LLM (recorded; replayable offline).")
         {
-            llm, llmModel, host, llmTimeout, numCtx, allowModelChange, referencesIn, outRoot,
+            llm, llmModel, host, llmTimeout, llmStallTimeout, numCtx, allowModelChange, referencesIn, outRoot,
         };
         extract.SetAction(r =>
         {
@@ -445,7 +449,7 @@ public static class Program
             }
 
             return KnowledgeCommands.Extract(r.GetValue(llm)!, r.GetValue(host), r.GetValue(llmTimeout), r.GetValue(referencesIn)!, r.GetValue(outRoot)!, output,
-                new KnowledgeCommands.ModelChoice(r.GetValue(llmModel), r.GetValue(numCtx), r.GetValue(allowModelChange)));
+                new KnowledgeCommands.ModelChoice(r.GetValue(llmModel), r.GetValue(numCtx), r.GetValue(allowModelChange)), r.GetValue(llmStallTimeout));
         });
         return new Command("knowledge", "The attribute tree of design knowledge.") { show, stats, validate, format, extract };
     }

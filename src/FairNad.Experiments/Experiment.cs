@@ -21,10 +21,12 @@ public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, in
 
 /// <summary>
 /// LLM use of a run: mode (off, auto, live, replay), model, answers per mutation (first try plus repairs), and the
-/// seconds one request may take (unset: FAIRNAD_LLM_TIMEOUT, else <see cref="FairNad.Llm.LlmSettings.DefaultTimeoutSeconds"/>).
+/// seconds one request may take (unset: FAIRNAD_LLM_TIMEOUT, else <see cref="FairNad.Llm.LlmSettings.DefaultTimeoutSeconds"/>),
+/// and the seconds an answer may go without new data (unset: FAIRNAD_LLM_STALL_TIMEOUT, else
+/// <see cref="FairNad.Llm.LlmSettings.DefaultStallTimeoutSeconds"/>). Both are execution settings, left out of the lineage.
 /// </summary>
 /// <param name="ContextLength">num_ctx sent with every request (unset: <see cref="FairNad.Llm.LlmSettings.DefaultContextLength"/>).</param>
-public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null, int? ContextLength = null)
+public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null, int? ContextLength = null, double? StallTimeoutSeconds = null)
 {
     /// <summary>The num_ctx in force.</summary>
     public int EffectiveContextLength => ContextLength ?? FairNad.Llm.LlmSettings.DefaultContextLength;
@@ -94,7 +96,7 @@ public sealed record Experiment(
     public string LineageJson(int seed) => (this with
     {
         Seeds = [seed],
-        Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto", TimeoutSeconds = null },
+        Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto", TimeoutSeconds = null, StallTimeoutSeconds = null },
         Evaluation = Evaluation with { Jobs = 1, Isolated = true },
     }).ToJson();
 
@@ -166,6 +168,11 @@ public sealed record Experiment(
                 w.WriteNumber("timeoutSeconds", timeout);
             }
 
+            if (Llm.StallTimeoutSeconds is { } stall)
+            {
+                w.WriteNumber("stallTimeoutSeconds", stall);
+            }
+
             w.WriteEndObject();
             w.WriteStartObject("evaluation");
             w.WriteNumber("jobs", Evaluation.Jobs);
@@ -222,6 +229,9 @@ public sealed record Experiment(
         ("llm.maxAttempts", () => Llm.MaxAttempts < 1 ? "must be at least 1" : null),
         ("llm.contextLength", () => Llm.ContextLength is { } n && n is < 512 or > 1 << 20 ? "must be a number of tokens from 512 to 1048576" : null),
         ("llm.timeoutSeconds", () => Llm.TimeoutSeconds is { } t && !(t > 0 && t <= FairNad.Llm.LlmSettings.MaxTimeoutSeconds) ? "must be a number of seconds above 0 and at most 86400 (a day)" : null),
+        ("llm.stallTimeoutSeconds", () => Llm.StallTimeoutSeconds is not { } s ? null :
+            !(s > 0 && s <= FairNad.Llm.LlmSettings.MaxTimeoutSeconds) ? "must be a number of seconds above 0 and at most 86400 (a day)" :
+            Llm.TimeoutSeconds is { } total && s > total ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"must not exceed llm.timeoutSeconds ({total:G} s): it bounds the wait for each chunk of an answer, llm.timeoutSeconds the whole answer") : null),
         ("evaluation.jobs", () => Evaluation.Jobs < 1 ? "must be at least 1" :
             Evaluation.Jobs > 1 && !Evaluation.Isolated ? "more than one job needs isolated workers (libtorch settings are process-wide)" : null),
         ("evaluation.timeoutSeconds", () => Evaluation.TimeoutSeconds <= 0 ? "must be positive" : null),

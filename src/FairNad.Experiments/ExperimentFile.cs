@@ -53,7 +53,7 @@ public static class ExperimentFile
             var m = r.Object("mutation");
             m.Only("fairIdea", "pareto", "llm");
             var l = r.Object("llm", optional: true);
-            l.Only("mode", "model", "maxAttempts", "timeoutSeconds", "contextLength");
+            l.Only("mode", "model", "maxAttempts", "timeoutSeconds", "contextLength", "stallTimeoutSeconds");
             var e = r.Object("evaluation", optional: true);
             e.Only("jobs", "isolated", "timeoutSeconds", "memoryMb");
             var experiment = new Experiment(
@@ -74,7 +74,8 @@ public static class ExperimentFile
                 r.Text("strategy", "fairnad"),
                 new MutationMix(m.Number("fairIdea"), m.Number("pareto"), m.Number("llm")),
                 r.Ints("seeds"),
-                new LlmOptions(l.Text("mode", "off"), l.Text("model", FairNad.Llm.LlmSettings.DefaultModel), l.Int("maxAttempts", 3), l.OptionalNumber("timeoutSeconds"), l.OptionalInt("contextLength")),
+                new LlmOptions(l.Text("mode", "off"), l.Text("model", FairNad.Llm.LlmSettings.DefaultModel), l.Int("maxAttempts", 3), l.OptionalNumber("timeoutSeconds"), l.OptionalInt("contextLength"),
+                    l.OptionalNumber("stallTimeoutSeconds")),
                 new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192)));
             return Validated(experiment, source);
         }

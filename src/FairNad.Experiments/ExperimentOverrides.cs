@@ -7,11 +7,12 @@ namespace FairNad.Experiments;
 /// On the command line each is set through its entry of <see cref="ExperimentOptions.All"/>. <see cref="LlmTimeout"/>
 /// (--llm-timeout) is an execution setting, not a change of the experiment: it is not applied to the recorded experiment,
 /// and it holds on --resume too, where it outranks the experiment's llm.timeoutSeconds.
+/// <see cref="LlmStallTimeout"/> (--llm-stall-timeout) is one too, and outranks the experiment's llm.stallTimeoutSeconds the same way.
 /// </remarks>
 public sealed record ExperimentOverrides(
     int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
     int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null,
-    int? LlmContextLength = null)
+    int? LlmContextLength = null, double? LlmStallTimeout = null)
 {
     public Experiment Apply(Experiment e) => e with
     {
@@ -57,6 +58,8 @@ public static class ExperimentOptions
             (o, v) => o with { LlmContextLength = v is { } n ? LlmSettings.CheckContextLength(n, "--llm-num-ctx") : null }),
         new ExperimentOption<double?>("--llm-timeout", $"Seconds one LLM request may take before it counts as failed and is retried (default: the experiment's llm.timeoutSeconds, else {LlmSettings.TimeoutVariable}, else {LlmSettings.DefaultTimeoutSeconds:G}).",
             (o, v) => o with { LlmTimeout = v is { } t ? LlmSettings.CheckTimeout(t, "--llm-timeout") : null }),
+        new ExperimentOption<double?>("--llm-stall-timeout", $"Seconds an LLM answer may go without new data (the first chunk included, so model load and prompt reading) before it counts as stalled and is retried; at most the request timeout (default: the experiment's llm.stallTimeoutSeconds, else {LlmSettings.StallTimeoutVariable}, else {LlmSettings.DefaultStallTimeoutSeconds:G}).",
+            (o, v) => o with { LlmStallTimeout = v is { } t ? LlmSettings.CheckTimeout(t, "--llm-stall-timeout") : null }),
         new ExperimentOption<int?>("--jobs", "Candidates trained at once, each in its own worker process.",
             (o, v) => o with { Jobs = v }),
         new ExperimentOption<bool>("--in-process", "Train in this process, one at a time (no worker isolation; for tests and tiny fidelities).",

@@ -274,8 +274,12 @@ public sealed class SearchSession : IDisposable
         var timeout = request.Overrides.LlmTimeout is { } given
             ? LlmSettings.ResolveTimeout(given, "--llm-timeout")
             : LlmSettings.ResolveTimeout(experiment.Llm.TimeoutSeconds, "llm.timeoutSeconds");
+        var timeoutSource = request.Overrides.LlmTimeout is not null ? "--llm-timeout" : experiment.Llm.TimeoutSeconds is not null ? "llm.timeoutSeconds" : null;
+        var stall = request.Overrides.LlmStallTimeout is { } givenStall
+            ? LlmSettings.ResolveStallTimeout(givenStall, timeout, "--llm-stall-timeout", timeoutSource)
+            : LlmSettings.ResolveStallTimeout(experiment.Llm.StallTimeoutSeconds, timeout, "llm.stallTimeoutSeconds", timeoutSource);
         var settings = new LlmSettings(model, LlmSettings.ResolveServer(request.LlmServer), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts,
-            ContextLength: experiment.Llm.EffectiveContextLength, TimeoutSeconds: timeout, AllowModelChange: request.LlmAllowModelChange);
+            ContextLength: experiment.Llm.EffectiveContextLength, TimeoutSeconds: timeout, StallTimeoutSeconds: stall, AllowModelChange: request.LlmAllowModelChange);
         return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, request.LlmRetry, log, cancel).ConfigureAwait(false);
     }
 

@@ -84,6 +84,48 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
             : throw new ArgumentException($"{TimeoutVariable} must be a number of seconds, not '{text}'");
     }
 
+    /// <summary>The environment variable that sets the stall timeout when neither --llm-stall-timeout nor the experiment does.</summary>
+    public const string StallTimeoutVariable = "FAIRNAD_LLM_STALL_TIMEOUT";
+
+    /// <summary>
+    /// The stall timeout: <paramref name="given"/> (an option or experiment field), else FAIRNAD_LLM_STALL_TIMEOUT, else
+    /// <see cref="DefaultStallTimeoutSeconds"/>. A value given (or set in the environment) longer than the request timeout
+    /// <paramref name="timeoutSeconds"/> is an error, since it could never fire; the default is cut to the request timeout,
+    /// so a short --llm-timeout alone stays valid.
+    /// </summary>
+    /// <param name="timeoutSource">Where the request timeout came from when it was given (--llm-timeout, llm.timeoutSeconds); null: the environment or the default.</param>
+    /// <exception cref="ArgumentException">a value that is not a positive number of seconds, or one longer than the request timeout; the message names both.</exception>
+    public static double ResolveStallTimeout(double? given, double timeoutSeconds, string source = "--llm-stall-timeout", string? timeoutSource = null)
+    {
+        double stall;
+        if (given is { } seconds)
+        {
+            stall = CheckTimeout(seconds, source);
+        }
+        else
+        {
+            var text = Environment.GetEnvironmentVariable(StallTimeoutVariable);
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                return Math.Min(DefaultStallTimeoutSeconds, timeoutSeconds);
+            }
+
+            source = StallTimeoutVariable;
+            stall = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                ? CheckTimeout(value, StallTimeoutVariable)
+                : throw new ArgumentException($"{StallTimeoutVariable} must be a number of seconds, not '{text}'");
+        }
+
+        if (stall > timeoutSeconds)
+        {
+            var from = timeoutSource ?? (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(TimeoutVariable)) ? null : TimeoutVariable);
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{source} ({stall:G} s) must not exceed the request timeout ({timeoutSeconds:G} s, {(from is null ? "the default" : "from " + from)}): the stall timeout bounds the wait for each chunk of an answer, the request timeout the whole answer"));
+        }
+
+        return stall;
+    }
+
     /// <summary>The longest request timeout accepted: a day.</summary>
     public const double MaxTimeoutSeconds = 86_400;
 

@@ -125,6 +125,24 @@ public sealed class KnowledgeCommandTests
     }
 
     [Fact]
+    public void Extract_LlmStallTimeoutNotPositive_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--llm-stall-timeout", "0", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));
+
+        Assert.Equal(2, code);
+        Assert.Equal("fairnad: --llm-stall-timeout must be a number of seconds above 0 and at most 86400 (a day), not 0", error.Trim());
+    }
+
+    [Fact]
+    public void Extract_LlmStallTimeoutLongerThanLlmTimeout_ExitsTwoNamingBoth()
+    {
+        var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--llm-timeout", "100", "--llm-stall-timeout", "200", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));
+
+        Assert.Equal(2, code);
+        Assert.StartsWith("fairnad: --llm-stall-timeout (200 s) must not exceed the request timeout (100 s, from --llm-timeout): ", error.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Extract_OllamaHostMalformed_ExitsTwoNamingTheOption()
     {
         var (code, _, error) = Run("knowledge", "extract", "--llm", "live", "--ollama-host", "localhost:abc", "--out", Path.Combine(Path.GetTempPath(), "fairnad-never-written"));

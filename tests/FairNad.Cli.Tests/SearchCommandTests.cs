@@ -89,6 +89,24 @@ public sealed class SearchCommandTests : IDisposable
     }
 
     [Fact]
+    public void Search_LlmStallTimeoutNegative_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("search", "--llm-stall-timeout", "-3");
+
+        Assert.Equal(2, code);
+        Assert.Equal("fairnad: --llm-stall-timeout must be a number of seconds above 0 and at most 86400 (a day), not -3", error.Trim());
+    }
+
+    [Fact]
+    public void Search_LlmStallTimeoutNotANumber_ExitsTwoNamingTheOption()
+    {
+        var (code, _, error) = Run("search", "--llm-stall-timeout", "soon");
+
+        Assert.Equal(2, code);
+        Assert.Contains("'soon' for option '--llm-stall-timeout'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Search_BadLlmOption_ExitsTwo()
     {
         var (code, _, error) = Run("search", "--llm", "sometimes");

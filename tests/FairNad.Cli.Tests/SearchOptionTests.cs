@@ -54,6 +54,16 @@ public sealed class SearchOptionTests
     }
 
     [Fact]
+    public void SearchCommand_LlmStallTimeout_SetsOnlyThatOverride()
+    {
+        var result = Search.Parse(["--llm-stall-timeout", "120"]);
+        var overrides = ExperimentOptions.All.Aggregate(new ExperimentOverrides(), (o, entry) => entry.Accept(new Reader(result, o)));
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(new ExperimentOverrides(LlmStallTimeout: 120), overrides);
+    }
+
+    [Fact]
     public void SearchCommand_NoOverrides_LeavesEveryFieldUnset()
     {
         var result = Search.Parse([]);

@@ -53,6 +53,20 @@ public sealed class ExperimentFileTests
     }
 
     [Fact]
+    public void Read_LlmStallTimeout_RoundTripsAndStaysOutOfTheLineage()
+    {
+        var json = Quickstart.Replace("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"stallTimeoutSeconds\": 120", StringComparison.Ordinal);
+
+        var experiment = ExperimentFile.Read(json, "q.json");
+
+        Assert.Equal(120, experiment.Llm.StallTimeoutSeconds);
+        Assert.Equal(experiment.ToJson(), ExperimentFile.Read(experiment.ToJson(), "round trip").ToJson());
+        Assert.Contains("\"stallTimeoutSeconds\": 120", experiment.ToJson(), StringComparison.Ordinal);
+        Assert.Equal(ExperimentFile.Read(Quickstart, "q.json").LineageJson(0), experiment.LineageJson(0));
+        Assert.DoesNotContain("stallTimeoutSeconds", ExperimentFile.Read(Quickstart, "q.json").ToJson(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Read_UnknownField_NamesFileAndField()
     {
         var json = Quickstart.Replace("\"population\"", "\"populaton\"", StringComparison.Ordinal);
@@ -76,6 +90,9 @@ public sealed class ExperimentFileTests
     [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"timeoutSeconds\": \"long\"", "llm.timeoutSeconds: must be a number")]
     [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"contextLength\": 256", "llm.contextLength: must be a number of tokens from 512 to 1048576")]
     [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"contextLength\": 8192.5", "llm.contextLength: must be a whole number")]
+    [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"stallTimeoutSeconds\": -1", "llm.stallTimeoutSeconds: must be a number of seconds above 0 and at most 86400")]
+    [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"stallTimeoutSeconds\": \"soon\"", "llm.stallTimeoutSeconds: must be a number")]
+    [InlineData("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"timeoutSeconds\": 100, \"stallTimeoutSeconds\": 200", "llm.stallTimeoutSeconds: must not exceed llm.timeoutSeconds (100 s)")]
     public void Read_BadValue_NamesFieldAndReason(string from, string to, string expected)
     {
         Assert.Contains(from, Quickstart, StringComparison.Ordinal);

@@ -264,6 +264,33 @@ public sealed class LlmMutationTests : IDisposable
         Assert.StartsWith("--llm off: run 'tiny-fairnad-s0' was recorded with the LLM on (auto)", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Run_LlmServerStallsPastTheExperimentsStallTimeout_FailedMutationNamingTheStallTimeout()
+    {
+        var experiment = SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Candidates = 7, Llm = new LlmOptions("auto", "test-model", 3, TimeoutSeconds: 600, StallTimeoutSeconds: 0.5) };
+        _a.Write(experiment);
+        using var server = new ScriptedOllamaServer(Designer) { Streams = call => call is >= 1 and <= 4 ? new StreamScript(StallAfter: 0, StallFor: TimeSpan.FromSeconds(30)) : null };
+        var request = _a.Request(LlmOnly("auto"), llmServer: server.Uri.ToString()) with { LlmRetry = new FairNad.Llm.LlmRetryPolicy(Time: new InstantTimeProvider()) };
+
+        var outcome = SearchFixture.Run(request).Single();
+
+        Assert.Equal(7, outcome.Candidates.Count);
+        var failed = Assert.Single(outcome.FailedMutations, f => f.Reason.Contains("the LLM server failed", StringComparison.Ordinal));
+        Assert.Contains("failed on POST /api/chat for model test-model: no new data for 0.5 s (stall timeout; the answer had 0 chunks so far) (gave up after 4 attempts); ", failed.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_LlmStallTimeoutOptionLongerThanTheExperimentsTimeout_StopsNamingBoth()
+    {
+        _a.Write(SearchFixture.Tiny with { Mutation = new MutationMix(0, 0, 1), Llm = new LlmOptions("auto", "test-model", 3, TimeoutSeconds: 600) });
+        using var server = new ScriptedOllamaServer(Designer);
+
+        var e = Assert.Throws<ArgumentException>(() => SearchFixture.Run(_a.Request(LlmOnly("auto") with { LlmStallTimeout = 900 }, llmServer: server.Uri.ToString())));
+
+        Assert.StartsWith("--llm-stall-timeout (900 s) must not exceed the request timeout (600 s, from llm.timeoutSeconds): ", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, server.ChatCalls);
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);

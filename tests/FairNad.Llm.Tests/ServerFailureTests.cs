@@ -200,8 +200,8 @@ public sealed class ServerFailureTests : IDisposable
             Assert.Equal(LlmSettings.DefaultTimeoutSeconds, LlmSettings.ResolveTimeout(null));
             Assert.Equal(90, LlmSettings.ResolveTimeout(90));
 
-            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "1800");
-            Assert.Equal(1800, LlmSettings.ResolveTimeout(null));
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "900");
+            Assert.Equal(900, LlmSettings.ResolveTimeout(null));
             Assert.Equal(90, LlmSettings.ResolveTimeout(90));
 
             Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "ten minutes");
@@ -213,6 +213,63 @@ public sealed class ServerFailureTests : IDisposable
         finally
         {
             Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, before);
+        }
+    }
+
+    [Fact]
+    public void ResolveStallTimeout_OptionThenEnvironmentThenDefault_BadValuesNamed()
+    {
+        var before = (Environment.GetEnvironmentVariable(LlmSettings.StallTimeoutVariable), Environment.GetEnvironmentVariable(LlmSettings.TimeoutVariable));
+        try
+        {
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, null);
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, null);
+            Assert.Equal(300, LlmSettings.ResolveStallTimeout(null, 1800));
+            Assert.Equal(60, LlmSettings.ResolveStallTimeout(60, 1800));
+            Assert.Equal(120, LlmSettings.ResolveStallTimeout(null, 120));
+
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, "600");
+            Assert.Equal(600, LlmSettings.ResolveStallTimeout(null, 1800));
+            Assert.Equal(60, LlmSettings.ResolveStallTimeout(60, 1800, "llm.stallTimeoutSeconds"));
+
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, "soon");
+            Assert.Equal("FAIRNAD_LLM_STALL_TIMEOUT must be a number of seconds, not 'soon'", Assert.Throws<ArgumentException>(() => LlmSettings.ResolveStallTimeout(null, 1800)).Message);
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, "-5");
+            Assert.Equal("FAIRNAD_LLM_STALL_TIMEOUT must be a number of seconds above 0 and at most 86400 (a day), not -5", Assert.Throws<ArgumentException>(() => LlmSettings.ResolveStallTimeout(null, 1800)).Message);
+            Assert.StartsWith("--llm-stall-timeout must be a number of seconds above 0", Assert.Throws<ArgumentException>(() => LlmSettings.ResolveStallTimeout(0, 1800)).Message);
+            Assert.StartsWith("llm.stallTimeoutSeconds must be a number of seconds above 0", Assert.Throws<ArgumentException>(() => LlmSettings.ResolveStallTimeout(double.NaN, 1800, "llm.stallTimeoutSeconds")).Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, before.Item1);
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, before.Item2);
+        }
+    }
+
+    [Fact]
+    public void ResolveStallTimeout_LongerThanTheRequestTimeout_ErrorNamesBoth()
+    {
+        var before = (Environment.GetEnvironmentVariable(LlmSettings.StallTimeoutVariable), Environment.GetEnvironmentVariable(LlmSettings.TimeoutVariable));
+        try
+        {
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, null);
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, null);
+            Assert.Equal(
+                "--llm-stall-timeout (600 s) must not exceed the request timeout (120 s, from --llm-timeout): the stall timeout bounds the wait for each chunk of an answer, the request timeout the whole answer",
+                Assert.Throws<ArgumentException>(() => LlmSettings.ResolveStallTimeout(600, 120, "--llm-stall-timeout", "--llm-timeout")).Message);
+            Assert.StartsWith("llm.stallTimeoutSeconds (2000 s) must not exceed the request timeout (1800 s, the default): ",
+                Assert.Throws<ArgumentException>(() => LlmSettings.ResolveStallTimeout(2000, 1800, "llm.stallTimeoutSeconds")).Message);
+            Assert.Equal(120, LlmSettings.ResolveStallTimeout(120, 120));
+
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, "900");
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, "600");
+            Assert.StartsWith("FAIRNAD_LLM_STALL_TIMEOUT (900 s) must not exceed the request timeout (600 s, from FAIRNAD_LLM_TIMEOUT): ",
+                Assert.Throws<ArgumentException>(() => LlmSettings.ResolveStallTimeout(null, LlmSettings.ResolveTimeout(null))).Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(LlmSettings.StallTimeoutVariable, before.Item1);
+            Environment.SetEnvironmentVariable(LlmSettings.TimeoutVariable, before.Item2);
         }
     }
 }

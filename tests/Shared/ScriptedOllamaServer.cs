@@ -7,11 +7,18 @@ namespace FairNad.Tests.Shared;
 
 /// <summary>
 /// A loopback HTTP server speaking the subset of Ollama's API that FairNad uses (/api/tags, /api/show, /api/chat),
-/// answering chat requests from a script and recording every request. Its answers are test fixtures, written by the
+/// answering chat requests from a script and recording every request. A chat request with "stream": true (or none, as
+/// in Ollama) is answered as Ollama streams: NDJSON chunks of the scripted content, then a last chunk with done: true;
+/// one with "stream": false gets the whole answer as one JSON object. Its answers are test fixtures, written by the
 /// team; they are never presented as a model's output.
 /// </summary>
 public sealed class ScriptedOllamaServer : IDisposable
 {
+    /// <summary>How many chunks a streamed answer's content is split into by default (fewer when it is shorter).</summary>
+    public const int ContentChunks = 4;
+
+    private const string CreatedAt = "2026-01-01T00:00:00Z";
+    private readonly CancellationTokenSource _stopped = new();
     private int _chatCalls;
     private int _requests;
 
@@ -49,6 +56,15 @@ public sealed class ScriptedOllamaServer : IDisposable
     /// </summary>
     public Func<string, int, Fault?>? Faults { get; set; }
 
+    /// <summary>
+    /// Consulted for every streamed /api/chat request with its 1-based number: how its chunks are delivered (slowly, with
+    /// a stall, cut before the last one, or ended by an error line). Null: promptly and completely.
+    /// </summary>
+    public Func<int, StreamScript?>? Streams { get; set; }
+
+    /// <summary>False: every chat request is answered as one JSON object, as a server (or proxy) that does not stream would.</summary>
+    public bool Streaming { get; set; } = true;
+
     /// <summary>How many /api/chat requests arrived, faulted ones included.</summary>
     public int ChatCalls => Volatile.Read(ref _chatCalls);
 
@@ -57,8 +73,10 @@ public sealed class ScriptedOllamaServer : IDisposable
 
     public void Dispose()
     {
+        _stopped.Cancel();
         _listener.Stop();
         _listener.Close();
+        _stopped.Dispose();
     }
 
     private async Task ServeAsync()
@@ -106,10 +124,19 @@ public sealed class ScriptedOllamaServer : IDisposable
                         }
 
                         var content = _answer(request);
+                        var streamed = !request.TryGetProperty("stream", out var stream) || stream.ValueKind != JsonValueKind.False;
+                        if (streamed && Streaming)
+                        {
+                            // Served aside, so a slow or stalled stream does not hold up the requests behind it (a retry).
+                            var script = Streams?.Invoke(call) ?? new StreamScript();
+                            _ = Task.Run(() => StreamAsync(context, content, script));
+                            continue;
+                        }
+
                         reply = JsonSerializer.Serialize(new
                         {
                             model = ModelName,
-                            created_at = "2026-01-01T00:00:00Z",
+                            created_at = CreatedAt,
                             message = new { role = "assistant", content },
                             done = true,
                             done_reason = "stop",
@@ -133,6 +160,94 @@ public sealed class ScriptedOllamaServer : IDisposable
             {
             }
         }
+    }
+
+    /// <summary>
+    /// Streams <paramref name="content"/> as Ollama does: chunks of the content, each a line flushed on its own, then a
+    /// last chunk with done: true and the same counts as the whole answer, all as <paramref name="script"/> says.
+    /// </summary>
+    private async Task StreamAsync(HttpListenerContext context, string content, StreamScript script)
+    {
+        var stopped = _stopped.Token;
+        try
+        {
+            context.Response.ContentType = "application/x-ndjson";
+            context.Response.SendChunked = true;
+            var output = context.Response.OutputStream;
+            async Task Send(object chunk)
+            {
+                if (script.ChunkDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(script.ChunkDelay, stopped);
+                }
+
+                await output.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(chunk) + "\n"), stopped);
+                await output.FlushAsync(stopped);
+            }
+
+            var pieces = Split(content, script.Chunks);
+            for (var i = 0; i <= pieces.Count; i++)
+            {
+                if (script.StallAfter == i)
+                {
+                    await Task.Delay(script.StallFor ?? Timeout.InfiniteTimeSpan, stopped);
+                }
+
+                if (script.CutAfter == i)
+                {
+                    context.Response.Close();
+                    return;
+                }
+
+                if (script.ErrorAfter == i)
+                {
+                    await Send(new { error = script.Error });
+                    context.Response.Close();
+                    return;
+                }
+
+                await Send(i < pieces.Count
+                    ? (object)new { model = ModelName, created_at = CreatedAt, message = new { role = "assistant", content = pieces[i] }, done = false }
+                    : new
+                    {
+                        model = ModelName,
+                        created_at = CreatedAt,
+                        message = new { role = "assistant", content = string.Empty },
+                        done = true,
+                        done_reason = "stop",
+                        prompt_eval_count = 100,
+                        eval_count = 20,
+                    });
+            }
+
+            context.Response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary><paramref name="content"/> in at most <paramref name="count"/> nearly equal pieces, never splitting a surrogate pair.</summary>
+    public static List<string> Split(string content, int count = ContentChunks)
+    {
+        var pieces = new List<string>();
+        var start = 0;
+        for (var i = 1; i <= count; i++)
+        {
+            var end = content.Length * i / count;
+            if (end < content.Length && char.IsLowSurrogate(content[end]))
+            {
+                end++;
+            }
+
+            if (end > start)
+            {
+                pieces.Add(content[start..end]);
+                start = end;
+            }
+        }
+
+        return pieces;
     }
 
     private static async Task ServeAsync(HttpListenerContext context, Fault fault)
@@ -183,6 +298,16 @@ public sealed record Fault(int Status, string Body, string ContentType = "applic
 
     public static Fault Reset { get; } = new(0, string.Empty, Abort: true);
 }
+
+/// <summary>
+/// How a streamed answer is delivered: its content in <see cref="Chunks"/> chunks (fewer when it is shorter), with
+/// <see cref="ChunkDelay"/> before every chunk (a slow but alive model); silence for
+/// <see cref="StallFor"/> (null: until the server is disposed) before content chunk number <see cref="StallAfter"/> (0-based,
+/// so 0 stalls before the first, and the number of content chunks before the last chunk); the stream ended cleanly before content chunk <see cref="CutAfter"/> without its last
+/// chunk; or, before content chunk <see cref="ErrorAfter"/>, a line {"error": <see cref="Error"/>} and the end.
+/// </summary>
+public sealed record StreamScript(TimeSpan ChunkDelay = default, int Chunks = ScriptedOllamaServer.ContentChunks, int? StallAfter = null, TimeSpan? StallFor = null, int? CutAfter = null, int? ErrorAfter = null,
+    string Error = "llama runner process has terminated: signal: killed");
 
 /// <summary>A clock whose timers fire at once: retry delays are recorded in <see cref="Delays"/> instead of slept.</summary>
 public sealed class InstantTimeProvider : TimeProvider
