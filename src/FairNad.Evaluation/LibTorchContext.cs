@@ -17,6 +17,31 @@ internal static partial class LibTorchContext
 
     public static bool OneDnnEnabled() => Call("at::Context::userEnabledMkldnn", () => UserEnabledMkldnn(GlobalContext()));
 
+    /// <summary>Lets convolutions use NNPACK (where ATen picks it: float32, batch 16 or more) or never.</summary>
+    public static void SetNnpack(bool enabled) => Call("at::Context::setUserEnabledNNPACK", () => SetUserEnabledNnpack(GlobalContext(), enabled));
+
+    public static bool NnpackEnabled() => Call("at::Context::userEnabledNNPACK", () => UserEnabledNnpack(GlobalContext()));
+
+    /// <summary>
+    /// Whether NNPACK runs on this CPU (on x86-64 it wants AVX2, FMA3 and the cache sizes, which a hypervisor may not
+    /// report), asked of NNPACK's own nnp_initialize (idempotent) rather than of at::_nnpack_available, which logs
+    /// "Could not initialize NNPACK! Reason: Unsupported hardware." to stderr each time it is asked, i.e. at every
+    /// convolution while NNPACK is enabled on a CPU that cannot run it. The function is looked up as libtorch_cpu's own
+    /// call to it binds: in the global scope first (the program, LD_PRELOAD, libraries loaded RTLD_GLOBAL), then in
+    /// libtorch_cpu. A libtorch built without NNPACK does not export it and never runs NNPACK: not supported.
+    /// </summary>
+    public static unsafe bool NnpackSupported()
+    {
+        const string symbol = "nnp_initialize";
+        if (!NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), symbol, out var initialize)
+            && !NativeLibrary.TryGetExport(NativeLibrary.Load(Library, typeof(LibTorchContext).Assembly, null), symbol, out initialize))
+        {
+            return false;
+        }
+
+        return ((delegate* unmanaged<int>)initialize)() == NnpStatusSuccess;
+    }
+
     /// <summary>
     /// torch.use_deterministic_algorithms: kernels with a deterministic variant use it, ops without one throw (or warn), and
     /// memory that torch.empty hands out is filled with NaN (floats) or the largest integer, so a kernel that reads memory it
@@ -64,6 +89,8 @@ internal static partial class LibTorchContext
 
     private const int MmapThreshold = -3;
 
+    private const int NnpStatusSuccess = 0;
+
     private static T Call<T>(string symbol, Func<T> call)
     {
         try
@@ -93,6 +120,13 @@ internal static partial class LibTorchContext
     [LibraryImport(Library, EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
     [return: MarshalAs(UnmanagedType.U1)]
     private static partial bool UserEnabledMkldnn(IntPtr context);
+
+    [LibraryImport(Library, EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    private static partial void SetUserEnabledNnpack(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [LibraryImport(Library, EntryPoint = "_ZNK2at7Context17userEnabledNNPACKEv")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    private static partial bool UserEnabledNnpack(IntPtr context);
 
     [LibraryImport(Library, EntryPoint = "_ZN2at7Context26setDeterministicAlgorithmsEbb")]
     private static partial void SetDeterministicAlgorithmsNative(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled, [MarshalAs(UnmanagedType.U1)] bool warnOnly);

@@ -22,12 +22,17 @@ public static class TorchRuntime
     /// 16.2%, 17.0% or 21.4% validation accuracy depending only on ONEDNN_MAX_CPU_ISA), and its small-channel kernels have
     /// had out-of-bounds bugs (oneDNN #6035), the kind that makes a result depend on what the heap held, as seen in a user
     /// report (NaN at step 2, 3 or 4 of the same run, or none). Convolutions then run on ATen's own kernels with MKL GEMM
-    /// (and NNPACK for some forward passes). Deterministic algorithms are on, so memory handed out by torch.empty is
-    /// filled with NaN rather than left as it was: a kernel that read memory it never wrote would fail the same way every
-    /// time. On CUDA the same switch only warns (some CUDA ops have no deterministic variant) and cuDNN runs its
-    /// deterministic algorithms without benchmarking; GPU results are still not bit-exact.
+    /// (and NNPACK for float32 forward passes of batches of 16 or more on CPUs that NNPACK supports, as this one does:
+    /// without it a quick-fidelity ResNet trained 1.6-1.7x slower here, and to other numbers, so results differ between
+    /// hosts with and without NNPACK). Where NNPACK is not supported it is switched off, which changes no result: ATen
+    /// would fall back to its own kernels anyway, but only after printing "Could not initialize NNPACK! Reason:
+    /// Unsupported hardware." to stderr at every convolution (8,925 lines for that ResNet). Deterministic algorithms are
+    /// on, so memory handed out by torch.empty is filled with NaN rather than left as it was: a kernel that read memory it
+    /// never wrote would fail the same way every time. On CUDA the same switch only warns (some CUDA ops have no
+    /// deterministic variant) and cuDNN runs its deterministic algorithms without benchmarking; GPU results are still not
+    /// bit-exact.
     /// </summary>
-    public const string KernelPolicy = "ATen + MKL GEMM, oneDNN off, deterministic algorithms, uninitialised memory filled with NaN";
+    public const string KernelPolicy = "ATen + MKL GEMM, NNPACK where the CPU supports it, oneDNN off, deterministic algorithms, uninitialised memory filled with NaN";
 
     /// <summary>
     /// glibc's mmap threshold in every process that loads libtorch (see <see cref="LibTorchContext.SetMmapThreshold"/>):
@@ -78,6 +83,8 @@ public static class TorchRuntime
             var cuda = torch.cuda.is_available();
             LibTorchContext.SetMmapThreshold(MmapThreshold);
             LibTorchContext.SetOneDnn(false);
+            var nnpack = LibTorchContext.NnpackSupported();
+            LibTorchContext.SetNnpack(nnpack);
             LibTorchContext.SetDeterministicAlgorithms(true, warnOnly: cuda);
             LibTorchContext.SetCudnnDeterministic(true);
             _info = new TorchRuntimeInfo(
@@ -85,7 +92,7 @@ public static class TorchRuntime
                 cuda,
                 torch.get_num_threads(),
                 cuda ? "cuda" : "cpu",
-                KernelPolicy);
+                $"{KernelPolicy} (here: NNPACK {(nnpack ? "on" : "off")})");
             return _info;
         }
     }
@@ -114,6 +121,16 @@ public static class TorchRuntime
         {
             EnsureLoaded();
             return LibTorchContext.OneDnnEnabled();
+        }
+    }
+
+    /// <summary>Whether convolutions may use NNPACK in this process: on where the CPU supports it (<see cref="KernelPolicy"/>).</summary>
+    public static bool NnpackEnabled
+    {
+        get
+        {
+            EnsureLoaded();
+            return LibTorchContext.NnpackEnabled();
         }
     }
 

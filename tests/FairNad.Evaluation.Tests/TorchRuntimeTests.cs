@@ -41,13 +41,14 @@ public sealed class TorchRuntimeTests
     }
 
     [Fact]
-    public void EnsureLoaded_KernelPolicy_OneDnnOffAndUninitialisedMemoryIsNaN()
+    public void EnsureLoaded_KernelPolicy_OneDnnOffNnpackWhereSupportedAndUninitialisedMemoryIsNaN()
     {
         var info = TorchRuntime.EnsureLoaded();
         using var fresh = empty(64);
 
         Assert.False(TorchRuntime.OneDnnEnabled);
-        Assert.Equal(TorchRuntime.KernelPolicy, info.Kernels);
+        Assert.Equal(LibTorchContext.NnpackSupported(), TorchRuntime.NnpackEnabled);
+        Assert.Equal($"{TorchRuntime.KernelPolicy} (here: NNPACK {(TorchRuntime.NnpackEnabled ? "on" : "off")})", info.Kernels);
         Assert.True(fresh.isnan().all().item<bool>(), "torch.empty returned memory that is not filled with NaN: deterministic algorithms are off");
     }
 
