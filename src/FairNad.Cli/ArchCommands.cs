@@ -211,7 +211,7 @@ internal static class ArchCommands
         var shape = string.Join(" x ", logits.shape);
         var compile = compiled == TimeSpan.Zero ? string.Empty : string.Create(Invariant, $", compiled in {compiled.TotalMilliseconds:F0} ms");
         output.WriteLine(string.Create(Invariant,
-            $"{label,-11}{count:N0} parameters (analytic {plan.Analysis.Parameters:N0}){compile}, built in {built.TotalMilliseconds:F0} ms, forward of {batch} in {forward.TotalMilliseconds:F1} ms -> {shape}"));
+            $"{label,-12}{count:N0} parameters (analytic {plan.Analysis.Parameters:N0}){compile}, built in {built.TotalMilliseconds:F0} ms, forward of {batch} in {forward.TotalMilliseconds:F1} ms -> {shape}"));
         return count == plan.Analysis.Parameters ? 0 : 1;
     }
 

@@ -307,6 +307,7 @@ public sealed class SearchSession : IDisposable
             ["torch"] = new JsonObject
             {
                 ["torchSharp"] = TorchRuntime.TorchSharpVersion,
+                ["kernels"] = TorchRuntime.EnsureLoaded().Kernels,
                 ["libtorch"] = TorchRuntime.LibTorchPackage,
                 ["threadsPerCandidate"] = e.Fidelity.Threads,
                 ["device"] = e.Fidelity.Device,

@@ -67,6 +67,12 @@ public sealed record EvaluationResult
 
     public string TorchSharpVersion { get; init; } = string.Empty;
 
+    /// <summary>
+    /// The libtorch kernels that ran (<see cref="TorchRuntime.KernelPolicy"/> and whether NNPACK was on): NNPACK runs only
+    /// on CPUs that support it and rounds differently, so two machines give bit-identical results only with the same kernels.
+    /// </summary>
+    public string? Kernels { get; init; }
+
     public string Device { get; init; } = "cpu";
 
     public int Threads { get; init; }

@@ -348,6 +348,7 @@ public static class Trainer
         Parameters = plan.Analysis.Parameters,
         Macs = plan.Analysis.Macs,
         TorchSharpVersion = info.TorchSharpVersion,
+        Kernels = info.Kernels,
         Device = config.Device,
         Threads = info.Threads,
         BitExact = config.Device == "cpu",
