@@ -43,14 +43,17 @@ public sealed class CiProfileSearchTests : IDisposable
         Assert.Contains(outcome.Candidates, c => c.Parents.Count > 0);
         using (var git = new Repository(_fixture.Root))
         {
-            Assert.Equal(ci.Candidates, git.Refs.Count(r => r.CanonicalName.StartsWith(LineageLayout.BranchPrefix(run), StringComparison.Ordinal)));
+            var branches = git.Refs.FromGlob(LineageLayout.BranchPrefix(run) + "*").Select(r => r.CanonicalName).Order(StringComparer.Ordinal);
+            var expected = outcome.Candidates.Select(c => LineageLayout.CandidateBranch(run, c.Candidate)).Append(LineageLayout.RootBranch(run)).Order(StringComparer.Ordinal);
+            Assert.Equal(expected, branches);
         }
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(outcome.RunDirectory, RunArchive.ManifestFile)))!;
         Assert.Equal("ci", (string?)manifest["experiment"]!["profile"]);
-        Assert.Equal(ci.Hash(), (string?)manifest["experiment"]!["sha256"]);
+        var copy = ExperimentFile.Load(Path.Combine(outcome.RunDirectory, RunArchive.ExperimentCopy));
+        Assert.Equal(("ci", copy.Hash()), (copy.Profile, (string?)manifest["experiment"]!["sha256"]));
+        Assert.Equal((ci with { Evaluation = ci.Evaluation with { Jobs = 1, Isolated = false } }).ToJson(), copy.ToJson());
         Assert.Equal((dataset, "cpu"), ((string?)manifest["dataset"]!["name"], (string?)manifest["torch"]!["device"]));
-        Assert.Equal("ci", ExperimentFile.Load(Path.Combine(outcome.RunDirectory, RunArchive.ExperimentCopy)).Profile);
         Assert.True(watch.Elapsed < TimeSpan.FromMinutes(3), $"the ci profile of {dataset} took {watch.Elapsed} on synthetic data");
     }
 
@@ -109,8 +112,8 @@ public sealed class CiProfileSearchTests : IDisposable
 
     /// <summary>
     /// cifar-100-binary.tar.gz as published (cifar-100-binary/ with train.bin, test.bin and the label-name files), 20
-    /// training and 10 test images per class: the profile's 1,000-image training subset is 10 per class, its 500
-    /// validation images 5 per class of the test half.
+    /// training and 10 test images per class: the profile's 500-image training subset is 5 per class, its 500
+    /// validation images the whole validation half of the test set.
     /// </summary>
     private DataRequirements WriteCifar100()
     {
