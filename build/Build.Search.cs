@@ -10,6 +10,10 @@ internal sealed partial class Build
     [Parameter("Experiment file Search runs (overrides --dataset).")]
     readonly AbsolutePath? Experiment;
 
+    [Parameter("Fidelity preset of the experiment file to run (an entry of its \"profiles\"), e.g. ci: the same search at smoke fidelity on the CPU, as run <name>-<profile>-<strategy>-s<seed>. (--profile is the build's own option for .nuke/parameters.<name>.json; --profile ci sets this to ci.)")]
+    [SearchOption("--profile")]
+    readonly string? ExperimentProfile;
+
     [Parameter("Run only this seed instead of the experiment's seeds.")]
     [SearchOption]
     readonly int? Seed;
@@ -41,6 +45,10 @@ internal sealed partial class Build
     [Parameter("Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets).")]
     [SearchOption("--data-dir")]
     readonly AbsolutePath? DataDirectory;
+
+    [Parameter("Download the dataset (checksummed) when the data directory lacks it, before anything else; cifar10 and cifar100 only (imagenet16-120 needs a manual request).")]
+    [SearchOption("--download-data")]
+    readonly bool? DownloadData;
 
     Target Search => _ => _
         .Description("Runs a search experiment (default: the 3-minute quickstart on the embedded Fashion-MNIST subset): candidates as branches fairnad/<run>/<id>, metrics as notes, results/<run>/.")

@@ -29,6 +29,10 @@ internal static class SearchCommands
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
         var repository = new Option<string>("--repo") { Description = "Git repository that receives the lineage branches and notes.", DefaultValueFactory = _ => "." };
         var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live (default: FAIRNAD_DATA, else ~/.cache/fairnad/datasets)." };
+        var download = new Option<bool>("--download-data")
+        {
+            Description = "Download the dataset (checksummed) when the data directory lacks it, before anything else; cifar10 and cifar100 only (imagenet16-120 needs a manual request).",
+        };
         var tree = new Option<string?>("--tree") { Description = "Attribute-tree file (default: the curated knowledge/attribute-tree.json)." };
         var plain = new Option<bool>("--plain") { Description = "One line per candidate even on a terminal (the default when output is redirected, as in CI)." };
         var command = new Command("search", "Run a search experiment: FairNAD or a baseline, every candidate a lineage commit, resumable.") { experiment, dataset };
@@ -43,7 +47,7 @@ internal static class SearchCommands
             }
         }
 
-        foreach (var option in new Option[] { run, resume, results, repository, dataDirectory, tree, plain })
+        foreach (var option in new Option[] { run, resume, results, repository, dataDirectory, download, tree, plain })
         {
             command.Options.Add(option);
         }
@@ -77,7 +81,7 @@ internal static class SearchCommands
             }
 
             var request = new SearchRequest(path, given, r.GetValue(results)!, r.GetValue(repository)!, r.GetValue(dataDirectory), r.GetValue(run), r.GetValue(resume),
-                EvaluateCommands.Worker, r.GetValue(host), r.GetValue(tree), LlmAllowModelChange: r.GetValue(allowModelChange));
+                EvaluateCommands.Worker, r.GetValue(host), r.GetValue(tree), LlmAllowModelChange: r.GetValue(allowModelChange), DownloadData: r.GetValue(download));
             var live = !r.GetValue(plain) && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             return Run(request, live, output, error);
         });

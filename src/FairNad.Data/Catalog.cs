@@ -138,7 +138,8 @@ public static class DatasetCatalog
                 }
 
                 var source = Directory.Exists(folder) ? folder : File.Exists(archive) ? archive
-                    : throw new DataUnavailableException($"{dataset}: place {official.FileName} (or its extracted folder) in {dataDirectory}, or run `fairnad data download {dataset}` ({official.Url})");
+                    : throw new DataUnavailableException(
+                        $"{dataset}: place {official.FileName} from {official.Url} (or the folder it extracts to, {Path.GetFileName(folder)}/) in {dataDirectory}, or run `fairnad data download {dataset}`");
                 if (source == archive)
                 {
                     VerifyChecksum(archive, official, dataset, expect);
@@ -187,7 +188,8 @@ public static class DatasetCatalog
             "fashion-mnist" => (FashionMnistFiles, Path.Combine(dataDirectory, "fashion-mnist")),
             "cifar10" => ((IReadOnlyList<RemoteFile>)[Cifar10], dataDirectory),
             "cifar100" => ([Cifar100], dataDirectory),
-            "imagenet16-120" => throw new DataUnavailableException($"imagenet16-120 cannot be downloaded automatically: place train_data_batch_1..10 and val_data in {Path.Combine(dataDirectory, "imagenet16")}"),
+            "imagenet16-120" => throw new DataUnavailableException(
+                $"imagenet16-120 cannot be downloaded automatically: ImageNet's terms require a request per user (https://image-net.org/download-images, 'Downsampled ImageNet 16x16', Chrabaszcz et al. 2017); place train_data_batch_1..10 and val_data in {Path.Combine(dataDirectory, "imagenet16")}"),
             _ => throw new DataUnavailableException($"unknown dataset '{dataset}'; known: {string.Join(", ", Names)}"),
         };
         foreach (var path in new[] { dataDirectory, folder }.Distinct().Where(File.Exists))

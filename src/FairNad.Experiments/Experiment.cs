@@ -39,6 +39,10 @@ public sealed record EvaluationOptions(int Jobs, bool Isolated, double TimeoutSe
 /// A versioned experiment file (experiments/*.json). Everything a run depends on is here, so the file plus the harness
 /// commit determine the run; its canonical form is hashed into the manifest and committed in the lineage root.
 /// </summary>
+/// <param name="Profile">
+/// The fidelity preset of the file's "profiles" table this experiment was made with (e.g. ci), or null for the file as
+/// written. It names the run, so a preset's run never shares a folder or branches with the real run.
+/// </param>
 public sealed record Experiment(
     int Schema,
     string Name,
@@ -57,7 +61,8 @@ public sealed record Experiment(
     MutationMix Mutation,
     IReadOnlyList<int> Seeds,
     LlmOptions Llm,
-    EvaluationOptions Evaluation)
+    EvaluationOptions Evaluation,
+    string? Profile = null)
 {
     public const int CurrentSchema = 1;
 
@@ -86,7 +91,9 @@ public sealed record Experiment(
     public IReadOnlyList<string> DisabledMutations => Choice.DisabledMutations;
 
     /// <summary>The name of the run of this experiment with <paramref name="seed"/>.</summary>
-    public string RunName(int seed) => string.Create(CultureInfo.InvariantCulture, $"{Name}-{Strategy}-s{seed}");
+    public string RunName(int seed) => Profile is null
+        ? string.Create(CultureInfo.InvariantCulture, $"{Name}-{Strategy}-s{seed}")
+        : string.Create(CultureInfo.InvariantCulture, $"{Name}-{Profile}-{Strategy}-s{seed}");
 
     /// <summary>
     /// The experiment as the lineage root commits it: execution settings that cannot change any result are normalised
@@ -111,6 +118,13 @@ public sealed record Experiment(
             w.WriteStartObject();
             w.WriteNumber("schema", Schema);
             w.WriteString("name", Name);
+
+            // Written only when set, so an experiment without a profile keeps the hash (and lineage commits) it always had.
+            if (Profile is not null)
+            {
+                w.WriteString("profile", Profile);
+            }
+
             w.WriteString("description", Description);
             w.WriteString("dataset", Dataset);
             w.WriteStartObject("fidelity");
@@ -207,6 +221,8 @@ public sealed record Experiment(
         ("schema", () => Schema != CurrentSchema ? $"{Schema} is not {CurrentSchema}" : null),
         ("name", () => Name.Length == 0 || !Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
             ? "use letters, digits, '-', '_' and '.' only (it becomes part of run and branch names)" : null),
+        ("profile", () => Profile is { } profile && !ExperimentFile.IsProfileName(profile)
+            ? $"'{profile}': use letters, digits, '-' and '_' only (it becomes part of run and branch names)" : null),
         ("dataset", () => !DatasetCatalog.Names.Contains(Dataset) ? $"'{Dataset}' is not one of {string.Join(", ", DatasetCatalog.Names)}" : null),
         ("fidelity", () => Fidelity.ToConfig(0).Problem()),
         ("parameterBudget", () => ParameterBudget < 1000 ? "must be at least 1000" : null),

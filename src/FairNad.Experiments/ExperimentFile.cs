@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using FairNad.Search;
 
 namespace FairNad.Experiments;
@@ -12,8 +13,21 @@ public static class ExperimentFile
     /// <summary>The experiment shipped for each dataset: experiments/&lt;dataset&gt;.json.</summary>
     public static string ForDataset(string repositoryRoot, string dataset) => Path.Combine(repositoryRoot, "experiments", $"{dataset}.json");
 
-    /// <exception cref="ExperimentException">the file is missing, malformed or invalid.</exception>
-    public static Experiment Load(string path)
+    /// <summary>
+    /// The fields a profile (an entry of the file's "profiles" table) may set. Dataset, strategy, mutation mix and cost
+    /// objective are left out on purpose: a profile changes how much is spent (fidelity, budget, seeds, LLM use, workers),
+    /// never what is searched, so its run exercises the same search as the file.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ProfileFields =
+        ["description", "fidelity", "parameterBudget", "references", "population", "tournament", "batch", "budget", "seeds", "llm", "evaluation"];
+
+    /// <summary>Whether <paramref name="name"/> can name a profile: it becomes part of run folders and git refs.</summary>
+    public static bool IsProfileName(string name) =>
+        name.Length is > 0 and <= 32 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
+    /// <summary>The experiment in <paramref name="path"/>, with its profile <paramref name="profile"/> applied when given.</summary>
+    /// <exception cref="ExperimentException">the file is missing, malformed or invalid, or has no such profile.</exception>
+    public static Experiment Load(string path, string? profile = null)
     {
         if (Directory.Exists(path))
         {
@@ -25,26 +39,137 @@ public static class ExperimentFile
             throw new ExperimentException($"{path}: no such experiment file");
         }
 
-        return Read(File.ReadAllText(path), path);
+        return Read(File.ReadAllText(path), path, profile);
     }
 
-    /// <exception cref="ExperimentException">the text is malformed or invalid; the message names <paramref name="source"/> and the field.</exception>
-    public static Experiment Read(string json, string source)
+    /// <summary>
+    /// Reads an experiment. With <paramref name="profile"/>, that entry of the file's "profiles" table is merged over the
+    /// file first (objects field by field, anything else replaced) and the result is read and validated like a file of its
+    /// own. Every profile is checked on every read, asked for or not, so a broken preset fails where it is written.
+    /// </summary>
+    /// <exception cref="ExperimentException">the text is malformed or invalid, or has no such profile; the message names <paramref name="source"/> and the field.</exception>
+    public static Experiment Read(string json, string source, string? profile = null)
     {
-        JsonDocument document;
+        var file = Parse(json, source);
+        var table = file["profiles"]?.DeepClone();
+        file.Remove("profiles");
+
+        // The file's own fields first: a problem there is reported as the file's, not as that of each profile that inherits it.
+        var experiment = ReadFields(file, source);
+        var profiles = Profiles(file, table, source);
+        var presets = profiles.ToDictionary(p => p.Key, p => ReadFields(Merge(file, p.Key, p.Value), $"{source} (profile {p.Key})"));
+        if (profile is null)
+        {
+            return experiment;
+        }
+
+        return presets.TryGetValue(profile, out var chosen) ? chosen : throw new ExperimentException(presets.Count == 0
+            ? $"{source}: no profile '{profile}': the file has no \"profiles\" table"
+            : $"{source}: no profile '{profile}'; the file's profiles are {string.Join(", ", presets.Keys)}");
+    }
+
+    private static JsonObject Parse(string json, string source)
+    {
+        JsonNode? root;
         try
         {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {
             throw new ExperimentException($"{source}: not valid JSON ({e.Message})");
         }
 
-        using (document)
+        if (root is not JsonObject file)
+        {
+            throw new ExperimentException($"{source}: the file must be a JSON object");
+        }
+
+        try
+        {
+            // A JsonObject reads its fields lazily: counting them now reports a field given twice here, as bad JSON.
+            _ = file.Count;
+            return file;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ExperimentException($"{source}: not valid JSON ({e.Message})");
+        }
+    }
+
+    /// <summary>The file's profiles by name, each checked to set only <see cref="ProfileFields"/>.</summary>
+    private static Dictionary<string, JsonObject> Profiles(JsonObject file, JsonNode? node, string source)
+    {
+        var result = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        if (node is null)
+        {
+            return result;
+        }
+
+        if (node is not JsonObject table)
+        {
+            throw new ExperimentException($"{source}: profiles: must be an object of named presets, e.g. {{\"ci\": {{\"fidelity\": {{\"epochs\": 1}}}}}}");
+        }
+
+        if (file.ContainsKey("profile"))
+        {
+            throw new ExperimentException($"{source}: profile: a file with \"profiles\" must not name an applied profile itself (--profile applies one)");
+        }
+
+        foreach (var (name, value) in table)
+        {
+            if (!IsProfileName(name))
+            {
+                throw new ExperimentException($"{source}: profiles.{name}: use 1 to 32 letters, digits, '-' and '_' in a profile name (it becomes part of run and branch names)");
+            }
+
+            if (value is not JsonObject preset)
+            {
+                throw new ExperimentException($"{source}: profiles.{name}: must be an object of the fields it changes");
+            }
+
+            foreach (var field in preset.Select(p => p.Key).Where(k => !ProfileFields.Contains(k)))
+            {
+                throw new ExperimentException(
+                    $"{source}: profiles.{name}.{field}: a profile may set only {string.Join(", ", ProfileFields)}; it keeps the file's dataset, strategy and mutation, so its run is the same search");
+            }
+
+            result[name] = preset;
+        }
+
+        return result;
+    }
+
+    /// <summary>The file with <paramref name="preset"/> laid over it, objects merged field by field, and the profile's name recorded.</summary>
+    private static JsonObject Merge(JsonObject file, string name, JsonObject preset)
+    {
+        static void Over(JsonObject target, JsonObject source)
+        {
+            foreach (var (key, value) in source)
+            {
+                if (value is JsonObject inner && target[key] is JsonObject existing)
+                {
+                    Over(existing, inner);
+                }
+                else
+                {
+                    target[key] = value?.DeepClone();
+                }
+            }
+        }
+
+        var merged = (JsonObject)file.DeepClone();
+        Over(merged, preset);
+        merged["profile"] = name;
+        return merged;
+    }
+
+    private static Experiment ReadFields(JsonObject file, string source)
+    {
+        using (var document = JsonDocument.Parse(file.ToJsonString()))
         {
             var r = new Fields(document.RootElement, source, "");
-            r.Only("schema", "name", "description", "dataset", "fidelity", "parameterBudget", "costObjective", "references", "population", "tournament",
+            r.Only("schema", "name", "profile", "description", "dataset", "fidelity", "parameterBudget", "costObjective", "references", "population", "tournament",
                 "batch", "budget", "strategy", "mutation", "seeds", "llm", "evaluation");
             var f = r.Object("fidelity");
             f.Only("epochs", "batchSize", "learningRate", "trainSubset", "validationSubset", "augment", "latencyRepeats", "threads", "device");
@@ -76,7 +201,8 @@ public static class ExperimentFile
                 r.Ints("seeds"),
                 new LlmOptions(l.Text("mode", "off"), l.Text("model", FairNad.Llm.LlmSettings.DefaultModel), l.Int("maxAttempts", 3), l.OptionalNumber("timeoutSeconds"), l.OptionalInt("contextLength"),
                     l.OptionalNumber("stallTimeoutSeconds")),
-                new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192)));
+                new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192)),
+                r.OptionalText("profile"));
             return Validated(experiment, source);
         }
     }
@@ -147,6 +273,8 @@ public static class ExperimentFile
             null => throw Error(name, "missing"),
             _ => throw Error(name, "must be a string"),
         };
+
+        public string? OptionalText(string name) => Get(name) is null ? null : Text(name);
 
         public IReadOnlyList<string> Texts(string name, IReadOnlyList<string> fallback) => Get(name) switch
         {

@@ -8,11 +8,13 @@ namespace FairNad.Experiments;
 /// (--llm-timeout) is an execution setting, not a change of the experiment: it is not applied to the recorded experiment,
 /// and it holds on --resume too, where it outranks the experiment's llm.timeoutSeconds.
 /// <see cref="LlmStallTimeout"/> (--llm-stall-timeout) is one too, and outranks the experiment's llm.stallTimeoutSeconds the same way.
+/// <see cref="Profile"/> (--profile) is applied when the file is read (<see cref="ExperimentFile.Load"/>), before the
+/// other values, so each of them still outranks the profile's.
 /// </remarks>
 public sealed record ExperimentOverrides(
     int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
     int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null,
-    int? LlmContextLength = null, double? LlmStallTimeout = null)
+    int? LlmContextLength = null, double? LlmStallTimeout = null, string? Profile = null)
 {
     public Experiment Apply(Experiment e) => e with
     {
@@ -38,6 +40,8 @@ public static class ExperimentOptions
     /// <summary>Every override option, in the order `fairnad search --help` lists them.</summary>
     public static IReadOnlyList<ExperimentOption> All { get; } =
     [
+        new ExperimentOption<string?>("--profile", "Fidelity preset of the experiment file to run (an entry of its \"profiles\"), e.g. ci: the same search at smoke fidelity on the CPU, as run <name>-<profile>-<strategy>-s<seed>.",
+            (o, v) => o with { Profile = v }),
         new ExperimentOption<int?>("--seed", "Run only this seed instead of the experiment's seeds.",
             (o, v) => o with { Seed = v }),
         new ExperimentOption<int?>("--candidates", "Candidate budget of the search (evaluated candidates; duplicates are not counted).",

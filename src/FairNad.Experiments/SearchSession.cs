@@ -25,6 +25,13 @@ namespace FairNad.Experiments;
 /// <param name="RecordedExperimentPath">The experiment's path as a recorded run named it (reproduction keeps it, so commits match).</param>
 /// <param name="Evaluator">Replaces the experiment's evaluator (tests use a table-like evaluator to run the loop in milliseconds).</param>
 /// <param name="LlmAllowModelChange">Go on when the server's model differs from the one the run's transcripts were recorded with (--llm-allow-model-change).</param>
+/// <param name="DownloadData">Download the dataset (checksummed) when the data directory lacks it, before anything else is done (--download-data).</param>
+/// <param name="DataHttp">The client that downloads use (default: a new one); tests pass one that cannot reach the servers.</param>
+/// <param name="DataRequirements">
+/// Test-only: the record counts the dataset files must have, checksums waived, so a test can run a search on small files
+/// written in the real formats. The command line never sets it; with isolated workers (which load the data themselves,
+/// to the official requirements) it is refused.
+/// </param>
 public sealed record SearchRequest(
     string? ExperimentPath,
     ExperimentOverrides Overrides,
@@ -39,7 +46,10 @@ public sealed record SearchRequest(
     Func<Experiment, ICandidateEvaluator>? Evaluator = null,
     string? RecordedExperimentPath = null,
     FairNad.Llm.LlmRetryPolicy? LlmRetry = null,
-    bool LlmAllowModelChange = false);
+    bool LlmAllowModelChange = false,
+    bool DownloadData = false,
+    HttpClient? DataHttp = null,
+    DataRequirements? DataRequirements = null);
 
 /// <summary>
 /// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
@@ -131,6 +141,20 @@ public sealed class SearchSession : IDisposable
             throw new ExperimentException($"{archive.Directory} already holds run '{run}'; continue it with --resume {run}, or name a new run with --run");
         }
 
+        // The device and the data are checked (and the data fetched) before anything is written: a run that cannot start
+        // leaves no folder behind, and CI learns what to place where before any work.
+        try
+        {
+            TorchRuntime.Device(effective.Fidelity.Device);
+        }
+        catch (DeviceUnavailableException e)
+        {
+            throw new ExperimentException($"{experimentPath}: fidelity.device: {e.Message}");
+        }
+
+        log($"run {run}: {experimentPath}{(effective.Profile is { } profile ? $" (profile {profile})" : string.Empty)}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
+        var splits = await LoadDataAsync(request, effective.Dataset, log, cancel).ConfigureAwait(false);
+        log($"data {splits.Source}");
         Directory.CreateDirectory(archive.Directory);
         Own(RunLock.Acquire(archive.Directory, run));
         if (!resume && archive.HoldsRun)
@@ -152,18 +176,6 @@ public sealed class SearchSession : IDisposable
         }
 
         var config = effective.Fidelity.ToConfig(seed);
-        try
-        {
-            TorchRuntime.Device(effective.Fidelity.Device);
-        }
-        catch (DeviceUnavailableException e)
-        {
-            throw new ExperimentException($"{experimentPath}: fidelity.device: {e.Message}");
-        }
-
-        log($"run {run}: {experimentPath}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
-        var splits = DatasetCatalog.Load(effective.Dataset, DatasetCatalog.DataDirectory(request.DataDirectory));
-        log($"data {splits.Source}");
         var evaluator = Own(Evaluator(request, effective, config, archive, splits, log));
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, log, cancel).ConfigureAwait(false)) : null;
@@ -181,12 +193,57 @@ public sealed class SearchSession : IDisposable
     }
 
     /// <summary>
+    /// The dataset's splits, its files checked (record counts, and checksums of official downloads). When the data
+    /// directory lacks them and <see cref="SearchRequest.DownloadData"/> is set, a downloadable dataset is fetched first;
+    /// a download that fails ends the run with the placement instructions, as a missing dataset does.
+    /// </summary>
+    /// <exception cref="DataUnavailableException">the data is not there (and was not or could not be downloaded); the message says what to place where.</exception>
+    private static async Task<DatasetSplits> LoadDataAsync(SearchRequest request, string dataset, Action<string> log, CancellationToken cancel)
+    {
+        var directory = DatasetCatalog.DataDirectory(request.DataDirectory);
+        try
+        {
+            return DatasetCatalog.Load(dataset, directory, requirements: request.DataRequirements);
+        }
+        catch (DataUnavailableException missing) when (request.DownloadData)
+        {
+            log($"data {dataset} is not in {directory}: downloading it");
+            var http = request.DataHttp ?? new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
+            try
+            {
+                foreach (var path in await DatasetCatalog.DownloadAsync(dataset, directory, http, cancel: cancel).ConfigureAwait(false))
+                {
+                    log($"data verified {path}");
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or DataFormatException or IOException && !cancel.IsCancellationRequested)
+            {
+                throw new DataUnavailableException($"{dataset}: the download failed ({e.Message}). {missing.Message}");
+            }
+            finally
+            {
+                if (request.DataHttp is null)
+                {
+                    http.Dispose();
+                }
+            }
+
+            return DatasetCatalog.Load(dataset, directory, requirements: request.DataRequirements);
+        }
+    }
+
+    /// <summary>
     /// The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never
     /// recorded), then the trainer: isolated workers, this process, or the request's stand-in.
     /// </summary>
     private static ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log)
     {
         var budget = (long)effective.Evaluation.MemoryMb << 20;
+        if (request.DataRequirements is not null && request.Evaluator is null && effective.Evaluation.Isolated)
+        {
+            throw new ExperimentException("test data requirements need in-process evaluation: isolated workers load the data to the official requirements");
+        }
+
         var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
             ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
                 new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory)
@@ -212,11 +269,17 @@ public sealed class SearchSession : IDisposable
             }
 
             var recorded = archive.ReadExperiment();
+            if (request.Overrides.Profile is { } profile && profile != recorded.Profile)
+            {
+                throw new ExperimentException(
+                    $"--profile {profile}: run '{resume}' was recorded {(recorded.Profile is null ? "without a profile" : $"with profile {recorded.Profile}")}; a resume continues the recorded experiment, so leave --profile out");
+            }
+
             return (recorded, archive.RecordedExperimentPath(), [(recorded.Seeds[0], resume)]);
         }
 
         var path = request.ExperimentPath ?? throw new ExperimentException("no experiment: pass --experiment <file> or --dataset <name>");
-        var experiment = ExperimentFile.Validated(request.Overrides.Apply(ExperimentFile.Load(path)), $"{path} (with the options given)");
+        var experiment = ExperimentFile.Validated(request.Overrides.Apply(ExperimentFile.Load(path, request.Overrides.Profile)), $"{path} (with the options given)");
         var relative = request.RecordedExperimentPath ?? RepositoryRelative(path, request.RepositoryPath);
         var runs = experiment.Seeds.Select(seed => (seed, request.RunName is { } name
             ? experiment.Seeds.Count == 1 ? name : $"{name}-s{seed}"
@@ -296,7 +359,7 @@ public sealed class SearchSession : IDisposable
             ["run"] = run,
             ["seed"] = seed,
             ["strategy"] = e.Strategy,
-            ["experiment"] = new JsonObject { ["path"] = experimentPath, ["name"] = e.Name, ["sha256"] = e.Hash(), ["copy"] = ExperimentCopy },
+            ["experiment"] = ExperimentEntry(e, experimentPath),
             ["harness"] = Harness(repository),
             ["runtime"] = new JsonObject
             {
@@ -345,6 +408,20 @@ public sealed class SearchSession : IDisposable
                 ["realised"] = tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0),
             },
         });
+    }
+
+    /// <summary>The manifest's experiment entry; "profile" only for a profile's run, so other manifests keep their form.</summary>
+    private static JsonObject ExperimentEntry(Experiment e, string experimentPath)
+    {
+        var entry = new JsonObject { ["path"] = experimentPath, ["name"] = e.Name };
+        if (e.Profile is { } profile)
+        {
+            entry["profile"] = profile;
+        }
+
+        entry["sha256"] = e.Hash();
+        entry["copy"] = ExperimentCopy;
+        return entry;
     }
 
     private static JsonObject Harness(string repository)

@@ -50,6 +50,39 @@ public sealed class SearchCommandTests : IDisposable
         Assert.Contains($"{path}: population: must be at least 2", error, StringComparison.Ordinal);
     }
 
+    /// <summary>The tiny experiment with two profiles, on <paramref name="dataset"/>.</summary>
+    private string WithProfiles(string dataset = "fashion-mnist")
+    {
+        var path = Path.Combine(_directory, "profiled.json");
+        File.WriteAllText(path, Tiny[..Tiny.LastIndexOf('}')].Replace("fashion-mnist", dataset, StringComparison.Ordinal)
+            + ", \"profiles\": { \"ci\": { \"budget\": { \"candidates\": 2 } }, \"smoke\": { \"fidelity\": { \"epochs\": 1 } } } }");
+        return path;
+    }
+
+    [Fact]
+    public void Search_UnknownProfile_ExitsTwoListingTheFilesProfiles()
+    {
+        var path = WithProfiles();
+
+        var (code, _, error) = Run("search", "--experiment", path, "--profile", "nightly", "--results", Path.Combine(_directory, "results"), "--repo", _directory);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{path}: no profile 'nightly'; the file's profiles are ci, smoke", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Search_ProfileDataAbsent_ExitsTwoWithPlacementInstructionsBeforeAnyWork()
+    {
+        var path = WithProfiles("cifar100");
+        var data = Directory.CreateDirectory(Path.Combine(_directory, "data")).FullName;
+
+        var (code, _, error) = Run("search", "--experiment", path, "--profile", "ci", "--data-dir", data, "--results", Path.Combine(_directory, "results"), "--repo", _directory);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"cifar100: place cifar-100-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz (or the folder it extracts to, cifar-100-binary/) in {data}", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_directory, "results", "cli-ci-fairnad-s3")), "a run that cannot start must leave no run folder");
+    }
+
     [Fact]
     public void Report_NoSuchRun_ExitsTwoNamingTheFolder()
     {
