@@ -67,7 +67,7 @@ public sealed class OperatorArguments(IReadOnlyList<Shape> inputs, int blockWidt
 /// <summary>
 /// An operator of the library, the one place that defines it: parameters, arity, and <see cref="Apply"/>, its shape
 /// rule, cost and layer call. Its TorchSharp implementation is the layer factory the call names, bound in
-/// <c>FairNad.Evaluation.Modules.LayerFactory</c>; see "Adding an operator" in the README.
+/// <c>FairNad.Evaluation.Modules.LayerFactory</c>; see "Adding an operator" in docs/architectures.md.
 /// </summary>
 /// <param name="Saved">
 /// What training keeps of one application, from its arguments and output shape, following its layer implementation. A

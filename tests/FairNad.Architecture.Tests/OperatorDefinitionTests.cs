@@ -42,7 +42,7 @@ public sealed class OperatorDefinitionTests
     }
 
     /// <summary>
-    /// The walk-through of "Adding an operator" (README): a definition written here, outside the library, is all the
+    /// The walk-through of "Adding an operator" (docs/architectures.md): a definition written here, outside the library, is all the
     /// analysis, the planner, the code writer and the training-memory estimate need; it reuses the <c>Conv</c> layer, so no layer implementation is new.
     /// </summary>
     [Fact]
