@@ -237,8 +237,9 @@ internal static class BenchCommands
     /// `fairnad bench overhead`, in one run and side by side: per candidate, the bare training loop in this process (the
     /// same model, data and steps) against the whole harness in a fresh worker process per candidate (cold: process start,
     /// libtorch load, data preparation, build, training, test accuracy, latency, result document) and on a warm worker
-    /// (the same minus what the worker keeps between jobs). First at a tiny fidelity, where training is next to nothing,
-    /// so harness minus loop is the fixed cost per candidate; then at <paramref name="config"/>, the overhead in percent.
+    /// (the same minus what the worker keeps between jobs). First at a tiny fidelity, three rounds, against the same job
+    /// in this process on prepared data (training, test accuracy, latency): harness minus that is the fixed cost per
+    /// candidate; then at <paramref name="config"/>, against the bare training loop: the overhead in percent.
     /// The warm worker is started and given one job before anything is timed: its start is paid once per worker, not
     /// per candidate.
     /// </summary>
@@ -248,20 +249,32 @@ internal static class BenchCommands
         var directory = Directory.CreateTempSubdirectory("fairnad-overhead-").FullName;
         var limits = new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromHours(1), 16L << 30);
         var tiny = config with { Epochs = 1, TrainSubset = 100, ValidationSubset = 100, LatencyRepeats = 1 };
+        const int rounds = 3;
         var failed = 0;
         try
         {
             using var warm = new FairNad.Experiments.WarmProcessExecutor(EvaluateCommands.Worker, 1);
             var jobs = 0;
-            (double Loop, double Cold, double Warm, FairNad.Evaluation.Training.EvaluationResult Result)? Measure(ArchitectureSpec spec, FairNad.Evaluation.Training.TrainingConfig at)
+            // The baseline: the bare training loop, or (fixed cost) the whole of what a worker does for a job once its data
+            // is prepared (training, test accuracy, latency), in this process; harness minus that is what isolation costs.
+            (double Loop, double Cold, double Warm, FairNad.Evaluation.Training.EvaluationResult ColdResult, FairNad.Evaluation.Training.EvaluationResult Result)? Measure(ArchitectureSpec spec, FairNad.Evaluation.Training.TrainingConfig at, bool wholeJob)
             {
                 double loop;
                 string? loopFailure;
                 using (var data = FairNad.Evaluation.Training.TensorData.Prepare(splits, at))
                 {
                     TorchRuntime.Configure(at.Threads, at.Seed);
-                    using var model = new InterpretedNetwork(NetworkPlanner.Plan(spec));
-                    (_, _, loopFailure, loop, _) = FairNad.Evaluation.Training.Trainer.Train(model, data, at);
+                    if (wholeJob)
+                    {
+                        var watch0 = Stopwatch.StartNew();
+                        var inProcess = FairNad.Evaluation.Training.Trainer.Evaluate(spec, data, at);
+                        (loop, loopFailure) = (watch0.Elapsed.TotalSeconds, inProcess.Status == "ok" ? null : inProcess.FailureMessage);
+                    }
+                    else
+                    {
+                        using var model = new InterpretedNetwork(NetworkPlanner.Plan(spec));
+                        (_, _, loopFailure, loop, _) = FairNad.Evaluation.Training.Trainer.Train(model, data, at);
+                    }
                 }
 
                 var watch = Stopwatch.StartNew();
@@ -282,7 +295,7 @@ internal static class BenchCommands
                     return null;
                 }
 
-                return (loop, coldSeconds, warmSeconds, warmResult);
+                return (loop, coldSeconds, warmSeconds, cold, warmResult);
             }
 
             log.WriteLine("starting the warm worker (not timed)");
@@ -294,45 +307,52 @@ internal static class BenchCommands
             }
 
             output.WriteLine(string.Create(Invariant, $"data        {splits.Source}"));
-            output.WriteLine(string.Create(Invariant, $"fixed cost per candidate: tiny fidelity ({tiny.Epochs} epoch, {tiny.TrainSubset} images, {tiny.Threads} thread(s)); fixed = harness - loop"));
-            output.WriteLine($"{"candidate",-14} {"loop s",8} {"cold s",8} {"warm s",8} {"cold fixed s",13} {"warm fixed s",13}");
-            double coldFixed = 0, warmFixed = 0;
+            output.WriteLine(string.Create(Invariant,
+                $"fixed cost per candidate: tiny fidelity ({tiny.Epochs} epoch, {tiny.TrainSubset} images, {tiny.Threads} thread(s)), {rounds} round(s); job s = the same job in this process on prepared data (train, test, latency); fixed = harness - job"));
+            output.WriteLine($"{"candidate",-14} {"job s",8} {"cold s",8} {"warm s",8} {"cold fixed s",13} {"warm fixed s",13}");
+            double coldFixed = 0, warmFixed = 0, coldTotal = 0, warmTotal = 0;
             var fixedCount = 0;
-            foreach (var spec in specs)
+            for (var round = 0; round < rounds; round++)
             {
-                if (Measure(spec, tiny) is not { } m)
+                foreach (var spec in specs)
                 {
-                    continue;
-                }
+                    if (Measure(spec, tiny, wholeJob: true) is not { } m)
+                    {
+                        continue;
+                    }
 
-                (coldFixed, warmFixed, fixedCount) = (coldFixed + m.Cold - m.Loop, warmFixed + m.Warm - m.Loop, fixedCount + 1);
-                output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {m.Loop,8:F2} {m.Cold,8:F2} {m.Warm,8:F2} {m.Cold - m.Loop,13:F2} {m.Warm - m.Loop,13:F2}"));
+                    (coldFixed, warmFixed, fixedCount) = (coldFixed + m.Cold - m.Loop, warmFixed + m.Warm - m.Loop, fixedCount + 1);
+                    (coldTotal, warmTotal) = (coldTotal + m.Cold, warmTotal + m.Warm);
+                    output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {m.Loop,8:F2} {m.Cold,8:F2} {m.Warm,8:F2} {m.Cold - m.Loop,13:F2} {m.Warm - m.Loop,13:F2}"));
+                }
             }
 
             if (fixedCount > 0)
             {
                 output.WriteLine(string.Create(Invariant,
-                    $"mean fixed  cold {coldFixed / fixedCount:F2} s, warm {warmFixed / fixedCount:F2} s per candidate: warm is {coldFixed / Math.Max(warmFixed, 1e-3):F1}x less"));
+                    $"mean fixed  cold {coldFixed / fixedCount:F2} s, warm {warmFixed / fixedCount:F2} s per candidate; harness per tiny candidate cold {coldTotal / fixedCount:F2} s, warm {warmTotal / fixedCount:F2} s (cold / warm x{coldTotal / warmTotal:F2})"));
             }
 
-            output.WriteLine(string.Create(Invariant, $"overhead: {config.Epochs} epoch(s), {config.TrainSubset} images, batch {config.BatchSize}, {config.Threads} thread(s); ratio = harness / loop"));
-            output.WriteLine($"{"candidate",-14} {"loop s",8} {"cold s",8} {"warm s",8} {"cold ratio",11} {"warm ratio",11} {"in-worker train s",18}");
-            double loops = 0, colds = 0, warms = 0;
+            output.WriteLine(string.Create(Invariant,
+                $"overhead: {config.Epochs} epoch(s), {config.TrainSubset} images, batch {config.BatchSize}, {config.Threads} thread(s); ratio = harness / loop; outside = (harness - the worker's own training time) / that time, within one measurement, so machine load between measurements cancels"));
+            output.WriteLine($"{"candidate",-14} {"loop s",8} {"cold s",8} {"warm s",8} {"cold ratio",11} {"warm ratio",11} {"train s in cold",16} {"in warm",8} {"cold outside",13} {"warm outside",13}");
+            double loops = 0, colds = 0, warms = 0, coldTrains = 0, warmTrains = 0;
             foreach (var spec in specs)
             {
-                if (Measure(spec, config) is not { } m)
+                if (Measure(spec, config, wholeJob: false) is not { } m)
                 {
                     continue;
                 }
 
                 (loops, colds, warms) = (loops + m.Loop, colds + m.Cold, warms + m.Warm);
-                output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {m.Loop,8:F1} {m.Cold,8:F1} {m.Warm,8:F1} {m.Cold / m.Loop,11:F3} {m.Warm / m.Loop,11:F3} {m.Result.TrainSeconds,18:F1}"));
+                (coldTrains, warmTrains) = (coldTrains + m.ColdResult.TrainSeconds, warmTrains + m.Result.TrainSeconds);
+                output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {m.Loop,8:F1} {m.Cold,8:F1} {m.Warm,8:F1} {m.Cold / m.Loop,11:F3} {m.Warm / m.Loop,11:F3} {m.ColdResult.TrainSeconds,16:F1} {m.Result.TrainSeconds,8:F1} {(m.Cold / m.ColdResult.TrainSeconds) - 1,13:P1} {(m.Warm / m.Result.TrainSeconds) - 1,13:P1}"));
             }
 
             if (loops > 0)
             {
                 output.WriteLine(string.Create(Invariant,
-                    $"total       loop {loops:F1} s, cold {colds:F1} s (overhead {((colds / loops) - 1) * 100:F1}%), warm {warms:F1} s (overhead {((warms / loops) - 1) * 100:F1}%){(failed > 0 ? $" ({failed} measurement(s) failed and are not counted)" : string.Empty)}"));
+                    $"total       loop {loops:F1} s, cold {colds:F1} s (overhead {((colds / loops) - 1) * 100:F1}%; outside training {((colds / coldTrains) - 1) * 100:F1}%), warm {warms:F1} s (overhead {((warms / loops) - 1) * 100:F1}%; outside training {((warms / warmTrains) - 1) * 100:F1}%){(failed > 0 ? $" ({failed} measurement(s) failed and are not counted)" : string.Empty)}"));
             }
 
             output.WriteLine($"warm worker processes started: {warm.WorkersStarted}");
