@@ -36,7 +36,7 @@ internal sealed partial class Build
             "--sample", ProxySample.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     Target BenchmarkOverhead => _ => _
-        .Description("Harness wall time per candidate (isolated worker) versus the bare training loop of the same model and data, at the quick fidelity.")
+        .Description("Fixed cost per candidate and harness overhead against the bare training loop of the same model and data, for fresh (cold) and warm worker processes side by side, at the quick fidelity.")
         .DependsOn(Restore)
         .Executes(() => Fairnad("bench", "overhead"));
 

@@ -234,52 +234,128 @@ internal static class BenchCommands
     }
 
     /// <summary>
-    /// `fairnad bench overhead`: per candidate, the harness's wall time (isolated worker: start, data, build, train,
-    /// test, latency, result document) against the bare training loop of the same model, data and steps in this process.
+    /// `fairnad bench overhead`, in one run and side by side: per candidate, the bare training loop in this process (the
+    /// same model, data and steps) against the whole harness in a fresh worker process per candidate (cold: process start,
+    /// libtorch load, data preparation, build, training, test accuracy, latency, result document) and on a warm worker
+    /// (the same minus what the worker keeps between jobs). First at a tiny fidelity, three rounds, against the same job
+    /// in this process on prepared data (training, test accuracy, latency): harness minus that is the fixed cost per
+    /// candidate; then at <paramref name="config"/>, against the bare training loop: the overhead in percent.
+    /// The warm worker is started and given one job before anything is timed: its start is paid once per worker, not
+    /// per candidate.
     /// </summary>
     public static int Overhead(IReadOnlyList<ArchitectureSpec> specs, FairNad.Evaluation.Training.TrainingConfig config, TextWriter output, TextWriter log)
     {
         var splits = FairNad.Data.DatasetCatalog.Load("fashion-mnist", FairNad.Data.DatasetCatalog.DataDirectory());
         var directory = Directory.CreateTempSubdirectory("fairnad-overhead-").FullName;
-        output.WriteLine(string.Create(Invariant, $"fidelity    {config.Epochs} epochs, {config.TrainSubset} images, batch {config.BatchSize}, {config.Threads} thread(s); {splits.Source}"));
-        output.WriteLine($"{"candidate",-14} {"loop s",8} {"harness s",10} {"ratio",7} {"in-worker train s",18}");
-        double loops = 0, harnesses = 0;
+        var limits = new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromHours(1), 16L << 30);
+        var tiny = config with { Epochs = 1, TrainSubset = 100, ValidationSubset = 100, LatencyRepeats = 1 };
+        const int rounds = 3;
         var failed = 0;
         try
         {
-            foreach (var spec in specs)
+            using var warm = new FairNad.Experiments.WarmProcessExecutor(EvaluateCommands.Worker, 1);
+            var jobs = 0;
+            // The baseline: the bare training loop, or (fixed cost) the whole of what a worker does for a job once its data
+            // is prepared (training, test accuracy, latency), in this process; harness minus that is what isolation costs.
+            (double Loop, double Cold, double Warm, FairNad.Evaluation.Training.EvaluationResult ColdResult, FairNad.Evaluation.Training.EvaluationResult Result)? Measure(ArchitectureSpec spec, FairNad.Evaluation.Training.TrainingConfig at, bool wholeJob)
             {
-                using (var data = FairNad.Evaluation.Training.TensorData.Prepare(splits, config))
+                double loop;
+                string? loopFailure;
+                using (var data = FairNad.Evaluation.Training.TensorData.Prepare(splits, at))
                 {
-                    TorchRuntime.Configure(config.Threads, config.Seed);
-                    using var model = new InterpretedNetwork(NetworkPlanner.Plan(spec));
-                    var (_, _, loopFailure, loop, _) = FairNad.Evaluation.Training.Trainer.Train(model, data, config);
-
-                    var watch = Stopwatch.StartNew();
-                    EvaluateCommands.Isolated([spec], "fashion-mnist", null, config, 1,
-                        new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromHours(1), 16L << 30), directory, TextWriter.Null, log);
-                    var harness = watch.Elapsed.TotalSeconds;
-                    var result = FairNad.Evaluation.Training.EvaluationResult.Parse(File.ReadAllText(Path.Combine(directory, $"{spec.Id}.json")), spec.Id);
-                    if (loopFailure is not null || result.Status != "ok")
+                    TorchRuntime.Configure(at.Threads, at.Seed);
+                    if (wholeJob)
                     {
-                        // A run that stopped early took less time: comparing it would report a fake (even negative) overhead.
-                        failed++;
-                        output.WriteLine(string.Create(Invariant,
-                            $"{spec.Id[..12],-14} not compared: {(loopFailure is not null ? $"the bare loop failed ({loopFailure})" : $"the worker failed ({result.FailureCategory}: {result.FailureMessage})")}"));
+                        var watch0 = Stopwatch.StartNew();
+                        var inProcess = FairNad.Evaluation.Training.Trainer.Evaluate(spec, data, at);
+                        (loop, loopFailure) = (watch0.Elapsed.TotalSeconds, inProcess.Status == "ok" ? null : inProcess.FailureMessage);
+                    }
+                    else
+                    {
+                        using var model = new InterpretedNetwork(NetworkPlanner.Plan(spec));
+                        (_, _, loopFailure, loop, _) = FairNad.Evaluation.Training.Trainer.Train(model, data, at);
+                    }
+                }
+
+                var watch = Stopwatch.StartNew();
+                var coldJob = EvaluateCommands.Worker.EvaluateJob(spec, "fashion-mnist", null, at, Path.Combine(directory, $"{++jobs}", $"{spec.Id}.json"));
+                var cold = FairNad.Evaluation.Isolation.WorkerPool.Run(coldJob, limits);
+                var coldSeconds = watch.Elapsed.TotalSeconds;
+                watch.Restart();
+                var warmResult = warm.RunAsync(EvaluateCommands.Worker.EvaluateJob(spec, "fashion-mnist", null, at, Path.Combine(directory, $"{++jobs}", $"{spec.Id}.json")), limits).GetAwaiter().GetResult();
+                var warmSeconds = watch.Elapsed.TotalSeconds;
+                if (loopFailure is not null || cold.Status != "ok" || warmResult.Status != "ok")
+                {
+                    // A run that stopped early took less time: comparing it would report a fake (even negative) overhead.
+                    failed++;
+                    var reason = loopFailure is not null ? $"the bare loop failed ({loopFailure})"
+                        : cold.Status != "ok" ? $"the cold worker failed ({cold.FailureCategory}: {cold.FailureMessage})"
+                        : $"the warm worker failed ({warmResult.FailureCategory}: {warmResult.FailureMessage})";
+                    output.WriteLine($"{spec.Id[..12],-14} not compared: {reason}");
+                    return null;
+                }
+
+                return (loop, coldSeconds, warmSeconds, cold, warmResult);
+            }
+
+            log.WriteLine("starting the warm worker (not timed)");
+            var warmUp = warm.RunAsync(EvaluateCommands.Worker.EvaluateJob(specs[0], "fashion-mnist", null, tiny, Path.Combine(directory, "warm-up", $"{specs[0].Id}.json")), limits).GetAwaiter().GetResult();
+            if (warmUp.Status != "ok")
+            {
+                output.WriteLine($"the warm worker did not start: {warmUp.FailureCategory}: {warmUp.FailureMessage}");
+                return 1;
+            }
+
+            output.WriteLine(string.Create(Invariant, $"data        {splits.Source}"));
+            output.WriteLine(string.Create(Invariant,
+                $"fixed cost per candidate: tiny fidelity ({tiny.Epochs} epoch, {tiny.TrainSubset} images, {tiny.Threads} thread(s)), {rounds} round(s); job s = the same job in this process on prepared data (train, test, latency); fixed = harness - job"));
+            output.WriteLine($"{"candidate",-14} {"job s",8} {"cold s",8} {"warm s",8} {"cold fixed s",13} {"warm fixed s",13}");
+            double coldFixed = 0, warmFixed = 0, coldTotal = 0, warmTotal = 0;
+            var fixedCount = 0;
+            for (var round = 0; round < rounds; round++)
+            {
+                foreach (var spec in specs)
+                {
+                    if (Measure(spec, tiny, wholeJob: true) is not { } m)
+                    {
                         continue;
                     }
 
-                    loops += loop;
-                    harnesses += harness;
-                    output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {loop,8:F1} {harness,10:F1} {harness / loop,7:F3} {result.TrainSeconds,18:F1}"));
+                    (coldFixed, warmFixed, fixedCount) = (coldFixed + m.Cold - m.Loop, warmFixed + m.Warm - m.Loop, fixedCount + 1);
+                    (coldTotal, warmTotal) = (coldTotal + m.Cold, warmTotal + m.Warm);
+                    output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {m.Loop,8:F2} {m.Cold,8:F2} {m.Warm,8:F2} {m.Cold - m.Loop,13:F2} {m.Warm - m.Loop,13:F2}"));
                 }
+            }
+
+            if (fixedCount > 0)
+            {
+                output.WriteLine(string.Create(Invariant,
+                    $"mean fixed  cold {coldFixed / fixedCount:F2} s, warm {warmFixed / fixedCount:F2} s per candidate; harness per tiny candidate cold {coldTotal / fixedCount:F2} s, warm {warmTotal / fixedCount:F2} s (cold / warm x{coldTotal / warmTotal:F2})"));
+            }
+
+            output.WriteLine(string.Create(Invariant,
+                $"overhead: {config.Epochs} epoch(s), {config.TrainSubset} images, batch {config.BatchSize}, {config.Threads} thread(s); ratio = harness / loop; outside = (harness - the worker's own training time) / that time, within one measurement, so machine load between measurements cancels"));
+            output.WriteLine($"{"candidate",-14} {"loop s",8} {"cold s",8} {"warm s",8} {"cold ratio",11} {"warm ratio",11} {"train s in cold",16} {"in warm",8} {"cold outside",13} {"warm outside",13}");
+            double loops = 0, colds = 0, warms = 0, coldTrains = 0, warmTrains = 0;
+            foreach (var spec in specs)
+            {
+                if (Measure(spec, config, wholeJob: false) is not { } m)
+                {
+                    continue;
+                }
+
+                (loops, colds, warms) = (loops + m.Loop, colds + m.Cold, warms + m.Warm);
+                (coldTrains, warmTrains) = (coldTrains + m.ColdResult.TrainSeconds, warmTrains + m.Result.TrainSeconds);
+                output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {m.Loop,8:F1} {m.Cold,8:F1} {m.Warm,8:F1} {m.Cold / m.Loop,11:F3} {m.Warm / m.Loop,11:F3} {m.ColdResult.TrainSeconds,16:F1} {m.Result.TrainSeconds,8:F1} {(m.Cold / m.ColdResult.TrainSeconds) - 1,13:P1} {(m.Warm / m.Result.TrainSeconds) - 1,13:P1}"));
             }
 
             if (loops > 0)
             {
-                output.WriteLine(string.Create(Invariant, $"total       loop {loops:F1} s, harness {harnesses:F1} s: overhead {((harnesses / loops) - 1) * 100:F1}%{(failed > 0 ? $" ({failed} candidate(s) failed and are not counted)" : string.Empty)}"));
+                output.WriteLine(string.Create(Invariant,
+                    $"total       loop {loops:F1} s, cold {colds:F1} s (overhead {((colds / loops) - 1) * 100:F1}%; outside training {((colds / coldTrains) - 1) * 100:F1}%), warm {warms:F1} s (overhead {((warms / loops) - 1) * 100:F1}%; outside training {((warms / warmTrains) - 1) * 100:F1}%){(failed > 0 ? $" ({failed} measurement(s) failed and are not counted)" : string.Empty)}"));
             }
 
+            output.WriteLine($"warm worker processes started: {warm.WorkersStarted}");
             return failed == 0 ? 0 : 1;
         }
         finally

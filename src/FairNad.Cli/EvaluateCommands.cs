@@ -1,6 +1,8 @@
 using System.Globalization;
 using FairNad.Architecture;
 using FairNad.Data;
+using FairNad.Evaluation;
+using FairNad.Evaluation.Isolation;
 using FairNad.Evaluation.Training;
 
 namespace FairNad.Cli;
@@ -8,11 +10,15 @@ namespace FairNad.Cli;
 /// <summary>`fairnad evaluate`: train and measure one candidate, here or in an isolated worker process.</summary>
 internal static class EvaluateCommands
 {
+    /// <summary>The crash point (<see cref="CrashPoints"/>) a worker reaches as it starts a job, cold or warm.</summary>
+    public const string WorkerJobPoint = "worker-job";
+
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
     /// <summary>Trains in this process and writes the result document; exit 0 when trained, 1 when the candidate failed.</summary>
     public static int InProcess(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string? outPath, bool quiet, TextWriter output, TextWriter log)
     {
+        CrashPoints.Reach(WorkerJobPoint);
         var splits = DatasetCatalog.Load(dataset, DatasetCatalog.DataDirectory(dataDirectory));
         if (!quiet)
         {
@@ -29,6 +35,71 @@ internal static class EvaluateCommands
 
         Print(result, output);
         return result.Status == "ok" ? 0 : 1;
+    }
+
+    /// <summary>
+    /// `fairnad worker`: a warm worker (<see cref="WarmWorkerPool"/>). Reads one <see cref="WorkerRequest"/> per line until
+    /// its input ends, and for each trains exactly as `fairnad evaluate --out` does in a fresh process, writes the result
+    /// document atomically and answers one line. libtorch is loaded once and the data prepared once per dataset and
+    /// preparation (the config fields that decide the tensors); before each job everything process-wide that training
+    /// reads is put back (<see cref="TorchRuntime.ResetForJob"/>: kernel switches, gradient mode, threads, seed), and after
+    /// it unreferenced tensors and free heap pages are released. Candidates are built by the interpreter
+    /// (<see cref="FairNad.Evaluation.Modules.InterpretedNetwork"/>), so nothing is compiled or loaded per job. An
+    /// exception ends the worker with the exit code a cold worker would have, so the parent classifies it the same way.
+    /// </summary>
+    public static int Serve(TextReader input, TextWriter answers, TextWriter log)
+    {
+        TorchRuntime.EnsureLoaded();
+        (string Key, DatasetSplits Splits)? loaded = null;
+        (string Key, TensorData Data)? prepared = null;
+        try
+        {
+            while (input.ReadLine() is { } line)
+            {
+                if (line.Length == 0)
+                {
+                    continue;
+                }
+
+                var request = WorkerRequest.Parse(line);
+                CrashPoints.Reach(WorkerJobPoint);
+                var config = TrainingConfig.Parse(File.ReadAllText(request.Config), request.Config);
+                var spec = ArchitectureSource.Resolve(request.Spec, request.Dataset);
+                TorchRuntime.ResetForJob(config.Threads, config.Seed);
+                MemoryModel.ResetPeakResidentBytes();
+                var directory = DatasetCatalog.DataDirectory(request.DataDirectory);
+                var dataKey = $"{request.Dataset}\n{directory}";
+                if (loaded?.Key != dataKey)
+                {
+                    prepared?.Data.Dispose();
+                    prepared = null;
+                    loaded = (dataKey, DatasetCatalog.Load(request.Dataset, directory));
+                }
+
+                // Everything TensorData.Prepare reads of the config: the subsets (and the seed that draws them), the
+                // resolution, the device, and the threads that its normalisation statistics are reduced with.
+                var preparationKey = string.Create(Invariant, $"{config.TrainSubset}|{config.ValidationSubset}|{config.Resolution}|{config.Seed}|{config.Threads}|{config.Device}");
+                if (prepared?.Key != preparationKey)
+                {
+                    prepared?.Data.Dispose();
+                    prepared = null;
+                    prepared = (preparationKey, TensorData.Prepare(loaded.Value.Splits, config));
+                }
+
+                var result = Trainer.Evaluate(spec, prepared.Value.Data, config);
+                result.WriteAtomically(request.Out);
+                TorchRuntime.ReleaseFreedMemory();
+                answers.WriteLine($"{WarmWorkerPool.DoneMarker} {result.CandidateId}");
+                answers.Flush();
+            }
+        }
+        finally
+        {
+            prepared?.Data.Dispose();
+        }
+
+        log.Flush();
+        return 0;
     }
 
     public static void Print(EvaluationResult r, TextWriter output)

@@ -165,10 +165,15 @@ public static class Program
         var candidates = new Option<string[]>("--candidates") { Description = "Reference architectures to time.", DefaultValueFactory = _ => ["resnet", "mobilenetv2"], AllowMultipleArgumentsPerToken = true };
         var overheadParams = new Option<long>("--params") { Description = "Width-scale each to this many parameters.", DefaultValueFactory = _ => 100_000 };
         overheadParams.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<long>()));
-        var overhead = new Command("overhead", "Harness wall time per candidate (isolated worker) versus the bare training loop, at the quick fidelity.") { candidates, overheadParams };
+        var overheadEpochs = new Option<int?>("--epochs") { Description = "Epochs of the overhead comparison (default the quick fidelity's 3); the fixed cost is measured at 1 epoch on 100 images." };
+        overheadEpochs.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<int?>() ?? 1));
+        var overhead = new Command("overhead", "Fixed cost per candidate and harness overhead against the bare training loop, for fresh (cold) and warm worker processes side by side, at the quick fidelity.")
+        {
+            candidates, overheadParams, overheadEpochs,
+        };
         overhead.SetAction(r => BenchCommands.Overhead(
             r.GetValue(candidates)!.Select(c => Scaling.ToBudget(ArchitectureSource.Resolve(c, "fashion-mnist"), c, r.GetValue(overheadParams)).Spec).ToList(),
-            FairNad.Evaluation.Training.TrainingConfig.Quick, output, error));
+            FairNad.Evaluation.Training.TrainingConfig.Quick with { Epochs = r.GetValue(overheadEpochs) ?? FairNad.Evaluation.Training.TrainingConfig.Quick.Epochs }, output, error));
         var nb201Seeds = new Option<int>("--seeds") { Description = "Seeds per strategy (0..N-1).", DefaultValueFactory = _ => 100 };
         var nb201Budgets = new Option<int[]>("--budgets") { Description = "Query budgets to report.", DefaultValueFactory = _ => [25, 50, 100, 200, 400], AllowMultipleArgumentsPerToken = true };
         var nb201Strategies = new Option<string[]>("--strategies") { Description = "Strategies: " + string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Benchmark.AllStrategies], AllowMultipleArgumentsPerToken = true };
@@ -212,7 +217,12 @@ public static class Program
         memory.SetAction(r => BenchCommands.Memory(r.GetValue(memoryBudgets)!, r.GetValue(memoryBatches)!, output, error));
         var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201, determinism, determinismReplica, memory };
 
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
+        var worker = new Command("worker", "(internal) A warm evaluation worker: one job (JSON) per line on standard input, one line per finished job on standard output.")
+        {
+            Hidden = true,
+        };
+        worker.SetAction(_ => EvaluateCommands.Serve(Console.In, output, error));
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), worker, KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
     }
 
     /// <summary>A parameter budget below 1 is a usage error naming the option.</summary>

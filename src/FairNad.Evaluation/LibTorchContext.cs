@@ -87,6 +87,15 @@ internal static partial class LibTorchContext
             : throw new InvalidOperationException($"mallopt(M_MMAP_THRESHOLD, {bytes}) failed");
     }
 
+    /// <summary>Returns the free pages of glibc's heaps to the system (malloc_trim(0)); a no-op elsewhere.</summary>
+    public static void TrimHeap()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            _ = MallocTrim(0);
+        }
+    }
+
     private const int MmapThreshold = -3;
 
     private const int NnpStatusSuccess = 0;
@@ -142,6 +151,9 @@ internal static partial class LibTorchContext
 
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int Mallopt(int parameter, int value);
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int SetEnv(string name, string value, int overwrite);

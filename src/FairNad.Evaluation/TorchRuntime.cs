@@ -82,11 +82,8 @@ public static class TorchRuntime
 
             var cuda = torch.cuda.is_available();
             LibTorchContext.SetMmapThreshold(MmapThreshold);
-            LibTorchContext.SetOneDnn(false);
             var nnpack = LibTorchContext.NnpackSupported();
-            LibTorchContext.SetNnpack(nnpack);
-            LibTorchContext.SetDeterministicAlgorithms(true, warnOnly: cuda);
-            LibTorchContext.SetCudnnDeterministic(true);
+            ApplyKernelPolicy(cuda, nnpack);
             _info = new TorchRuntimeInfo(
                 typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
                 cuda,
@@ -112,6 +109,45 @@ public static class TorchRuntime
             _info = _info! with { Threads = torch.get_num_threads() };
             return _info;
         }
+    }
+
+    /// <summary>
+    /// Puts back everything process-wide that a candidate's training reads, before the next job of a warm worker: the
+    /// kernel switches of <see cref="KernelPolicy"/> (nothing in the harness changes them, but a job must not depend on
+    /// that), gradient mode on (a job that ended inside no_grad would leave it off), then the thread count and the seed
+    /// (<see cref="Configure"/>). With this, a job sees the process as a fresh worker would.
+    /// </summary>
+    public static TorchRuntimeInfo ResetForJob(int threads, long seed)
+    {
+        var info = EnsureLoaded();
+        lock (Gate)
+        {
+            ApplyKernelPolicy(info.CudaAvailable, LibTorchContext.NnpackSupported());
+            torch.set_grad_enabled(true);
+        }
+
+        return Configure(threads, seed);
+    }
+
+    /// <summary>
+    /// Frees what a finished job left behind: tensors no longer referenced (their finalizers release native memory) and
+    /// glibc's free heap pages (malloc_trim), so a warm worker's resident memory between jobs is what it really keeps
+    /// (the runtime, libtorch and cached data) and the recycle rule (<see cref="Isolation.WarmWorkerPool"/>) sees that.
+    /// </summary>
+    public static void ReleaseFreedMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        LibTorchContext.TrimHeap();
+    }
+
+    private static void ApplyKernelPolicy(bool cuda, bool nnpack)
+    {
+        LibTorchContext.SetOneDnn(false);
+        LibTorchContext.SetNnpack(nnpack);
+        LibTorchContext.SetDeterministicAlgorithms(true, warnOnly: cuda);
+        LibTorchContext.SetCudnnDeterministic(true);
     }
 
     /// <summary>Whether oneDNN kernels are enabled in this process (false under <see cref="KernelPolicy"/>).</summary>

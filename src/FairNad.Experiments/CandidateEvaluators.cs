@@ -41,6 +41,23 @@ public sealed class LocalProcessExecutor : IWorkerExecutor
         Task.Run(() => WorkerPool.Run(job, limits, cancel), cancel);
 }
 
+/// <summary>
+/// Jobs on warm child processes of this one (`fairnad worker`, <see cref="WarmWorkerPool"/>): at most
+/// <paramref name="workers"/> alive, each replaced by a fresh one after any failure of its own and when it holds too much
+/// memory, so a retry always runs on a fresh worker.
+/// </summary>
+public sealed class WarmProcessExecutor(WorkerCommand command, int workers) : IWorkerExecutor, IDisposable
+{
+    private readonly WarmWorkerPool _pool = new(command.FileName, command.ServeArguments, workers);
+
+    /// <summary>Worker processes started so far.</summary>
+    public int WorkersStarted => _pool.WorkersStarted;
+
+    public Task<EvaluationResult> RunAsync(WorkerJob job, WorkerLimits limits, CancellationToken cancel = default) => _pool.RunAsync(job, limits, cancel);
+
+    public void Dispose() => _pool.Dispose();
+}
+
 /// <summary>How to start `fairnad evaluate` in a child process: the program and the arguments before the command.</summary>
 public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix)
 {
@@ -51,8 +68,11 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
         return Path.GetFileNameWithoutExtension(process) == "dotnet" ? new(process, [assemblyPath]) : new(process, []);
     }
 
+    /// <summary>The arguments that start a warm worker (`fairnad worker`).</summary>
+    public IReadOnlyList<string> ServeArguments => [.. Prefix, "worker"];
+
     /// <summary>
-    /// The job that trains <paramref name="spec"/> in a worker: the spec and the full training config go to files beside
+    /// The job that trains <paramref name="spec"/> in a worker (cold: its command line; warm: its request line): the spec and the full training config go to files beside
     /// the result, so the worker trains exactly this config (no knob is lost on a command line).
     /// </summary>
     public WorkerJob EvaluateJob(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string resultPath, string? runDirectory = null)
@@ -71,7 +91,8 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
             arguments.AddRange(["--data-dir", Path.GetFullPath(dataDirectory)]);
         }
 
-        return new WorkerJob(spec.Id, dataset, config, FileName, arguments, result, runDirectory);
+        var request = new WorkerRequest(specPath, dataset, dataDirectory is null ? null : Path.GetFullPath(dataDirectory), configPath, result);
+        return new WorkerJob(spec.Id, dataset, config, FileName, arguments, result, runDirectory, Request: request);
     }
 }
 
@@ -81,22 +102,21 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
 /// <paramref name="workDirectory"/>, and the result comes back as a value. Workers of a run carry
 /// <paramref name="runDirectory"/> in their environment, so a resumed run can end any left behind.
 /// </summary>
-/// <param name="executor">Where the worker runs; default a local child process.</param>
+/// <param name="executor">Where the worker runs; default a local child process started fresh per candidate. The evaluator disposes it when it is disposable.</param>
 public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, string? dataDirectory, TrainingConfig config, WorkerLimits limits, int jobs,
     string workDirectory, string? runDirectory = null, IWorkerExecutor? executor = null) : ICandidateEvaluator
 {
     private readonly IWorkerExecutor _executor = executor ?? LocalProcessExecutor.Instance;
 
-    public string Description => $"{jobs} isolated worker(s) x {config.Threads} thread(s), timeout {limits.Timeout.TotalSeconds:0} s, memory cap {limits.MemoryBytes >> 20} MiB";
+    public string Description => $"{jobs} isolated {(_executor is WarmProcessExecutor ? "warm" : "fresh-per-candidate")} worker(s) x {config.Threads} thread(s), timeout {limits.Timeout.TotalSeconds:0} s, memory cap {limits.MemoryBytes >> 20} MiB" +
+        (_executor is WarmProcessExecutor ? $", recycled above {WarmWorkerPool.RecycleBytes(limits) >> 20} MiB resident" : string.Empty);
 
     public int Parallelism => jobs;
 
     public Task<EvaluationResult> EvaluateAsync(ArchitectureSpec spec, CancellationToken cancel = default) =>
         _executor.RunAsync(command.EvaluateJob(spec, dataset, dataDirectory, config, Path.Combine(workDirectory, $"{spec.Id}.json"), runDirectory), limits, cancel);
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => (_executor as IDisposable)?.Dispose();
 }
 
 /// <summary>

@@ -33,7 +33,12 @@ public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, doub
 }
 
 /// <summary>Where candidates are trained: worker processes (isolated) or this process, how many at once, and the limits of one.</summary>
-public sealed record EvaluationOptions(int Jobs, bool Isolated, double TimeoutSeconds, int MemoryMb);
+/// <param name="WarmWorkers">
+/// Isolated workers stay alive from candidate to candidate (libtorch and the data loaded once per worker; see
+/// <see cref="FairNad.Evaluation.Isolation.WarmWorkerPool"/>); false starts a fresh process per candidate. An execution
+/// setting: it cannot change a result, so it is left out of the lineage, and written to the file only when false.
+/// </param>
+public sealed record EvaluationOptions(int Jobs, bool Isolated, double TimeoutSeconds, int MemoryMb, bool WarmWorkers = true);
 
 /// <summary>
 /// A versioned experiment file (experiments/*.json). Everything a run depends on is here, so the file plus the harness
@@ -97,14 +102,14 @@ public sealed record Experiment(
 
     /// <summary>
     /// The experiment as the lineage root commits it: execution settings that cannot change any result are normalised
-    /// (how many workers and whether isolated, since batches are fixed; live, auto or replay LLM, since they give the same
+    /// (how many workers, whether isolated and whether warm, since batches are fixed; live, auto or replay LLM, since they give the same
     /// answers), so the same search gives the same commit ids however it was executed.
     /// </summary>
     public string LineageJson(int seed) => (this with
     {
         Seeds = [seed],
         Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto", TimeoutSeconds = null, StallTimeoutSeconds = null },
-        Evaluation = Evaluation with { Jobs = 1, Isolated = true },
+        Evaluation = Evaluation with { Jobs = 1, Isolated = true, WarmWorkers = true },
     }).ToJson();
 
     public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ToJson())));
@@ -193,6 +198,11 @@ public sealed record Experiment(
             w.WriteBoolean("isolated", Evaluation.Isolated);
             w.WriteNumber("timeoutSeconds", Evaluation.TimeoutSeconds);
             w.WriteNumber("memoryMb", Evaluation.MemoryMb);
+            if (!Evaluation.WarmWorkers)
+            {
+                // Only when not the default, so experiments that do not set it keep their text and hash.
+                w.WriteBoolean("warmWorkers", false);
+            }
             w.WriteEndObject();
             w.WriteEndObject();
         }

@@ -180,7 +180,7 @@ public static class ExperimentFile
             var l = r.Object("llm", optional: true);
             l.Only("mode", "model", "maxAttempts", "timeoutSeconds", "contextLength", "stallTimeoutSeconds");
             var e = r.Object("evaluation", optional: true);
-            e.Only("jobs", "isolated", "timeoutSeconds", "memoryMb");
+            e.Only("jobs", "isolated", "timeoutSeconds", "memoryMb", "warmWorkers");
             var experiment = new Experiment(
                 r.Int("schema"),
                 r.Text("name"),
@@ -201,7 +201,7 @@ public static class ExperimentFile
                 r.Ints("seeds"),
                 new LlmOptions(l.Text("mode", "off"), l.Text("model", FairNad.Llm.LlmSettings.DefaultModel), l.Int("maxAttempts", 3), l.OptionalNumber("timeoutSeconds"), l.OptionalInt("contextLength"),
                     l.OptionalNumber("stallTimeoutSeconds")),
-                new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192)),
+                new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192), e.Flag("warmWorkers", true)),
                 r.OptionalText("profile"));
             return Validated(experiment, source);
         }

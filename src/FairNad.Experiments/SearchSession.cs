@@ -234,7 +234,7 @@ public sealed class SearchSession : IDisposable
 
     /// <summary>
     /// The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never
-    /// recorded), then the trainer: isolated workers, this process, or the request's stand-in.
+    /// recorded), then the trainer: isolated workers (warm unless the experiment says otherwise), this process, or the request's stand-in.
     /// </summary>
     private static ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log)
     {
@@ -246,7 +246,8 @@ public sealed class SearchSession : IDisposable
 
         var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
             ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
-                new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory)
+                new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory,
+                effective.Evaluation.WarmWorkers ? new WarmProcessExecutor(request.Worker, effective.Evaluation.Jobs) : null)
             : new InProcessEvaluator(effective.Dataset, splits, config));
         return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
             splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);

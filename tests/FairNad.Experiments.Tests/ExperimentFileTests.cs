@@ -67,6 +67,24 @@ public sealed class ExperimentFileTests
     }
 
     [Fact]
+    public void Read_WarmWorkersFalse_RoundTripsStaysOutOfTheLineageAndTheDefaultIsWrittenNowhere()
+    {
+        var plain = ExperimentFile.Read(Quickstart, "q.json");
+        var json = plain.ToJson().Replace("\"evaluation\": {", "\"evaluation\": {\n    \"warmWorkers\": false,", StringComparison.Ordinal);
+
+        var cold = ExperimentFile.Read(json, "q.json");
+        var explicitDefault = ExperimentFile.Read(json.Replace("\"warmWorkers\": false", "\"warmWorkers\": true", StringComparison.Ordinal), "q.json");
+
+        Assert.Equal((true, false), (plain.Evaluation.WarmWorkers, cold.Evaluation.WarmWorkers));
+        Assert.Equal(cold.ToJson(), ExperimentFile.Read(cold.ToJson(), "round trip").ToJson());
+        Assert.Contains("\"warmWorkers\": false", cold.ToJson(), StringComparison.Ordinal);
+        // An execution setting: the same commits either way; and experiments that do not set it keep their text and hash.
+        Assert.Equal(plain.LineageJson(0), cold.LineageJson(0));
+        Assert.DoesNotContain("warmWorkers", plain.ToJson(), StringComparison.Ordinal);
+        Assert.Equal(plain.Hash(), explicitDefault.Hash());
+    }
+
+    [Fact]
     public void Read_UnknownField_NamesFileAndField()
     {
         var json = Quickstart.Replace("\"population\"", "\"populaton\"", StringComparison.Ordinal);

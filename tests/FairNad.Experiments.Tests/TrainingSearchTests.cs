@@ -115,6 +115,18 @@ public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) 
         AssertSameRun(loaded);
     }
 
+    /// <summary>A fresh worker process per candidate (the cold executor) and warm workers give the same run.</summary>
+    [Fact]
+    public void Run_WithColdWorkers_SameCandidatesCommitsMetricsAndFilesAsWarm()
+    {
+        Assert.True(Isolated.Evaluation.WarmWorkers, "the uninterrupted run is expected to use warm workers (the default)");
+        _fixture.Write(Isolated with { Evaluation = Isolated.Evaluation with { WarmWorkers = false } });
+
+        var cold = SearchFixture.Run(_fixture.Request(train: true)).Single();
+
+        AssertSameRun(cold);
+    }
+
     private void AssertSameRun(SearchOutcome run)
     {
         var expected = SearchFixture.Fingerprint(uninterrupted.Outcome.Candidates);

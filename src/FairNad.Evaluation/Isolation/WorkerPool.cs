@@ -16,8 +16,45 @@ public sealed record WorkerLimits(TimeSpan Timeout, long MemoryBytes)
 /// </summary>
 /// <param name="RunDirectory">The run the worker works for, in its environment, so a resumed run can find workers left behind.</param>
 /// <param name="Environment">Extra environment variables of the worker.</param>
+/// <param name="Request">The same job as one line for a warm worker (<see cref="WarmWorkerPool"/>); null when only a fresh process can run it.</param>
 public sealed record WorkerJob(string CandidateId, string Dataset, TrainingConfig Config, string FileName, IReadOnlyList<string> Arguments, string ResultPath, string? RunDirectory = null,
-    IReadOnlyDictionary<string, string>? Environment = null);
+    IReadOnlyDictionary<string, string>? Environment = null, WorkerRequest? Request = null);
+
+/// <summary>
+/// One job of a warm worker's protocol (`fairnad worker`), sent as one JSON line on its standard input: the files a cold
+/// worker would get on its command line. The worker writes the result document to <see cref="Out"/> atomically, as
+/// `fairnad evaluate --out` does, then answers one line (<see cref="WarmWorkerPool.DoneMarker"/> and the candidate id).
+/// </summary>
+/// <param name="Spec">The spec file.</param>
+/// <param name="Dataset">The dataset's name.</param>
+/// <param name="DataDirectory">Where datasets live; null for the default.</param>
+/// <param name="Config">The training config document.</param>
+/// <param name="Out">Where the result document goes.</param>
+public sealed record WorkerRequest(string Spec, string Dataset, string? DataDirectory, string Config, string Out)
+{
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>The request as one line (no newline inside: JSON escapes them).</summary>
+    public string ToLine() => System.Text.Json.JsonSerializer.Serialize(this, Json);
+
+    /// <exception cref="FormatException">the line is not a request.</exception>
+    public static WorkerRequest Parse(string line)
+    {
+        try
+        {
+            var request = System.Text.Json.JsonSerializer.Deserialize<WorkerRequest>(line, Json);
+            return request is { Spec: not null, Dataset: not null, Config: not null, Out: not null } ? request : throw new FormatException($"not a worker request: {line}");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new FormatException($"not a worker request ({e.Message}): {line}", e);
+        }
+    }
+}
 
 /// <summary>
 /// Runs candidates in child processes so that a crash, a native fault, running out of memory or running too long ends
@@ -30,7 +67,7 @@ public sealed record WorkerJob(string CandidateId, string Dataset, TrainingConfi
 /// </summary>
 public static class WorkerPool
 {
-    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
+    internal static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
 
     /// <summary>libtorch threads per worker so that workers x threads does not exceed the cores.</summary>
     public static int ThreadsPerWorker(int workers, int? cores = null) => Math.Max(1, (cores ?? Environment.ProcessorCount) / Math.Max(1, workers));
@@ -121,32 +158,43 @@ public static class WorkerPool
             process.WaitForExit(); // drains the redirected streams
             if (File.Exists(job.ResultPath))
             {
-                try
-                {
-                    return EvaluationResult.Parse(File.ReadAllText(job.ResultPath), job.ResultPath);
-                }
-                catch (FormatException e)
-                {
-                    return Fail(job, FailureCategories.WorkerFailure, $"the worker wrote an unreadable result: {e.Message}");
-                }
+                return ReadResult(job);
             }
 
-            var code = process.ExitCode;
-            var signal = code > 128 && code < 160 ? code - 128 : 0;
-            var reason = signal > 0
-                ? $"the worker was killed by signal {SignalName(signal)} ({signal})"
-                : $"the worker exited with code {code} without a result";
-            // SIGKILL, SIGTERM, SIGINT and SIGHUP come from outside the worker (the kernel's OOM killer, a user, a closed
-            // terminal): the machine's doing, not the candidate's. Other signals and exits are faults of the worker itself.
-            var fault = signal is 9 or 15 or 2 or 1 ? FailureCategories.Killed : FailureCategories.Crash;
-            return Fail(job, fault, $"{reason}; stderr: {stderr}".TrimEnd(' ', ';', ':'));
+            return Exited(job, process.ExitCode, stderr.ToString());
         }
     }
 
-    private static EvaluationResult Fail(WorkerJob job, string category, string message) =>
+    /// <summary>The failure of a worker that ended during <paramref name="job"/> without a result, from its exit code.</summary>
+    internal static EvaluationResult Exited(WorkerJob job, int code, string stderr)
+    {
+        var signal = code > 128 && code < 160 ? code - 128 : 0;
+        var reason = signal > 0
+            ? $"the worker was killed by signal {SignalName(signal)} ({signal})"
+            : $"the worker exited with code {code} without a result";
+        // SIGKILL, SIGTERM, SIGINT and SIGHUP come from outside the worker (the kernel's OOM killer, a user, a closed
+        // terminal): the machine's doing, not the candidate's. Other signals and exits are faults of the worker itself.
+        var fault = signal is 9 or 15 or 2 or 1 ? FailureCategories.Killed : FailureCategories.Crash;
+        return Fail(job, fault, $"{reason}; stderr: {stderr}".TrimEnd(' ', ';', ':'));
+    }
+
+    /// <summary>The result document the worker wrote for <paramref name="job"/>; an unreadable one is a failure of the worker.</summary>
+    internal static EvaluationResult ReadResult(WorkerJob job)
+    {
+        try
+        {
+            return EvaluationResult.Parse(File.ReadAllText(job.ResultPath), job.ResultPath);
+        }
+        catch (FormatException e)
+        {
+            return Fail(job, FailureCategories.WorkerFailure, $"the worker wrote an unreadable result: {e.Message}");
+        }
+    }
+
+    internal static EvaluationResult Fail(WorkerJob job, string category, string message) =>
         EvaluationResult.Failure(job.CandidateId, job.Dataset, job.Config, category, message);
 
-    private static long ResidentBytes(Process process)
+    internal static long ResidentBytes(Process process)
     {
         try
         {
@@ -174,7 +222,7 @@ public static class WorkerPool
     };
 
     /// <summary>The last few KiB of a stream's lines.</summary>
-    private sealed class Tail(int capacity)
+    internal sealed class Tail(int capacity)
     {
         private readonly StringBuilder _text = new();
         private readonly Lock _gate = new();
@@ -193,6 +241,14 @@ public static class WorkerPool
                 {
                     _text.Remove(0, _text.Length - capacity);
                 }
+            }
+        }
+
+        public void Clear()
+        {
+            lock (_gate)
+            {
+                _text.Clear();
             }
         }
 

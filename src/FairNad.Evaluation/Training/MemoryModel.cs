@@ -87,6 +87,23 @@ public static class MemoryModel
         ? string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F1} GiB")
         : string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F0} MiB");
 
+    /// <summary>
+    /// Starts this process's peak resident set (VmHWM) over from its current resident set (Linux clear_refs 5), so a warm
+    /// worker's <see cref="PeakResidentBytes"/> is the peak of the current job, not of every job before it. Does nothing
+    /// where that is not possible.
+    /// </summary>
+    public static void ResetPeakResidentBytes()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not Linux, or /proc is read-only here: the peak then covers the worker's life, as documented.
+        }
+    }
+
     /// <summary>This process's peak resident set (VmHWM) in bytes, or null where /proc is not there.</summary>
     public static long? PeakResidentBytes()
     {
