@@ -16,6 +16,20 @@ public sealed record ExperimentOverrides(
     int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null,
     int? LlmContextLength = null, double? LlmStallTimeout = null, string? Profile = null)
 {
+    /// <summary>
+    /// The options given that would change a recorded experiment, which a resume cannot honour (it continues the run as
+    /// recorded): everything but the LLM's mode, model and timeouts, which a resume applies, and the profile, checked apart.
+    /// </summary>
+    public IReadOnlyList<string> ChangesToARecordedRun() =>
+    [
+        .. new (string Flag, bool Given)[]
+        {
+            ("--seed", Seed is not null), ("--candidates", Candidates is not null), ("--minutes", Minutes is not null), ("--strategy", Strategy is not null),
+            ("--jobs", Jobs is not null), ("--in-process", Isolated is not null), ("--params", ParameterBudget is not null), ("--epochs", Epochs is not null),
+            ("--device", Device is not null), ("--llm-num-ctx", LlmContextLength is not null),
+        }.Where(o => o.Given).Select(o => o.Flag),
+    ];
+
     public Experiment Apply(Experiment e) => e with
     {
         Seeds = Seed is { } seed ? [seed] : e.Seeds,

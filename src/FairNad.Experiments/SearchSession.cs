@@ -269,6 +269,13 @@ public sealed class SearchSession : IDisposable
                 throw new ExperimentException($"no run '{resume}' to resume: {archive.ExperimentPath} does not exist");
             }
 
+            if (request.Overrides.ChangesToARecordedRun() is { Count: > 0 } changes)
+            {
+                // Said rather than ignored: a user who adds --candidates to a resume expects a longer run, and would not get one.
+                throw new ExperimentException(
+                    $"--resume {resume} continues the run as recorded in {archive.ExperimentPath}; {string.Join(", ", changes)} would change it: leave {(changes.Count == 1 ? "it" : "them")} out, or start a new run with --run <name>");
+            }
+
             var recorded = archive.ReadExperiment();
             if (request.Overrides.Profile is { } profile && profile != recorded.Profile)
             {

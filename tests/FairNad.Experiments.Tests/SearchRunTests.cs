@@ -123,6 +123,19 @@ public sealed class SearchRunTests : IDisposable
     }
 
     [Fact]
+    public void Resume_WithOptionsThatChangeTheExperiment_RefusedNamingThemNothingWritten()
+    {
+        var first = SearchFixture.Run(_a.Request()).Single();
+        var journal = File.ReadAllText(Path.Combine(first.RunDirectory, RunJournal.FileName));
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_a.Request(new ExperimentOverrides(Candidates: 9, Jobs: 2), resume: first.Run)));
+
+        Assert.StartsWith($"--resume {first.Run} continues the run as recorded in ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; --candidates, --jobs would change it: leave them out, or start a new run with --run <name>", e.Message, StringComparison.Ordinal);
+        Assert.Equal(journal, File.ReadAllText(Path.Combine(first.RunDirectory, RunJournal.FileName)));
+    }
+
+    [Fact]
     public void Run_PersistentTimeout_StopsNamingTheCandidateRecordsNothingAndResumeFinishesTheSameRun()
     {
         var clean = SearchFixture.Run(_b.Request()).Single();
