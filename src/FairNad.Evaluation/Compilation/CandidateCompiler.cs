@@ -58,12 +58,16 @@ public sealed class CompiledAssembly : IDisposable
 /// <summary>
 /// Compiles generated or externally supplied model code with Roslyn against a fixed reference set: the core runtime
 /// assemblies listed in <see cref="RuntimeReferences"/>, TorchSharp, and FairNad.Evaluation (the layer library).
+/// Before emitting, <see cref="CandidateCodeChecker"/> rejects every symbol that is not on the sandbox's allow-list.
 /// </summary>
 public static class CandidateCompiler
 {
-    /// <summary>The runtime assemblies candidate code may use; anything else (I/O, networking, processes) is not referenced.</summary>
+    /// <summary>
+    /// The runtime assemblies the allow-list needs. Defence in depth only: System.Private.CoreLib itself holds files,
+    /// processes and reflection, so <see cref="CandidateCodeChecker"/> is what keeps candidate code away from them.
+    /// </summary>
     public static readonly IReadOnlyList<string> RuntimeReferences =
-        ["System.Private.CoreLib", "System.Runtime", "System.Collections", "System.Linq", "System.Memory", "System.Runtime.InteropServices", "netstandard"];
+        ["System.Private.CoreLib", "System.Runtime", "System.Collections", "System.Linq"];
 
     private static readonly Lazy<IReadOnlyList<MetadataReference>> References = new(LoadReferences);
 
@@ -97,15 +101,30 @@ public static class CandidateCompiler
             deterministic: true,
             concurrentBuild: false);
         var compilation = CSharpCompilation.Create(assemblyName, trees, References.Value, options);
+
+        // The sandbox check runs on the semantic model before anything is emitted, so rejected code never becomes an
+        // assembly that could be loaded; compiler errors come along so one round of repair sees everything.
+        var rejections = CandidateCodeChecker.Check(compilation);
+        if (rejections.Count > 0)
+        {
+            var compilerDiagnostics = compilation.GetDiagnostics()
+                .Where(d => d.Severity is DiagnosticSeverity.Error or DiagnosticSeverity.Warning)
+                .Select(ToDiagnostic);
+            return (null, Sort(rejections.Concat(compilerDiagnostics)));
+        }
+
         using var output = new MemoryStream();
         var result = compilation.Emit(output);
         var diagnostics = result.Diagnostics
             .Where(d => d.Severity is DiagnosticSeverity.Error or DiagnosticSeverity.Warning)
-            .Select(ToDiagnostic)
+            .Select(ToDiagnostic);
+        return (result.Success ? output.ToArray() : null, Sort(diagnostics));
+    }
+
+    private static List<CompileDiagnostic> Sort(IEnumerable<CompileDiagnostic> diagnostics) =>
+        diagnostics
             .OrderBy(d => d.Path, StringComparer.Ordinal).ThenBy(d => d.Line).ThenBy(d => d.Column).ThenBy(d => d.Id, StringComparer.Ordinal)
             .ToList();
-        return (result.Success ? output.ToArray() : null, diagnostics);
-    }
 
     private static CompileDiagnostic ToDiagnostic(Diagnostic d)
     {

@@ -43,5 +43,6 @@ public sealed class CandidateCompilerTests
         Assert.Contains("FairNad.Evaluation", names);
         Assert.DoesNotContain("System.Net.Http", names);
         Assert.DoesNotContain("System.Diagnostics.Process", names);
+        Assert.DoesNotContain("System.Runtime.InteropServices", names);
     }
 }
