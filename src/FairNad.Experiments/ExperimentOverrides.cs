@@ -55,13 +55,13 @@ public sealed record ExperimentOverrides(
     /// </summary>
     private ExecutorOptions? ApplyExecutor(ExecutorOptions? file)
     {
+        var slurm = (SlurmPartition ?? SlurmAccount ?? SlurmQos ?? SlurmGpus ?? SlurmJobDirectory) is not null || SlurmMaxJobs is not null;
         if (Executor == ExecutorOptions.Local)
         {
             file = null;
         }
 
-        var slurm = (SlurmPartition ?? SlurmAccount ?? SlurmQos ?? SlurmGpus ?? SlurmJobDirectory) is not null || SlurmMaxJobs is not null;
-        if (Executor is null && !slurm)
+        if (!slurm && Executor is null or ExecutorOptions.Local)
         {
             return file;
         }

@@ -466,17 +466,22 @@ public sealed class SearchSession : IDisposable
             return new JsonObject { ["kind"] = ExecutorOptions.Local };
         }
 
-        return new JsonObject
+        var entry = new JsonObject { ["kind"] = x.Kind };
+        foreach (var (name, value) in new[] { ("partition", x.Partition), ("account", x.Account), ("qos", x.Qos), ("gpus", x.Gpus), ("jobDirectory", x.JobDirectory) })
         {
-            ["kind"] = x.Kind,
-            ["partition"] = x.Partition,
-            ["account"] = x.Account,
-            ["qos"] = x.Qos,
-            ["gpus"] = x.Gpus,
-            ["sbatchOptions"] = x.SbatchOptions is { } options ? new JsonArray([.. options.Select(o => (JsonNode)o)]) : null,
-            ["jobDirectory"] = x.JobDirectory,
-            ["jobLog"] = RunArchive.SlurmJobsFile,
-        };
+            if (value is not null)
+            {
+                entry[name] = value;
+            }
+        }
+
+        if (x.SbatchOptions is { } options)
+        {
+            entry["sbatchOptions"] = new JsonArray([.. options.Select(o => (JsonNode)o)]);
+        }
+
+        entry["jobLog"] = RunArchive.SlurmJobsFile;
+        return entry;
     }
 
     /// <summary>The manifest's experiment entry; "profile" only for a profile's run, so other manifests keep their form.</summary>

@@ -195,6 +195,7 @@ public sealed class SlurmExecutor : IWorkerExecutor, IDisposable
 
         _log.Submitted(job.CandidateId, id, _log.Attempts(job.CandidateId) + 1);
         Interlocked.Increment(ref _submitted);
+        CrashPoints.Reach("slurm-submitted");
         return (id, null);
     }
 
