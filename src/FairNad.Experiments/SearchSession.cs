@@ -147,7 +147,11 @@ public sealed class SearchSession : IDisposable
         // leaves no folder behind, and CI learns what to place where before any work.
         try
         {
-            TorchRuntime.Device(effective.Fidelity.Device);
+            // On Slurm the jobs' nodes train, not this machine: a GPU run is submitted from a login node without one.
+            if (effective.Executor is not { IsSlurm: true })
+            {
+                TorchRuntime.Device(effective.Fidelity.Device);
+            }
         }
         catch (DeviceUnavailableException e)
         {

@@ -240,12 +240,104 @@ public sealed class SlurmExecutorTests : IDisposable
         Assert.True(Directory.Exists(Path.Combine(_directory, "jobs")));
     }
 
+    [Fact]
+    public async Task RunAsync_NodeCannotUseTheDevice_WorkerFailureNotTheCandidatesOutcome()
+    {
+        var job = Job();
+        var answer = Path.Combine(_directory, "answer.json");
+        EvaluationResult.Failure(job.CandidateId, job.Dataset, job.Config, FailureCategories.DeviceUnavailable, "CUDA is not available").WriteAtomically(answer);
+        var log = new SlurmJobLog(Path.Combine(_directory, "slurm-jobs.jsonl"));
+        using var executor = new SlurmExecutor(new ExecutorOptions("slurm", PollSeconds: 0.1), log, "run", commands: Cluster(answer, "7|COMPLETED|None", "JobId=7 JobState=COMPLETED ExitCode=0:0"));
+
+        var result = await executor.RunAsync(job, Limits);
+
+        Assert.Equal(FailureCategories.WorkerFailure, result.FailureCategory);
+        Assert.Contains("cannot use device cpu (CUDA is not available)", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Equal([new SlurmJobEntry(job.CandidateId, "7", "COMPLETED")], log.Jobs());
+    }
+
+    [Fact]
+    public async Task RunAsync_OpenJobSlurmForgotWithItsResultThere_TakesTheResultWithoutSubmitting()
+    {
+        var job = Job();
+        var log = new SlurmJobLog(Path.Combine(_directory, "slurm-jobs.jsonl"));
+        log.Submitted(job.CandidateId, "3", 1);
+        Ok(job).WriteAtomically(job.ResultPath);
+        var say = new List<string>();
+        // sbatch would fail the test: nothing may be submitted.
+        using var executor = new SlurmExecutor(new ExecutorOptions("slurm", PollSeconds: 0.1), log, "run", say.Add, Cluster(null, "", "", sbatch: "exit 99"));
+
+        var result = await executor.RunAsync(job, Limits);
+
+        Assert.Equal(("ok", 0.5), (result.Status, result.BestValidationAccuracy));
+        Assert.Equal(0, executor.JobsSubmitted);
+        Assert.Contains(say, l => l.Contains("re-attached to Slurm job 3", StringComparison.Ordinal));
+        Assert.Empty(log.Open());
+    }
+
+    [Fact]
+    public async Task RunAsync_OpenJobLost_SubmittedAgain()
+    {
+        var job = Job();
+        var answer = Path.Combine(_directory, "answer.json");
+        Ok(job).WriteAtomically(answer);
+        var log = new SlurmJobLog(Path.Combine(_directory, "slurm-jobs.jsonl"));
+        log.Submitted(job.CandidateId, "3", 1);
+        var say = new List<string>();
+        // squeue knows only job 8 (the new one); job 3 is gone and left no result.
+        using var executor = new SlurmExecutor(new ExecutorOptions("slurm", PollSeconds: 0.1), log, "run", say.Add, Cluster(answer, "8|COMPLETED|None", "JobId=8 JobState=COMPLETED ExitCode=0:0", jobId: "8"));
+
+        var result = await executor.RunAsync(job, Limits);
+
+        Assert.Equal("ok", result.Status);
+        Assert.Equal(1, executor.JobsSubmitted);
+        Assert.Contains(say, l => l.Contains("Slurm no longer knows job 3", StringComparison.Ordinal));
+        Assert.Equal(["UNKNOWN", "COMPLETED"], log.Jobs().Select(j => j.State));
+        Assert.Equal(2, log.Attempts(job.CandidateId));
+    }
+
+    [Fact]
+    public async Task RunAsync_SbatchRefuses_WorkerFailureNamingSbatchAndItsOutput()
+    {
+        var job = Job();
+        var log = new SlurmJobLog(Path.Combine(_directory, "slurm-jobs.jsonl"));
+        using var executor = new SlurmExecutor(new ExecutorOptions("slurm"), log, "run",
+            commands: Cluster(null, "", "", sbatch: "echo 'sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified' >&2; exit 1"));
+
+        var result = await executor.RunAsync(job, Limits);
+
+        Assert.Equal(FailureCategories.WorkerFailure, result.FailureCategory);
+        Assert.Contains("the job could not be submitted: `sbatch --parsable", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("exited with code 1: sbatch: error: Batch job submission failed: Invalid account", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Empty(log.Jobs());
+    }
+
+    private static EvaluationResult Ok(WorkerJob job) => new()
+    {
+        CandidateId = job.CandidateId, Dataset = job.Dataset, Config = job.Config, Status = "ok", BestValidationAccuracy = 0.5, TestAccuracy = 0.4,
+    };
+
+    /// <summary>
+    /// Stand-in Slurm that accepts every job: sbatch copies <paramref name="answer"/> (when given) to the job's result path
+    /// and prints <paramref name="jobId"/>; squeue and scontrol print what they are given.
+    /// </summary>
+    private SlurmCommands Cluster(string? answer, string squeue, string scontrol, string? sbatch = null, string jobId = "7")
+    {
+        var copy = answer is null ? string.Empty : $"for last; do :; done; cp '{answer}' \"${{last%.sbatch}}.json\"; ";
+        return Commands(
+            ("sbatch", sbatch ?? $"{copy}echo {jobId}"),
+            ("squeue", $"printf '%s\\n' '{squeue}'"),
+            ("scontrol", $"echo '{scontrol}'"));
+    }
+
     /// <summary>Stand-in Slurm commands: sbatch --version answers, sinfo runs <paramref name="sinfo"/>.</summary>
-    private SlurmCommands StandIn(string sinfo)
+    private SlurmCommands StandIn(string sinfo) => Commands(("sbatch", "echo 'slurm 22.05.8'"), ("sinfo", sinfo));
+
+    private SlurmCommands Commands(params (string Name, string Body)[] commands)
     {
         var bin = Path.Combine(_directory, "bin");
         Directory.CreateDirectory(bin);
-        foreach (var (name, body) in new[] { ("sbatch", "echo 'slurm 22.05.8'"), ("sinfo", sinfo) })
+        foreach (var (name, body) in commands)
         {
             var path = Path.Combine(bin, name);
             File.WriteAllText(path, $"#!/bin/sh\n{body}\n");

@@ -326,14 +326,22 @@ public sealed class SlurmExecutor : IWorkerExecutor, IDisposable
         if (!cancelledHere && File.Exists(job.ResultPath))
         {
             _log.Ended(job.CandidateId, status.JobId, status.State, "result");
+            EvaluationResult result;
             try
             {
-                return EvaluationResult.Parse(await File.ReadAllTextAsync(job.ResultPath).ConfigureAwait(false), job.ResultPath);
+                result = EvaluationResult.Parse(await File.ReadAllTextAsync(job.ResultPath).ConfigureAwait(false), job.ResultPath);
             }
             catch (FormatException e)
             {
                 return Fail(job, FailureCategories.WorkerFailure, $"the worker of Slurm job {status.JobId} wrote an unreadable result: {e.Message}");
             }
+
+            // On a cluster the device is the node's, given by the job's request (--gpus), not a fact about the candidate:
+            // a node without it is the setup's failure, retried and never recorded as the candidate's outcome.
+            return result.FailureCategory == FailureCategories.DeviceUnavailable
+                ? Fail(job, FailureCategories.WorkerFailure,
+                    $"the node of Slurm job {status.JobId} cannot use device {job.Config.Device} ({result.FailureMessage}); give the jobs a GPU (executor.gpus, --slurm-gpus) on a partition that has them, and build with --torch-backend Cuda")
+                : result;
         }
 
         var limitText = string.Create(CultureInfo.InvariantCulture, $"--time={SlurmJobScript.TimeMinutes(_options, limits)} --mem={SlurmJobScript.MemoryMb(_options, limits)}M");
