@@ -90,10 +90,10 @@ internal sealed partial class Build
         .Executes(() => Fairnad("report", "--run", Run!, "--results", RootDirectory / "results"));
 
     Target Reproduce => _ => _
-        .Description("Re-executes a recorded run (--run) from its manifest and experiment copy, LLM replayed, and compares candidates, commits and metrics; fails on a difference.")
+        .Description("Re-executes a recorded run (--run) from its manifest and experiment copy, LLM replayed, and compares candidates, commits and metrics; fails on a difference. It trains where the run trained, or as --executor says.")
         .DependsOn(Restore)
         .Requires(() => Run)
-        .Executes(() => Fairnad("reproduce", "--run", Run!, "--results", RootDirectory / "results"));
+        .Executes(() => Fairnad(["reproduce", "--run", Run!, "--results", RootDirectory / "results", .. Executor is null ? Array.Empty<string>() : ["--executor", Executor]]));
 
     /// <summary>
     /// `fairnad search` options: --experiment (from Experiment or Dataset), then every parameter marked [SearchOption] that

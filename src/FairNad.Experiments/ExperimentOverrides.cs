@@ -88,6 +88,9 @@ public sealed record ExperimentOverrides(
 /// </summary>
 public static class ExperimentOptions
 {
+    /// <summary>The values of --executor.</summary>
+    public static readonly string[] ExecutorKinds = [.. ExecutorOptions.Kinds];
+
     /// <summary>Every override option, in the order `fairnad search --help` lists them.</summary>
     public static IReadOnlyList<ExperimentOption> All { get; } =
     [

@@ -282,7 +282,11 @@ public sealed class SearchSession : IDisposable
 
         var executor = new Slurm.SlurmExecutor(slurm, jobLog, archive.Run, log, request.Slurm);
         Own(new Disposer(() => archive.RecordSlurmJobs(jobLog.Jobs())));
-        var directory = slurm.JobDirectory is { } shared ? Path.Combine(shared, archive.Run) : archive.WorkersDirectory;
+        // In a shared job directory, the run's folder is named after the run and its folder's path, so runs of the same name
+        // from other results folders (another user's, a reproduction's) never share files, and a resume finds its own.
+        var directory = slurm.JobDirectory is { } shared
+            ? Path.Combine(shared, $"{archive.Run}-{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(archive.Directory))))[..8]}")
+            : archive.WorkersDirectory;
         return new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config, limits, slurm.MaxJobsInFlight ?? effective.Evaluation.Jobs, directory,
             archive.Directory, executor);
     }

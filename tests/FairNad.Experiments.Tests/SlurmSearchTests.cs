@@ -198,6 +198,21 @@ public sealed class SlurmSearchTests(SlurmSearchRuns reference) : IClassFixture<
         Assert.All(states.Values, s => Assert.Equal("CANCELLED", s.State));
     }
 
+    /// <summary>Reproduce re-executes the local reference run as Slurm jobs: the same ids, commits and metrics, bit for bit.</summary>
+    [SlurmFact]
+    public async Task Reproduce_LocalRunOnSlurm_IdenticalCandidatesCommitsAndMetrics()
+    {
+        Assert.Null(Cluster.Problem);
+        var log = new List<string>();
+
+        var report = await Reproduction.RunAsync(reference.Local.Results, RunName, WorkerCommand.ForAssembly(Path.Combine(AppContext.BaseDirectory, "fairnad.dll")), null,
+            log: l => { lock (log) { log.Add(l); } }, executor: ExecutorOptions.Slurm, slurm: Cluster.Commands);
+
+        Assert.True(report.Passed, string.Join("\n", report.Differences));
+        Assert.Equal(LocalExperiment.Candidates, report.Compared);
+        Assert.Contains(log, l => l.StartsWith("evaluation at most 2 Slurm jobs", StringComparison.Ordinal));
+    }
+
     [SlurmFact]
     public void Run_NoSuchPartition_ErrorNamesSinfoBeforeAnythingIsWritten()
     {
