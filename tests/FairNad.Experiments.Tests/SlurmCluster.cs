@@ -108,7 +108,7 @@ public sealed class SlurmCluster : IDisposable
             $"--seed-file={Path.Combine(munge, "munged.seed")}", $"--key-file={Path.Combine(munge, "munge.key")}");
         _daemons.Add(WaitForPid(Path.Combine(munge, "munged.pid")));
 
-        var host = Exec("hostname", "-s").Trim();
+        var host = Dns.GetHostName().Split('.')[0]; // what `hostname -s` prints: slurmd finds its node by it
         var (controller, node) = (FreePort(), FreePort());
         var memoryMb = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
         var realMemory = long.Parse(memoryMb, CultureInfo.InvariantCulture) / 1024 * 8 / 10;
