@@ -36,9 +36,12 @@ internal sealed partial class Build
             "--sample", ProxySample.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     Target BenchmarkOverhead => _ => _
-        .Description("Fixed cost per candidate and harness overhead against the bare training loop of the same model and data, for fresh (cold) and warm worker processes side by side, at the quick fidelity.")
+        .Description("Fixed cost per candidate and harness overhead against the bare training loop of the same model and data, for fresh (cold) and warm worker processes side by side, at the quick fidelity; with --executor slurm, a Slurm job's cost per candidate against a cold local worker.")
         .DependsOn(Restore)
-        .Executes(() => Fairnad("bench", "overhead"));
+        .Executes(() => Fairnad(["bench", "overhead",
+            .. Executor is null ? Array.Empty<string>() : ["--executor", Executor],
+            .. SlurmPartition is null ? Array.Empty<string>() : ["--slurm-partition", SlurmPartition],
+            .. SlurmJobDirectory is null ? Array.Empty<string>() : ["--slurm-job-dir", (string)SlurmJobDirectory]]));
 
     [Parameter("Replica processes of the determinism benchmark.")]
     readonly int Replicas = 3;

@@ -38,6 +38,34 @@ internal sealed partial class Build
     [SearchOption]
     readonly string? Resume;
 
+    [Parameter("Where candidates train: local (worker processes on this machine) or slurm (a Slurm job per candidate, via sbatch); default the experiment's executor.kind, else local.")]
+    [SearchOption]
+    readonly string? Executor;
+
+    [Parameter("Slurm partition the jobs go to (sbatch --partition); default the experiment's executor.partition, else the cluster's default.")]
+    [SearchOption]
+    readonly string? SlurmPartition;
+
+    [Parameter("Slurm account the jobs are charged to (sbatch --account); default the experiment's executor.account.")]
+    [SearchOption]
+    readonly string? SlurmAccount;
+
+    [Parameter("Slurm quality of service of the jobs (sbatch --qos); default the experiment's executor.qos.")]
+    [SearchOption]
+    readonly string? SlurmQos;
+
+    [Parameter("GPUs per Slurm job (sbatch --gpus), e.g. 1 or a100:1; default the experiment's executor.gpus, else none.")]
+    [SearchOption]
+    readonly string? SlurmGpus;
+
+    [Parameter("Slurm jobs queued or running at once; default the experiment's executor.maxJobsInFlight, else evaluation.jobs.")]
+    [SearchOption]
+    readonly int? SlurmMaxJobs;
+
+    [Parameter("Shared directory (seen by every node) for the Slurm jobs' scripts, inputs and results, a folder per run; default the run folder's workers/.")]
+    [SearchOption("--slurm-job-dir")]
+    readonly AbsolutePath? SlurmJobDirectory;
+
     [Parameter("Device candidates train on: cpu, cuda or cuda:<index> (a GPU needs the Cuda libtorch backend, built with --torch-backend Cuda); default the experiment's.")]
     [SearchOption]
     readonly string? Device;
@@ -62,10 +90,10 @@ internal sealed partial class Build
         .Executes(() => Fairnad("report", "--run", Run!, "--results", RootDirectory / "results"));
 
     Target Reproduce => _ => _
-        .Description("Re-executes a recorded run (--run) from its manifest and experiment copy, LLM replayed, and compares candidates, commits and metrics; fails on a difference.")
+        .Description("Re-executes a recorded run (--run) from its manifest and experiment copy, LLM replayed, and compares candidates, commits and metrics; fails on a difference. It trains where the run trained, or as --executor says.")
         .DependsOn(Restore)
         .Requires(() => Run)
-        .Executes(() => Fairnad("reproduce", "--run", Run!, "--results", RootDirectory / "results"));
+        .Executes(() => Fairnad(["reproduce", "--run", Run!, "--results", RootDirectory / "results", .. Executor is null ? Array.Empty<string>() : ["--executor", Executor]]));
 
     /// <summary>
     /// `fairnad search` options: --experiment (from Experiment or Dataset), then every parameter marked [SearchOption] that

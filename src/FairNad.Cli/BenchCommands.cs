@@ -364,6 +364,82 @@ internal static class BenchCommands
         }
     }
 
+    /// <summary>
+    /// `fairnad bench overhead --executor slurm`: per candidate and round, the same job once in a cold local worker
+    /// (`fairnad evaluate` in a child process) and once as a Slurm job (the same command via sbatch, followed with squeue,
+    /// the result read back), one after the other, so machine load between them is about the same. Slurm minus cold is
+    /// what the executor costs per candidate: the job script and sbatch, the wait in the queue, the node starting the job,
+    /// and the polling interval until the runner sees it ended. Both results must be the same (they are compared).
+    /// </summary>
+    public static int SlurmOverhead(IReadOnlyList<ArchitectureSpec> specs, FairNad.Evaluation.Training.TrainingConfig config, FairNad.Experiments.ExecutorOptions options, int rounds,
+        TextWriter output, TextWriter log)
+    {
+        var scratch = Directory.CreateTempSubdirectory("fairnad-overhead-slurm-").FullName;
+        var jobs = options.JobDirectory is { } shared ? Path.Combine(shared, Path.GetFileName(scratch)) : scratch;
+        // 4 GiB: what the job asks Slurm for (--mem), within a small node's memory; a tiny candidate's worker needs far less.
+        var limits = new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromHours(1), 4L << 30);
+        var tiny = config with { Epochs = 1, TrainSubset = 100, ValidationSubset = 100, LatencyRepeats = 1 };
+        try
+        {
+            try
+            {
+                FairNad.Experiments.Slurm.SlurmExecutor.PreflightAsync(options, jobs).GetAwaiter().GetResult();
+            }
+            catch (FairNad.Experiments.ExperimentException e)
+            {
+                log.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+
+            using var slurm = new FairNad.Experiments.Slurm.SlurmExecutor(options, new FairNad.Experiments.Slurm.SlurmJobLog(Path.Combine(scratch, "slurm-jobs.jsonl")), "bench", log.WriteLine);
+            output.WriteLine(string.Create(Invariant,
+                $"executor overhead per candidate: tiny fidelity ({tiny.Epochs} epoch, {tiny.TrainSubset} images, {tiny.Threads} thread(s)), {rounds} round(s); cold = a fresh local worker, slurm = the same command as a Slurm job (poll every {options.PollSeconds ?? FairNad.Experiments.ExecutorOptions.DefaultPollSeconds:G} s); both results compared"));
+            output.WriteLine($"{"candidate",-14} {"cold s",8} {"slurm s",8} {"slurm - cold s",15} {"same result",12}");
+            var (colds, slurms, count, failed) = (0.0, 0.0, 0, 0);
+            var job = 0;
+            for (var round = 0; round < rounds; round++)
+            {
+                foreach (var spec in specs)
+                {
+                    var watch = Stopwatch.StartNew();
+                    var cold = FairNad.Evaluation.Isolation.WorkerPool.Run(EvaluateCommands.Worker.EvaluateJob(spec, "fashion-mnist", null, tiny, Path.Combine(scratch, $"{++job}", $"{spec.Id}.json")), limits);
+                    var coldSeconds = watch.Elapsed.TotalSeconds;
+                    watch.Restart();
+                    var viaSlurm = slurm.RunAsync(EvaluateCommands.Worker.EvaluateJob(spec, "fashion-mnist", null, tiny, Path.Combine(jobs, $"{++job}", $"{spec.Id}.json")), limits).GetAwaiter().GetResult();
+                    var slurmSeconds = watch.Elapsed.TotalSeconds;
+                    if (cold.Status != "ok" || viaSlurm.Status != "ok")
+                    {
+                        failed++;
+                        output.WriteLine($"{spec.Id[..12],-14} not compared: {(cold.Status != "ok" ? $"the cold worker failed ({cold.FailureCategory}: {cold.FailureMessage})" : $"the Slurm job failed ({viaSlurm.FailureCategory}: {viaSlurm.FailureMessage})")}");
+                        continue;
+                    }
+
+                    var same = cold.BestValidationAccuracy == viaSlurm.BestValidationAccuracy && cold.TestAccuracy == viaSlurm.TestAccuracy && cold.WeightsSha256 == viaSlurm.WeightsSha256;
+                    failed += same ? 0 : 1;
+                    (colds, slurms, count) = (colds + coldSeconds, slurms + slurmSeconds, count + 1);
+                    output.WriteLine(string.Create(Invariant, $"{spec.Id[..12],-14} {coldSeconds,8:F2} {slurmSeconds,8:F2} {slurmSeconds - coldSeconds,15:F2} {(same ? "yes" : "NO"),12}"));
+                }
+            }
+
+            if (count > 0)
+            {
+                output.WriteLine(string.Create(Invariant,
+                    $"mean        cold {colds / count:F2} s, slurm {slurms / count:F2} s per candidate: the Slurm executor adds {(slurms - colds) / count:F2} s per candidate (x{slurms / colds:F2}){(failed > 0 ? $" ({failed} failed or differed)" : string.Empty)}"));
+            }
+
+            output.WriteLine($"Slurm jobs submitted: {slurm.JobsSubmitted}");
+            return failed == 0 ? 0 : 1;
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+            if (jobs != scratch && Directory.Exists(jobs))
+            {
+                Directory.Delete(jobs, recursive: true);
+            }
+        }
+    }
+
     /// <summary>`fairnad bench determinism`: the table of every case, and exit 1 when any replica disagrees or failed.</summary>
     public static int Determinism(FairNad.Experiments.DeterminismSettings settings, TextWriter output, TextWriter log)
     {

@@ -167,13 +167,30 @@ public static class Program
         overheadParams.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<long>()));
         var overheadEpochs = new Option<int?>("--epochs") { Description = "Epochs of the overhead comparison (default the quick fidelity's 3); the fixed cost is measured at 1 epoch on 100 images." };
         overheadEpochs.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<int?>() ?? 1));
-        var overhead = new Command("overhead", "Fixed cost per candidate and harness overhead against the bare training loop, for fresh (cold) and warm worker processes side by side, at the quick fidelity.")
+        var overheadExecutor = new Option<string>("--executor")
         {
-            candidates, overheadParams, overheadEpochs,
+            Description = "local: cold and warm local workers against the bare loop; slurm: a Slurm job against a cold local worker, the same job side by side (the executor's cost per candidate).",
+            DefaultValueFactory = _ => "local",
         };
-        overhead.SetAction(r => BenchCommands.Overhead(
-            r.GetValue(candidates)!.Select(c => Scaling.ToBudget(ArchitectureSource.Resolve(c, "fashion-mnist"), c, r.GetValue(overheadParams)).Spec).ToList(),
-            FairNad.Evaluation.Training.TrainingConfig.Quick with { Epochs = r.GetValue(overheadEpochs) ?? FairNad.Evaluation.Training.TrainingConfig.Quick.Epochs }, output, error));
+        overheadExecutor.AcceptOnlyFromAmong("local", "slurm");
+        var overheadPartition = new Option<string?>("--slurm-partition") { Description = "Slurm partition of the jobs (default the cluster's default partition)." };
+        var overheadJobDirectory = new Option<string?>("--slurm-job-dir") { Description = "Shared directory for the jobs' files (default a temporary folder: fine on a one-node cluster)." };
+        var overheadPoll = new Option<double?>("--slurm-poll") { Description = $"Seconds between looks at the queue (default {FairNad.Experiments.ExecutorOptions.DefaultPollSeconds:G}, as in a search)." };
+        var overheadRounds = new Option<int>("--rounds") { Description = "Rounds of the Slurm comparison (each candidate once per round).", DefaultValueFactory = _ => 3 };
+        overheadRounds.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<int>()));
+        var overhead = new Command("overhead", "Fixed cost per candidate and harness overhead against the bare training loop, for fresh (cold) and warm worker processes side by side, at the quick fidelity; with --executor slurm, a Slurm job's cost per candidate against a cold local worker.")
+        {
+            candidates, overheadParams, overheadEpochs, overheadExecutor, overheadPartition, overheadJobDirectory, overheadPoll, overheadRounds,
+        };
+        overhead.SetAction(r =>
+        {
+            var specs = r.GetValue(candidates)!.Select(c => Scaling.ToBudget(ArchitectureSource.Resolve(c, "fashion-mnist"), c, r.GetValue(overheadParams)).Spec).ToList();
+            var config = FairNad.Evaluation.Training.TrainingConfig.Quick with { Epochs = r.GetValue(overheadEpochs) ?? FairNad.Evaluation.Training.TrainingConfig.Quick.Epochs };
+            return r.GetValue(overheadExecutor) == "slurm"
+                ? BenchCommands.SlurmOverhead(specs, config, new FairNad.Experiments.ExecutorOptions(FairNad.Experiments.ExecutorOptions.Slurm, Partition: r.GetValue(overheadPartition),
+                    JobDirectory: r.GetValue(overheadJobDirectory) is { } d ? Path.GetFullPath(d) : null, PollSeconds: r.GetValue(overheadPoll)), r.GetValue(overheadRounds), output, error)
+                : BenchCommands.Overhead(specs, config, output, error);
+        });
         var nb201Seeds = new Option<int>("--seeds") { Description = "Seeds per strategy (0..N-1).", DefaultValueFactory = _ => 100 };
         var nb201Budgets = new Option<int[]>("--budgets") { Description = "Query budgets to report.", DefaultValueFactory = _ => [25, 50, 100, 200, 400], AllowMultipleArgumentsPerToken = true };
         var nb201Strategies = new Option<string[]>("--strategies") { Description = "Strategies: " + string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Benchmark.AllStrategies], AllowMultipleArgumentsPerToken = true };

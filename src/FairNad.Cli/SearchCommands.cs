@@ -135,9 +135,11 @@ internal static class SearchCommands
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
         var tolerance = new Option<double?>("--tolerance") { Description = "Largest accuracy difference accepted, in points (default 0 for CPU runs, which are bit-exact; 0.5 otherwise)." };
         var dataDirectory = new Option<string?>("--data-dir") { Description = "Where datasets live." };
+        var executor = new Option<string?>("--executor") { Description = "Where the re-execution trains: local or slurm (the cluster's default partition); default where the recorded run trained." };
+        executor.AcceptOnlyFromAmong(ExperimentOptions.ExecutorKinds);
         var command = new Command("reproduce", "Re-execute a recorded run (same experiment and seed, LLM replayed) and compare candidates, commits and metrics; exit 1 on a difference.")
         {
-            run, results, tolerance, dataDirectory,
+            run, results, tolerance, dataDirectory, executor,
         };
         command.SetAction(r =>
         {
@@ -147,7 +149,8 @@ internal static class SearchCommands
                 InputChecks.NotAFile(data, "--data-dir", "the data directory (a folder of datasets)");
             }
 
-            var report = Reproduction.RunAsync(r.GetValue(results)!, name, EvaluateCommands.Worker, r.GetValue(dataDirectory), r.GetValue(tolerance), log: error.WriteLine, progress: p => error.WriteLine(Line(p)))
+            var report = Reproduction.RunAsync(r.GetValue(results)!, name, EvaluateCommands.Worker, r.GetValue(dataDirectory), r.GetValue(tolerance), log: error.WriteLine, progress: p => error.WriteLine(Line(p)),
+                    executor: r.GetValue(executor))
                 .GetAwaiter().GetResult();
             foreach (var difference in report.Differences)
             {

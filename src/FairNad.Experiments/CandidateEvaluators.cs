@@ -24,7 +24,8 @@ public interface ICandidateEvaluator : IDisposable
 }
 
 /// <summary>
-/// Where a worker job runs: local processes today; a pool of warm workers or a cluster scheduler would implement the same.
+/// Where a worker job runs: a fresh local process (<see cref="LocalProcessExecutor"/>), a warm one (<see cref="WarmProcessExecutor"/>)
+/// or a job of a Slurm cluster (<see cref="Slurm.SlurmExecutor"/>).
 /// A failure of the worker (it could not start, was killed, ran too long) comes back as a failed result with its category.
 /// </summary>
 public interface IWorkerExecutor
@@ -83,8 +84,8 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
         var stem = Path.GetFileNameWithoutExtension(result);
         var specPath = Path.Combine(directory, $"{stem}.spec.json");
         var configPath = Path.Combine(directory, $"{stem}.config.json");
-        File.WriteAllText(specPath, SpecJson.Write(spec));
-        File.WriteAllText(configPath, config.ToJson());
+        WriteIfChanged(specPath, SpecJson.Write(spec));
+        WriteIfChanged(configPath, config.ToJson());
         var arguments = Prefix.Concat(["evaluate", specPath, "--dataset", dataset, "--config", configPath, "--quiet", "--out", result]).ToList();
         if (dataDirectory is not null)
         {
@@ -93,6 +94,18 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
 
         var request = new WorkerRequest(specPath, dataset, dataDirectory is null ? null : Path.GetFullPath(dataDirectory), configPath, result);
         return new WorkerJob(spec.Id, dataset, config, FileName, arguments, result, runDirectory, Request: request);
+    }
+
+    /// <summary>
+    /// Leaves a file that already says <paramref name="text"/> alone: a Slurm job re-attached to after a resume may be
+    /// about to read it, and must never see it half rewritten.
+    /// </summary>
+    private static void WriteIfChanged(string path, string text)
+    {
+        if (!File.Exists(path) || File.ReadAllText(path) != text)
+        {
+            File.WriteAllText(path, text);
+        }
     }
 }
 
@@ -108,7 +121,9 @@ public sealed class IsolatedEvaluator(WorkerCommand command, string dataset, str
 {
     private readonly IWorkerExecutor _executor = executor ?? LocalProcessExecutor.Instance;
 
-    public string Description => $"{jobs} isolated {(_executor is WarmProcessExecutor ? "warm" : "fresh-per-candidate")} worker(s) x {config.Threads} thread(s), timeout {limits.Timeout.TotalSeconds:0} s, memory cap {limits.MemoryBytes >> 20} MiB" +
+    public string Description => _executor is Slurm.SlurmExecutor slurm
+        ? $"at most {jobs} {slurm.Description} x {config.Threads} thread(s), time limit {Slurm.SlurmJobScript.TimeMinutes(slurm.Options, limits)} min, memory {Slurm.SlurmJobScript.MemoryMb(slurm.Options, limits)} MiB"
+        : $"{jobs} isolated {(_executor is WarmProcessExecutor ? "warm" : "fresh-per-candidate")} worker(s) x {config.Threads} thread(s), timeout {limits.Timeout.TotalSeconds:0} s, memory cap {limits.MemoryBytes >> 20} MiB" +
         (_executor is WarmProcessExecutor ? $", recycled above {WarmWorkerPool.RecycleBytes(limits) >> 20} MiB resident" : string.Empty);
 
     public int Parallelism => jobs;

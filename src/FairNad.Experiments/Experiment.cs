@@ -41,6 +41,116 @@ public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, doub
 public sealed record EvaluationOptions(int Jobs, bool Isolated, double TimeoutSeconds, int MemoryMb, bool WarmWorkers = true);
 
 /// <summary>
+/// Where isolated workers run (the experiment file's "executor" section): on this machine (kind local, the default, and
+/// what an absent section means) or as jobs of a Slurm cluster (kind slurm), each the same `fairnad evaluate` command a
+/// fresh local worker runs. An execution setting: it cannot change a result, so it is left out of the lineage.
+/// Every field but <see cref="Kind"/> is for kind slurm and optional.
+/// </summary>
+/// <param name="Partition">sbatch --partition; unset: the cluster's default partition.</param>
+/// <param name="Account">sbatch --account.</param>
+/// <param name="Qos">sbatch --qos.</param>
+/// <param name="TimeMinutes">sbatch --time in minutes; unset: evaluation.timeoutSeconds rounded up to whole minutes.</param>
+/// <param name="MemoryMb">sbatch --mem in MiB; unset: the worker's memory safety cap (twice evaluation.memoryMb).</param>
+/// <param name="CpusPerTask">sbatch --cpus-per-task; unset: fidelity.threads.</param>
+/// <param name="Gpus">sbatch --gpus, e.g. 1 or a100:1; unset: none.</param>
+/// <param name="SbatchOptions">Further sbatch options, each one argument as sbatch takes it, e.g. --constraint=avx2.</param>
+/// <param name="MaxJobsInFlight">Jobs queued or running at once; unset: evaluation.jobs. Batches are fixed by the experiment, so more than batch cannot help.</param>
+/// <param name="JobDirectory">A directory every node sees (shared filesystem) for job scripts, specs, configs and result documents, in a folder per run; unset: the run folder's workers/.</param>
+/// <param name="PollSeconds">Seconds between looks at the queue (squeue); unset: <see cref="DefaultPollSeconds"/>.</param>
+public sealed record ExecutorOptions(string Kind, string? Partition = null, string? Account = null, string? Qos = null, int? TimeMinutes = null, int? MemoryMb = null,
+    int? CpusPerTask = null, string? Gpus = null, IReadOnlyList<string>? SbatchOptions = null, int? MaxJobsInFlight = null, string? JobDirectory = null, double? PollSeconds = null)
+{
+    public const string Local = "local";
+
+    public const string Slurm = "slurm";
+
+    public const double DefaultPollSeconds = 2;
+
+    public static readonly IReadOnlyList<string> Kinds = [Local, Slurm];
+
+    /// <summary>The sbatch options FairNad sets itself; sbatchOptions must not give them again.</summary>
+    public static readonly IReadOnlyList<string> ReservedSbatchOptions =
+        ["--parsable", "--output", "--error", "--job-name", "--chdir", "--wrap", "--array", "--partition", "--account", "--qos", "--time", "--mem", "--cpus-per-task", "--gpus"];
+
+    public bool IsSlurm => Kind == Slurm;
+
+    /// <summary>The first problem with the section's values as "field: reason" (field relative to the section); null when usable.</summary>
+    public string? Problem()
+    {
+        if (!Kinds.Contains(Kind))
+        {
+            return $"kind: '{Kind}' is not one of {string.Join(", ", Kinds)}";
+        }
+
+        var slurmFields = new (string Field, bool Set)[]
+        {
+            ("partition", Partition is not null), ("account", Account is not null), ("qos", Qos is not null), ("timeMinutes", TimeMinutes is not null),
+            ("memoryMb", MemoryMb is not null), ("cpusPerTask", CpusPerTask is not null), ("gpus", Gpus is not null), ("sbatchOptions", SbatchOptions is not null),
+            ("maxJobsInFlight", MaxJobsInFlight is not null), ("jobDirectory", JobDirectory is not null), ("pollSeconds", PollSeconds is not null),
+        };
+        if (!IsSlurm && slurmFields.FirstOrDefault(f => f.Set) is { Field: { } given })
+        {
+            return $"{given}: only for kind slurm (kind is {Kind})";
+        }
+
+        static bool Word(string? value) => value is null || (value.Length > 0 && !value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)));
+        foreach (var (field, value) in new[] { ("partition", Partition), ("account", Account), ("qos", Qos), ("gpus", Gpus) })
+        {
+            if (!Word(value))
+            {
+                return $"{field}: '{value}' must be one word (no spaces)";
+            }
+        }
+
+        if (TimeMinutes is < 1)
+        {
+            return "timeMinutes: must be at least 1";
+        }
+
+        if (MemoryMb is < 256)
+        {
+            return "memoryMb: must be at least 256";
+        }
+
+        if (CpusPerTask is < 1)
+        {
+            return "cpusPerTask: must be at least 1";
+        }
+
+        if (MaxJobsInFlight is < 1)
+        {
+            return "maxJobsInFlight: must be at least 1";
+        }
+
+        if (PollSeconds is { } poll && !(poll >= 0.1 && poll <= 600))
+        {
+            return "pollSeconds: must be from 0.1 to 600";
+        }
+
+        if (JobDirectory is { Length: 0 })
+        {
+            return "jobDirectory: must not be empty";
+        }
+
+        foreach (var (option, i) in (SbatchOptions ?? []).Select((o, i) => (o, i)))
+        {
+            if (!option.StartsWith('-') || option.Any(char.IsControl))
+            {
+                return $"sbatchOptions[{i}]: '{option}' is not an sbatch option (one argument, e.g. --constraint=avx2)";
+            }
+
+            var name = option.Split('=', 2)[0];
+            if (ReservedSbatchOptions.Contains(name))
+            {
+                return $"sbatchOptions[{i}]: {name} is set by FairNad{(name is "--partition" or "--account" or "--qos" or "--time" or "--mem" or "--cpus-per-task" or "--gpus" ? $" from its own field of the executor section" : string.Empty)}";
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>
 /// A versioned experiment file (experiments/*.json). Everything a run depends on is here, so the file plus the harness
 /// commit determine the run; its canonical form is hashed into the manifest and committed in the lineage root.
 /// </summary>
@@ -67,7 +177,8 @@ public sealed record Experiment(
     IReadOnlyList<int> Seeds,
     LlmOptions Llm,
     EvaluationOptions Evaluation,
-    string? Profile = null)
+    string? Profile = null,
+    ExecutorOptions? Executor = null)
 {
     public const int CurrentSchema = 1;
 
@@ -103,13 +214,14 @@ public sealed record Experiment(
     /// <summary>
     /// The experiment as the lineage root commits it: execution settings that cannot change any result are normalised
     /// (how many workers, whether isolated and whether warm, since batches are fixed; live, auto or replay LLM, since they give the same
-    /// answers), so the same search gives the same commit ids however it was executed.
+    /// answers; the executor, local or Slurm, since both run the same worker command), so the same search gives the same commit ids however it was executed.
     /// </summary>
     public string LineageJson(int seed) => (this with
     {
         Seeds = [seed],
         Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto", TimeoutSeconds = null, StallTimeoutSeconds = null },
         Evaluation = Evaluation with { Jobs = 1, Isolated = true, WarmWorkers = true },
+        Executor = null,
     }).ToJson();
 
     public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ToJson())));
@@ -204,10 +316,61 @@ public sealed record Experiment(
                 w.WriteBoolean("warmWorkers", false);
             }
             w.WriteEndObject();
+
+            // Only when given, so experiments without the section keep their text and hash.
+            if (Executor is { } executor)
+            {
+                WriteExecutor(w, executor);
+            }
+
             w.WriteEndObject();
         }
 
         return Encoding.UTF8.GetString(stream.ToArray()).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
+    }
+
+    private static void WriteExecutor(Utf8JsonWriter w, ExecutorOptions x)
+    {
+        w.WriteStartObject("executor");
+        w.WriteString("kind", x.Kind);
+        void Text(string name, string? value)
+        {
+            if (value is not null)
+            {
+                w.WriteString(name, value);
+            }
+        }
+
+        void Number(string name, double? value)
+        {
+            if (value is { } v)
+            {
+                w.WriteNumber(name, v);
+            }
+        }
+
+        Text("partition", x.Partition);
+        Text("account", x.Account);
+        Text("qos", x.Qos);
+        Number("timeMinutes", x.TimeMinutes);
+        Number("memoryMb", x.MemoryMb);
+        Number("cpusPerTask", x.CpusPerTask);
+        Text("gpus", x.Gpus);
+        if (x.SbatchOptions is { } options)
+        {
+            w.WriteStartArray("sbatchOptions");
+            foreach (var option in options)
+            {
+                w.WriteStringValue(option);
+            }
+
+            w.WriteEndArray();
+        }
+
+        Number("maxJobsInFlight", x.MaxJobsInFlight);
+        Text("jobDirectory", x.JobDirectory);
+        Number("pollSeconds", x.PollSeconds);
+        w.WriteEndObject();
     }
 
     private static void Nullable(Utf8JsonWriter w, string name, double? value)
@@ -223,9 +386,9 @@ public sealed record Experiment(
     }
 
     /// <summary>The first problem with the experiment's values, naming the field; null when it is usable.</summary>
-    public string? Problem() => Checks().Select(c => c.Check() is { } why ? $"{c.Field}: {why}" : null).FirstOrDefault(p => p is not null);
+    public string? Problem() => Checks().Select(c => c.Check() is { } why ? c.Field == "executor" ? $"executor.{why}" : $"{c.Field}: {why}" : null).FirstOrDefault(p => p is not null);
 
-    /// <summary>Each field's check, in the order fields are reported; a check returns why the value is unusable, or null.</summary>
+    /// <summary>Each field's check, in the order fields are reported; a check returns why the value is unusable, or null (the executor's check names its own field first).</summary>
     private IEnumerable<(string Field, Func<string?> Check)> Checks() =>
     [
         ("schema", () => Schema != CurrentSchema ? $"{Schema} is not {CurrentSchema}" : null),
@@ -262,6 +425,8 @@ public sealed record Experiment(
             Evaluation.Jobs > 1 && !Evaluation.Isolated ? "more than one job needs isolated workers (libtorch settings are process-wide)" : null),
         ("evaluation.timeoutSeconds", () => Evaluation.TimeoutSeconds <= 0 ? "must be positive" : null),
         ("evaluation.memoryMb", () => Evaluation.MemoryMb < 256 ? "must be at least 256" : null),
+        ("executor", () => Executor?.Problem() is { } problem ? problem :
+            Executor?.IsSlurm == true && !Evaluation.Isolated ? "kind: slurm runs each candidate as a job of its own, in a worker process; evaluation.isolated must be true (no --in-process)" : null),
     ];
 
     private string? EffectiveMixProblem()

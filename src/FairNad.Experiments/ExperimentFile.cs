@@ -19,7 +19,7 @@ public static class ExperimentFile
     /// never what is searched, so its run exercises the same search as the file.
     /// </summary>
     public static readonly IReadOnlyList<string> ProfileFields =
-        ["description", "fidelity", "parameterBudget", "references", "population", "tournament", "batch", "budget", "seeds", "llm", "evaluation"];
+        ["description", "fidelity", "parameterBudget", "references", "population", "tournament", "batch", "budget", "seeds", "llm", "evaluation", "executor"];
 
     /// <summary>Whether <paramref name="name"/> can name a profile: it becomes part of run folders and git refs.</summary>
     public static bool IsProfileName(string name) =>
@@ -170,7 +170,7 @@ public static class ExperimentFile
         {
             var r = new Fields(document.RootElement, source, "");
             r.Only("schema", "name", "profile", "description", "dataset", "fidelity", "parameterBudget", "costObjective", "references", "population", "tournament",
-                "batch", "budget", "strategy", "mutation", "seeds", "llm", "evaluation");
+                "batch", "budget", "strategy", "mutation", "seeds", "llm", "evaluation", "executor");
             var f = r.Object("fidelity");
             f.Only("epochs", "batchSize", "learningRate", "trainSubset", "validationSubset", "augment", "latencyRepeats", "threads", "device");
             var b = r.Object("budget");
@@ -181,6 +181,13 @@ public static class ExperimentFile
             l.Only("mode", "model", "maxAttempts", "timeoutSeconds", "contextLength", "stallTimeoutSeconds");
             var e = r.Object("evaluation", optional: true);
             e.Only("jobs", "isolated", "timeoutSeconds", "memoryMb", "warmWorkers");
+            var x = r.Object("executor", optional: true);
+            x.Only("kind", "partition", "account", "qos", "timeMinutes", "memoryMb", "cpusPerTask", "gpus", "sbatchOptions", "maxJobsInFlight", "jobDirectory", "pollSeconds");
+            var executor = r.Has("executor")
+                ? new ExecutorOptions(x.Text("kind"), x.OptionalText("partition"), x.OptionalText("account"), x.OptionalText("qos"), x.OptionalInt("timeMinutes"), x.OptionalInt("memoryMb"),
+                    x.OptionalInt("cpusPerTask"), x.OptionalText("gpus"), x.Has("sbatchOptions") ? x.Texts("sbatchOptions", []) : null, x.OptionalInt("maxJobsInFlight"),
+                    x.OptionalText("jobDirectory"), x.OptionalNumber("pollSeconds"))
+                : null;
             var experiment = new Experiment(
                 r.Int("schema"),
                 r.Text("name"),
@@ -202,7 +209,8 @@ public static class ExperimentFile
                 new LlmOptions(l.Text("mode", "off"), l.Text("model", FairNad.Llm.LlmSettings.DefaultModel), l.Int("maxAttempts", 3), l.OptionalNumber("timeoutSeconds"), l.OptionalInt("contextLength"),
                     l.OptionalNumber("stallTimeoutSeconds")),
                 new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192), e.Flag("warmWorkers", true)),
-                r.OptionalText("profile"));
+                r.OptionalText("profile"),
+                executor);
             return Validated(experiment, source);
         }
     }
@@ -227,6 +235,8 @@ public static class ExperimentFile
                 throw Error(property.Name, $"unknown field (expected one of {string.Join(", ", names)})");
             }
         }
+
+        public bool Has(string name) => Get(name) is not null;
 
         private JsonElement? Get(string name) =>
             element.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;

@@ -14,7 +14,8 @@ namespace FairNad.Experiments;
 public sealed record ExperimentOverrides(
     int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
     int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null,
-    int? LlmContextLength = null, double? LlmStallTimeout = null, string? Profile = null)
+    int? LlmContextLength = null, double? LlmStallTimeout = null, string? Profile = null, string? Executor = null, string? SlurmPartition = null,
+    string? SlurmAccount = null, string? SlurmQos = null, string? SlurmGpus = null, int? SlurmMaxJobs = null, string? SlurmJobDirectory = null)
 {
     /// <summary>
     /// The options given that would change a recorded experiment, which a resume cannot honour (it continues the run as
@@ -27,6 +28,11 @@ public sealed record ExperimentOverrides(
             ("--seed", Seed is not null), ("--candidates", Candidates is not null), ("--minutes", Minutes is not null), ("--strategy", Strategy is not null),
             ("--jobs", Jobs is not null), ("--in-process", Isolated is not null), ("--params", ParameterBudget is not null), ("--epochs", Epochs is not null),
             ("--device", Device is not null), ("--llm-num-ctx", LlmContextLength is not null),
+
+            // A resume keeps the recorded executor: it re-attaches to the jobs that executor submitted.
+            ("--executor", Executor is not null), ("--slurm-partition", SlurmPartition is not null), ("--slurm-account", SlurmAccount is not null),
+            ("--slurm-qos", SlurmQos is not null), ("--slurm-gpus", SlurmGpus is not null), ("--slurm-max-jobs", SlurmMaxJobs is not null),
+            ("--slurm-job-dir", SlurmJobDirectory is not null),
         }.Where(o => o.Given).Select(o => o.Flag),
     ];
 
@@ -40,7 +46,38 @@ public sealed record ExperimentOverrides(
         Evaluation = e.Evaluation with { Jobs = Jobs ?? e.Evaluation.Jobs, Isolated = Isolated ?? e.Evaluation.Isolated },
         ParameterBudget = ParameterBudget ?? e.ParameterBudget,
         Fidelity = e.Fidelity with { Epochs = Epochs ?? e.Fidelity.Epochs, Device = Device ?? e.Fidelity.Device },
+        Executor = ApplyExecutor(e.Executor),
     };
+
+    /// <summary>
+    /// The executor section with the options given: --executor local drops the section (local has no settings), --executor
+    /// slurm keeps the file's Slurm settings; a --slurm-* option without kind slurm is left for validation to name.
+    /// </summary>
+    private ExecutorOptions? ApplyExecutor(ExecutorOptions? file)
+    {
+        var slurm = (SlurmPartition ?? SlurmAccount ?? SlurmQos ?? SlurmGpus ?? SlurmJobDirectory) is not null || SlurmMaxJobs is not null;
+        if (Executor == ExecutorOptions.Local)
+        {
+            file = null;
+        }
+
+        if (!slurm && Executor is null or ExecutorOptions.Local)
+        {
+            return file;
+        }
+
+        var section = file ?? new ExecutorOptions(Executor ?? ExecutorOptions.Local);
+        return section with
+        {
+            Kind = Executor ?? section.Kind,
+            Partition = SlurmPartition ?? section.Partition,
+            Account = SlurmAccount ?? section.Account,
+            Qos = SlurmQos ?? section.Qos,
+            Gpus = SlurmGpus ?? section.Gpus,
+            MaxJobsInFlight = SlurmMaxJobs ?? section.MaxJobsInFlight,
+            JobDirectory = SlurmJobDirectory is { } directory ? Path.GetFullPath(directory) : section.JobDirectory,
+        };
+    }
 }
 
 /// <summary>
@@ -51,6 +88,9 @@ public sealed record ExperimentOverrides(
 /// </summary>
 public static class ExperimentOptions
 {
+    /// <summary>The values of --executor.</summary>
+    public static readonly string[] ExecutorKinds = [.. ExecutorOptions.Kinds];
+
     /// <summary>Every override option, in the order `fairnad search --help` lists them.</summary>
     public static IReadOnlyList<ExperimentOption> All { get; } =
     [
@@ -86,6 +126,20 @@ public static class ExperimentOptions
             (o, v) => o with { ParameterBudget = v }),
         new ExperimentOption<int?>("--epochs", "Training epochs per candidate.",
             (o, v) => o with { Epochs = v }),
+        new ExperimentOption<string?>("--executor", "Where candidates train: local (worker processes on this machine) or slurm (a Slurm job per candidate, via sbatch); default the experiment's executor.kind, else local.",
+            (o, v) => o with { Executor = v }),
+        new ExperimentOption<string?>("--slurm-partition", "Slurm partition the jobs go to (sbatch --partition); default the experiment's executor.partition, else the cluster's default.",
+            (o, v) => o with { SlurmPartition = v }),
+        new ExperimentOption<string?>("--slurm-account", "Slurm account the jobs are charged to (sbatch --account); default the experiment's executor.account.",
+            (o, v) => o with { SlurmAccount = v }),
+        new ExperimentOption<string?>("--slurm-qos", "Slurm quality of service of the jobs (sbatch --qos); default the experiment's executor.qos.",
+            (o, v) => o with { SlurmQos = v }),
+        new ExperimentOption<string?>("--slurm-gpus", "GPUs per Slurm job (sbatch --gpus), e.g. 1 or a100:1; default the experiment's executor.gpus, else none.",
+            (o, v) => o with { SlurmGpus = v }),
+        new ExperimentOption<int?>("--slurm-max-jobs", "Slurm jobs queued or running at once; default the experiment's executor.maxJobsInFlight, else evaluation.jobs.",
+            (o, v) => o with { SlurmMaxJobs = v }),
+        new ExperimentOption<string?>("--slurm-job-dir", "Shared directory (seen by every node) for the Slurm jobs' scripts, inputs and results, a folder per run; default the run folder's workers/.",
+            (o, v) => o with { SlurmJobDirectory = v }),
         new ExperimentOption<string?>("--device", "Device candidates train on: cpu, cuda or cuda:<index> (a GPU needs the Cuda libtorch backend, built with --torch-backend Cuda); default the experiment's.",
             (o, v) => o with { Device = v }),
     ];

@@ -23,12 +23,14 @@ public sealed record ReproductionReport(string Run, int Compared, double Toleran
 /// Reproduce: re-executes a recorded run from its own experiment copy and seed, with the LLM in replay mode over the run's
 /// recorded exchanges, into a scratch results folder and a scratch lineage repository, and compares candidates, commit ids
 /// and metrics with the record. Identities (candidate, commit, status, parameters, MACs) must match exactly; accuracies
-/// within the tolerance: 0 for a CPU run (bit-exact), else the given one.
+/// within the tolerance: 0 for a CPU run (bit-exact), else the given one. It trains where the recorded run trained
+/// (local workers or Slurm jobs) unless told otherwise.
 /// </summary>
 public static class Reproduction
 {
     public static async Task<ReproductionReport> RunAsync(string resultsDirectory, string run, WorkerCommand worker, string? dataDirectory, double? tolerance = null,
-        Func<Experiment, ICandidateEvaluator>? evaluator = null, Action<string>? log = null, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
+        Func<Experiment, ICandidateEvaluator>? evaluator = null, Action<string>? log = null, Action<SearchProgress>? progress = null, CancellationToken cancel = default,
+        string? executor = null, FairNad.Experiments.Slurm.SlurmCommands? slurm = null)
     {
         LineageLayout.CheckRunName(run); // before any path is built from it
         var archive = new RunArchive(Path.Combine(resultsDirectory, run), run);
@@ -61,8 +63,9 @@ public static class Reproduction
             Directory.CreateDirectory(Path.GetDirectoryName(experimentPath)!);
             File.WriteAllText(experimentPath, experiment.ToJson());
             var replay = experiment.Llm.Mode == "off" ? null : "replay";
-            var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
-                RecordedExperimentPath: archive.RecordedExperimentPath());
+            // Where it trains cannot change a result (the executor is no part of the lineage): a Slurm run re-executes locally or on Slurm, and a local one on Slurm.
+            var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay, Executor: executor), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
+                RecordedExperimentPath: archive.RecordedExperimentPath(), Slurm: slurm);
             var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), progress, cancel).ConfigureAwait(false)).Single();
             return new ReproductionReport(run, outcome.Candidates.Count, allowed, Compare(recorded, outcome.Candidates, allowed));
         }

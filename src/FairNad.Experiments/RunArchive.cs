@@ -34,6 +34,9 @@ public sealed class RunArchive
     /// <summary>Scratch of the isolated evaluator (the files its workers read and write); not part of the record.</summary>
     public const string WorkersFolder = "workers";
 
+    /// <summary>The Slurm jobs the run submitted (<see cref="Slurm.SlurmJobLog"/>): what a resumed run re-attaches to.</summary>
+    public const string SlurmJobsFile = "slurm-jobs.jsonl";
+
     private IReadOnlyList<CandidateRecord>? _records;
 
     /// <param name="directory">The run folder (results/&lt;run&gt;), as given: paths in messages keep its form.</param>
@@ -65,6 +68,8 @@ public sealed class RunArchive
     public string ReportDirectory => Path.Combine(Directory, ReportFolder);
 
     public string WorkersDirectory => Path.Combine(Directory, WorkersFolder);
+
+    public string SlurmJobsPath => Path.Combine(Directory, SlurmJobsFile);
 
     /// <summary>Whether the folder holds a started run (its manifest is the first thing a run writes after the experiment copy).</summary>
     public bool HoldsRun => File.Exists(ManifestPath);
@@ -138,6 +143,21 @@ public sealed class RunArchive
             llm["changes"] = new JsonArray([.. history.Zip(history.Skip(1), (from, to) => (JsonNode)new JsonObject { ["from"] = from.ToString(), ["to"] = to.ToString() })]);
         }
 
+        JsonFiles.WriteAtomically(ManifestPath, manifest);
+    }
+
+    /// <summary>
+    /// The Slurm jobs of the run so far in the manifest's executor entry (executor.jobs: candidate, job id, how it ended),
+    /// from <see cref="SlurmJobsFile"/>; execution figures, not results. Nothing happens without a manifest or executor entry.
+    /// </summary>
+    public void RecordSlurmJobs(IReadOnlyList<Slurm.SlurmJobEntry> jobs)
+    {
+        if (ReadManifest() is not JsonObject manifest || manifest["executor"] is not JsonObject executor)
+        {
+            return;
+        }
+
+        executor["jobs"] = new JsonArray([.. jobs.Select(j => (JsonNode)new JsonObject { ["candidate"] = j.Candidate, ["job"] = j.Job, ["state"] = j.State })]);
         JsonFiles.WriteAtomically(ManifestPath, manifest);
     }
 

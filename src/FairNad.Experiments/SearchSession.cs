@@ -32,6 +32,7 @@ namespace FairNad.Experiments;
 /// written in the real formats. The command line never sets it; with isolated workers (which load the data themselves,
 /// to the official requirements) it is refused.
 /// </param>
+/// <param name="Slurm">How the Slurm commands run for executor.kind slurm (default: from PATH, with this process's environment); tests point them at their own cluster.</param>
 public sealed record SearchRequest(
     string? ExperimentPath,
     ExperimentOverrides Overrides,
@@ -49,7 +50,8 @@ public sealed record SearchRequest(
     bool LlmAllowModelChange = false,
     bool DownloadData = false,
     HttpClient? DataHttp = null,
-    DataRequirements? DataRequirements = null);
+    DataRequirements? DataRequirements = null,
+    FairNad.Experiments.Slurm.SlurmCommands? Slurm = null);
 
 /// <summary>
 /// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
@@ -145,11 +147,21 @@ public sealed class SearchSession : IDisposable
         // leaves no folder behind, and CI learns what to place where before any work.
         try
         {
-            TorchRuntime.Device(effective.Fidelity.Device);
+            // On Slurm the jobs' nodes train, not this machine: a GPU run is submitted from a login node without one.
+            if (effective.Executor is not { IsSlurm: true })
+            {
+                TorchRuntime.Device(effective.Fidelity.Device);
+            }
         }
         catch (DeviceUnavailableException e)
         {
             throw new ExperimentException($"{experimentPath}: fidelity.device: {e.Message}");
+        }
+
+        if (effective.Executor is { IsSlurm: true } slurm && request.Evaluator is null)
+        {
+            // Before anything is written or loaded: a cluster that cannot take the jobs is said at once, naming the command.
+            await Slurm.SlurmExecutor.PreflightAsync(slurm, slurm.JobDirectory, request.Slurm, cancel).ConfigureAwait(false);
         }
 
         log($"run {run}: {experimentPath}{(effective.Profile is { } profile ? $" (profile {profile})" : string.Empty)}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
@@ -176,7 +188,7 @@ public sealed class SearchSession : IDisposable
         }
 
         var config = effective.Fidelity.ToConfig(seed);
-        var evaluator = Own(Evaluator(request, effective, config, archive, splits, log));
+        var evaluator = Own(Evaluator(request, effective, config, archive, splits, log, resume));
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, log, cancel).ConfigureAwait(false)) : null;
         var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
@@ -236,7 +248,7 @@ public sealed class SearchSession : IDisposable
     /// The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never
     /// recorded), then the trainer: isolated workers (warm unless the experiment says otherwise), this process, or the request's stand-in.
     /// </summary>
-    private static ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log)
+    private ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log, bool resume)
     {
         var budget = (long)effective.Evaluation.MemoryMb << 20;
         if (request.DataRequirements is not null && request.Evaluator is null && effective.Evaluation.Isolated)
@@ -244,13 +256,45 @@ public sealed class SearchSession : IDisposable
             throw new ExperimentException("test data requirements need in-process evaluation: isolated workers load the data to the official requirements");
         }
 
-        var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
-            ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
-                new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory,
+        var limits = new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget));
+        var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Executor is { IsSlurm: true } slurm
+            ? SlurmEvaluator(request, effective, slurm, config, limits, archive, log, resume)
+            : effective.Evaluation.Isolated
+            ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config, limits, effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory,
                 effective.Evaluation.WarmWorkers ? new WarmProcessExecutor(request.Worker, effective.Evaluation.Jobs) : null)
             : new InProcessEvaluator(effective.Dataset, splits, config));
         return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
             splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);
+    }
+
+    /// <summary>
+    /// Isolated workers as Slurm jobs, their files in the executor's shared job directory (a folder per run) or the run's
+    /// workers/. The jobs the run submitted go to its job log; when the session ends, the manifest lists them.
+    /// </summary>
+    private IsolatedEvaluator SlurmEvaluator(SearchRequest request, Experiment effective, ExecutorOptions slurm, TrainingConfig config, WorkerLimits limits, RunArchive archive,
+        Action<string> log, bool resume)
+    {
+        var jobLog = new Slurm.SlurmJobLog(archive.SlurmJobsPath);
+        if (!resume && File.Exists(jobLog.Path))
+        {
+            throw new ExperimentException($"{jobLog.Path} exists, but run '{archive.Run}' is new; continue it with --resume {archive.Run}, or name a new run with --run");
+        }
+
+        var executor = new Slurm.SlurmExecutor(slurm, jobLog, archive.Run, log, request.Slurm);
+        Own(new Disposer(() => archive.RecordSlurmJobs(jobLog.Jobs())));
+        // In a shared job directory, the run's folder is named after the run and its folder's path, so runs of the same name
+        // from other results folders (another user's, a reproduction's) never share files, and a resume finds its own.
+        var directory = slurm.JobDirectory is { } shared
+            ? Path.Combine(shared, $"{archive.Run}-{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(archive.Directory))))[..8]}")
+            : archive.WorkersDirectory;
+        return new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config, limits, slurm.MaxJobsInFlight ?? effective.Evaluation.Jobs, directory,
+            archive.Directory, executor);
+    }
+
+    /// <summary>Runs an action when the session is disposed, in its place among what the session owns.</summary>
+    private sealed class Disposer(Action action) : IDisposable
+    {
+        public void Dispose() => action();
     }
 
     private static (Experiment Experiment, string ExperimentPath, IReadOnlyList<(int Seed, string Run)> Runs) Plan(SearchRequest request)
@@ -384,6 +428,7 @@ public sealed class SearchSession : IDisposable
                 ["device"] = e.Fidelity.Device,
             },
             ["evaluation"] = evaluator.Description,
+            ["executor"] = ExecutorEntry(e),
             ["dataset"] = new JsonObject
             {
                 ["name"] = e.Dataset,
@@ -416,6 +461,35 @@ public sealed class SearchSession : IDisposable
                 ["realised"] = tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0),
             },
         });
+    }
+
+    /// <summary>
+    /// The manifest's executor entry: local, or slurm with its settings and the job log (each job's id and end are added
+    /// when a runner session ends, <see cref="RunArchive.RecordSlurmJobs"/>).
+    /// </summary>
+    private static JsonObject ExecutorEntry(Experiment e)
+    {
+        if (e.Executor is not { IsSlurm: true } x)
+        {
+            return new JsonObject { ["kind"] = ExecutorOptions.Local };
+        }
+
+        var entry = new JsonObject { ["kind"] = x.Kind };
+        foreach (var (name, value) in new[] { ("partition", x.Partition), ("account", x.Account), ("qos", x.Qos), ("gpus", x.Gpus), ("jobDirectory", x.JobDirectory) })
+        {
+            if (value is not null)
+            {
+                entry[name] = value;
+            }
+        }
+
+        if (x.SbatchOptions is { } options)
+        {
+            entry["sbatchOptions"] = new JsonArray([.. options.Select(o => (JsonNode)o)]);
+        }
+
+        entry["jobLog"] = RunArchive.SlurmJobsFile;
+        return entry;
     }
 
     /// <summary>The manifest's experiment entry; "profile" only for a profile's run, so other manifests keep their form.</summary>
