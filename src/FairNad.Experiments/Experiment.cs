@@ -26,7 +26,13 @@ public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, in
 /// <see cref="FairNad.Llm.LlmSettings.DefaultStallTimeoutSeconds"/>). Both are execution settings, left out of the lineage.
 /// </summary>
 /// <param name="ContextLength">num_ctx sent with every request (unset: <see cref="FairNad.Llm.LlmSettings.DefaultContextLength"/>).</param>
-public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null, int? ContextLength = null, double? StallTimeoutSeconds = null)
+/// <param name="Recorded">
+/// Exchanges shipped with the experiment: a folder, relative to the experiment file, recorded by an earlier run (its
+/// llm/ folder); a new run with the same model starts with them, so it replays them instead of asking again. Like the
+/// mode, an execution setting (the recorded answers are the model's own), left out of the lineage.
+/// </param>
+public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null, int? ContextLength = null, double? StallTimeoutSeconds = null,
+    string? Recorded = null)
 {
     /// <summary>The num_ctx in force.</summary>
     public int EffectiveContextLength => ContextLength ?? FairNad.Llm.LlmSettings.DefaultContextLength;
@@ -219,7 +225,7 @@ public sealed record Experiment(
     public string LineageJson(int seed) => (this with
     {
         Seeds = [seed],
-        Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto", TimeoutSeconds = null, StallTimeoutSeconds = null },
+        Llm = Llm with { Mode = Llm.Mode == "off" ? "off" : "auto", TimeoutSeconds = null, StallTimeoutSeconds = null, Recorded = null },
         Evaluation = Evaluation with { Jobs = 1, Isolated = true, WarmWorkers = true },
         Executor = null,
     }).ToJson();
@@ -302,6 +308,11 @@ public sealed record Experiment(
             if (Llm.StallTimeoutSeconds is { } stall)
             {
                 w.WriteNumber("stallTimeoutSeconds", stall);
+            }
+
+            if (Llm.Recorded is { } recorded)
+            {
+                w.WriteString("recorded", recorded);
             }
 
             w.WriteEndObject();
@@ -415,6 +426,8 @@ public sealed record Experiment(
         ("seeds", () => Seeds.Count == 0 ? "give at least one seed" : Seeds.Distinct().Count() != Seeds.Count ? "a seed is listed twice" : null),
         ("llm.mode", () => !LlmModes.Contains(Llm.Mode) ? $"'{Llm.Mode}' is not one of {string.Join(", ", LlmModes)}" : null),
         ("llm.model", () => Llm.Model.Length == 0 ? "must not be empty" : null),
+        ("llm.recorded", () => Llm.Recorded is not { } r ? null :
+            r.Trim().Length == 0 || Path.IsPathRooted(r) || r.Replace('\\', '/').Split('/').Contains("..") ? "must be a folder relative to the experiment file, inside its folder" : null),
         ("llm.maxAttempts", () => Llm.MaxAttempts < 1 ? "must be at least 1" : null),
         ("llm.contextLength", () => Llm.ContextLength is { } n && n is < 512 or > 1 << 20 ? "must be a number of tokens from 512 to 1048576" : null),
         ("llm.timeoutSeconds", () => Llm.TimeoutSeconds is { } t && !(t > 0 && t <= FairNad.Llm.LlmSettings.MaxTimeoutSeconds) ? "must be a number of seconds above 0 and at most 86400 (a day)" : null),

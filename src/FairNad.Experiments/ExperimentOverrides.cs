@@ -104,7 +104,7 @@ public static class ExperimentOptions
             (o, v) => o with { Minutes = v }),
         new ExperimentOption<string?>("--strategy", $"Search strategy: {string.Join(", ", Experiment.Strategies.SkipLast(1))} or {Experiment.Strategies[^1]}.",
             (o, v) => o with { Strategy = v }),
-        new ExperimentOption<string?>("--llm", "LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>; default the experiment's.",
+        new ExperimentOption<string?>("--llm", "LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>; or scripted (FairNad's rule-based stand-in designer, in-process, no model needed: auto with model " + LlmSettings.ScriptedModel + "); default the experiment's.",
             (o, v) =>
             {
                 var choice = LlmSettings.ParseChoice(v!);

@@ -190,7 +190,7 @@ public sealed class SearchSession : IDisposable
         var config = effective.Fidelity.ToConfig(seed);
         var evaluator = Own(Evaluator(request, effective, config, archive, splits, log, resume));
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
-        var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, log, cancel).ConfigureAwait(false)) : null;
+        var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, tree, log, cancel).ConfigureAwait(false)) : null;
         var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
         var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem), log, llm.RecordFailure);
         log($"evaluation {evaluator.Description}");
@@ -370,7 +370,8 @@ public sealed class SearchSession : IDisposable
     /// otherwise (live, auto and replay give the same answers; turning the LLM on or off would change the search, so a
     /// resume refuses it). A model other than the one the transcripts were recorded with is refused unless allowed.
     /// </summary>
-    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, RunArchive archive, SearchRequest request, bool resume, Action<string> log, CancellationToken cancel)
+    private static async Task<LlmSession> OpenLlmAsync(Experiment experiment, RunArchive archive, SearchRequest request, bool resume, AttributeTree tree, Action<string> log,
+        CancellationToken cancel)
     {
         var modeText = experiment.Llm.Mode;
         var model = experiment.Llm.Model;
@@ -393,8 +394,16 @@ public sealed class SearchSession : IDisposable
         var stall = request.Overrides.LlmStallTimeout is { } givenStall
             ? LlmSettings.ResolveStallTimeout(givenStall, timeout, "--llm-stall-timeout", timeoutSource)
             : LlmSettings.ResolveStallTimeout(experiment.Llm.StallTimeoutSeconds, timeout, "llm.stallTimeoutSeconds", timeoutSource);
+        if (!resume && experiment.Llm.Recorded is { } recorded && request.ExperimentPath is { } file)
+        {
+            ShippedTranscripts.Seed(file, recorded, model, archive.LlmDirectory, log);
+        }
+
+        // The scripted designer is a model no server has: it answers in-process, through the same client and handler.
+        var scripted = new ModelInfo(LlmSettings.ScriptedModel, string.Empty, null, null, null).Answers(model);
         var settings = new LlmSettings(model, LlmSettings.ResolveServer(request.LlmServer), mode, archive.LlmDirectory, MaxAttempts: experiment.Llm.MaxAttempts,
-            ContextLength: experiment.Llm.EffectiveContextLength, TimeoutSeconds: timeout, StallTimeoutSeconds: stall, AllowModelChange: request.LlmAllowModelChange);
+            ContextLength: experiment.Llm.EffectiveContextLength, TimeoutSeconds: timeout, StallTimeoutSeconds: stall, AllowModelChange: request.LlmAllowModelChange,
+            Transport: scripted ? () => new ScriptedDesigner(tree) : null);
         return await LlmSession.OpenAsync(settings, LlmSpecMutator.Stage, request.LlmRetry, log, cancel).ConfigureAwait(false);
     }
 

@@ -42,11 +42,22 @@ public sealed class LlmOutputException(string message) : Exception(message);
 /// Accept a server whose model (name or digest) differs from the one the transcripts were recorded with: the change is
 /// recorded in model.json (and a search's manifest), and recorded answers of the earlier model are still replayed.
 /// </param>
+/// <param name="Transport">
+/// What carries the HTTP requests: a socket to <see cref="Server"/> (null), or an in-process handler that speaks Ollama's
+/// API (the scripted designer, <see cref="ScriptedModel"/>). Not part of any recorded question.
+/// </param>
 public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string TranscriptDirectory, int Seed = 42, int ContextLength = LlmSettings.DefaultContextLength,
     int MaxAttempts = 3, double TimeoutSeconds = LlmSettings.DefaultTimeoutSeconds, double StallTimeoutSeconds = LlmSettings.DefaultStallTimeoutSeconds,
-    bool AllowModelChange = false)
+    bool AllowModelChange = false, Func<HttpMessageHandler>? Transport = null)
 {
     public const string DefaultModel = "qwen2.5:7b-instruct";
+
+    /// <summary>
+    /// The name of FairNad's built-in scripted designer (<c>--llm scripted</c>): a rule-based stand-in that answers
+    /// LLM-driven mutation in-process through Ollama's API (see FairNad.Search.ScriptedDesigner), for machines with no
+    /// model. It is not a language model; its answers are recorded and replayed like any model's.
+    /// </summary>
+    public const string ScriptedModel = "fairnad-scripted";
 
     /// <summary>Ollama's num_ctx sent with every request: room for a ~4k-token mutation prompt, a full-spec answer and a repair round.</summary>
     public const int DefaultContextLength = 8192;
@@ -172,8 +183,9 @@ public sealed record LlmSettings(string Model, Uri Server, LlmMode Mode, string 
         "replay" => (LlmMode.Replay, null),
         "auto" => (LlmMode.Auto, null),
         "off" => (LlmMode.Off, null),
+        "scripted" => (LlmMode.Auto, ScriptedModel),
         _ when text.StartsWith("ollama:", StringComparison.Ordinal) && text.Length > 7 => (LlmMode.Auto, text[7..]),
-        _ => throw new ArgumentException($"--llm must be live, replay, auto, off or ollama:<model>, not '{text}'"),
+        _ => throw new ArgumentException($"--llm must be live, replay, auto, off, scripted or ollama:<model>, not '{text}'"),
     };
 
     /// <summary>The Ollama server: <paramref name="server"/> (--ollama-host), else OLLAMA_HOST, else http://localhost:11434; each read by <see cref="ParseHost"/>.</summary>
@@ -580,7 +592,12 @@ public sealed class LlmSession : IDisposable
     private async Task ConnectAsync(CancellationToken cancel)
     {
         // No HttpClient timeout of its own: the handler applies the user's (total and stall), per attempt, and tells it apart from cancellation.
-        var handler = new OllamaRequestHandler(Settings, _retry, new SocketsHttpHandler()) { FailFastWhenRefused = true };
+        if (Settings.Transport is null && new ModelInfo(LlmSettings.ScriptedModel, string.Empty, null, null, null).Answers(Settings.Model))
+        {
+            throw new LlmUnavailableException($"{Settings.Model} is FairNad's scripted designer, which answers only the LLM-driven mutation of a search (fairnad search --llm scripted); use a model served by Ollama here");
+        }
+
+        var handler = new OllamaRequestHandler(Settings, _retry, Settings.Transport?.Invoke() ?? new SocketsHttpHandler()) { FailFastWhenRefused = true };
         var http = new HttpClient(handler) { BaseAddress = Settings.Server, Timeout = Timeout.InfiniteTimeSpan };
         var client = new OllamaApiClient(http, Settings.Model);
         ModelInfo served;

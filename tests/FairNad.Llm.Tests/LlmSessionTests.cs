@@ -41,6 +41,22 @@ public sealed class LlmSessionTests : IDisposable
     }
 
     [Fact]
+    public async Task Live_ScriptedModelWithoutItsDesigner_RefusedSayingWhereItWorks()
+    {
+        var settings = new LlmSettings(LlmSettings.ScriptedModel, new Uri("http://127.0.0.1:9/"), LlmMode.Live, _directory);
+
+        var e = await Assert.ThrowsAsync<LlmUnavailableException>(() => LlmSession.OpenAsync(settings, "Extract"));
+
+        Assert.Contains("answers only the LLM-driven mutation of a search (fairnad search --llm scripted)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ParseChoice_Scripted_AutoWithTheScriptedModel()
+    {
+        Assert.Equal((LlmMode.Auto, LlmSettings.ScriptedModel), LlmSettings.ParseChoice("scripted"));
+    }
+
+    [Fact]
     public async Task Replay_AfterRecording_SameAnswerWithNoServer()
     {
         using (var server = new ScriptedOllamaServer(_ => """{"answer": 42}"""))
