@@ -285,7 +285,7 @@ internal static class SearchCommands
         var failures = p.Failures.Count == 0 ? "0" : string.Join(",", p.Failures.Select(f => $"{f.Key} {f.Value}"));
         var llm = p.Llm is { } l ? string.Create(Invariant, $" llm {l.Calls} calls {l.Failed} failed |") : string.Empty;
         return string.Create(Invariant,
-            $"[{p.Done,3}/{p.Budget}] {c.Candidate[..12]} {c.MutationType,-9} {c.Attribute ?? "-",-45} {result,-18} {c.Parameters,9:N0} params{(p.Replayed ? " (from journal)" : string.Empty)} | {best} front {p.Front.Count} failures {failures} |{llm} remaining {(p.Remaining is { } r ? Duration(r) : "-")}");
+            $"[{p.Done,3}/{p.Budget}] {c.Candidate[..12]} {(c.IsNoise ? $"noise+{c.NoiseSeed}" : c.Rung > 0 ? $"rung {c.Rung}" : c.MutationType),-9} {c.Attribute ?? "-",-45} {result,-18} {c.Parameters,9:N0} params{(p.Replayed ? " (from journal)" : string.Empty)} | {best} front {p.Front.Count} failures {failures} |{llm} remaining {(p.Remaining is { } r ? Duration(r) : "-")}");
     }
 
     private static string Duration(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";

@@ -35,6 +35,11 @@ public static class RunReports
                 ["reason"] = f.Reason,
             })]),
         };
+        if (ledger.Noise.Count > 0)
+        {
+            // Only when the run measured noise, so feedback.json keeps its form otherwise.
+            document["noiseThreshold"] = new JsonObject(ledger.Noise.Select(n => KeyValuePair.Create($"rung{n.Key}", (JsonNode?)Math.Round(n.Value, 4))));
+        }
         JsonFiles.WriteAtomically(path, document);
     }
 

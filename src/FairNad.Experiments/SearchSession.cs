@@ -177,6 +177,26 @@ public sealed class SearchSession : IDisposable
 
         var config = effective.Fidelity.ToConfig(seed);
         var evaluator = Own(Evaluator(request, effective, config, archive, splits, log));
+
+        // Later rungs and noise seeds: the same chain at that rung's fidelity and seed, made when first needed, each with
+        // a scratch folder of its own (a candidate may be in training at two seeds at once).
+        var evaluators = new Dictionary<(int, int), ICandidateEvaluator>();
+        var gate = new Lock();
+        ICandidateEvaluator EvaluatorAt(int rung, int noiseSeed)
+        {
+            lock (gate)
+            {
+                if (!evaluators.TryGetValue((rung, noiseSeed), out var found))
+                {
+                    var at = effective with { Fidelity = effective.FidelityAt(rung), Seeds = [seed + noiseSeed] };
+                    var scratch = Path.Combine(archive.WorkersDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"r{rung}s{noiseSeed}"));
+                    evaluators[(rung, noiseSeed)] = found = Own(Evaluator(request, at, at.Fidelity.ToConfig(seed + noiseSeed), archive, splits, log, scratch));
+                }
+
+                return found;
+            }
+        }
+
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, log, cancel).ConfigureAwait(false)) : null;
         var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
@@ -189,7 +209,7 @@ public sealed class SearchSession : IDisposable
         }
 
         var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
-        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm);
+        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
     }
 
     /// <summary>
@@ -236,7 +256,8 @@ public sealed class SearchSession : IDisposable
     /// The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never
     /// recorded), then the trainer: isolated workers (warm unless the experiment says otherwise), this process, or the request's stand-in.
     /// </summary>
-    private static ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log)
+    private static ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log,
+        string? workDirectory = null)
     {
         var budget = (long)effective.Evaluation.MemoryMb << 20;
         if (request.DataRequirements is not null && request.Evaluator is null && effective.Evaluation.Isolated)
@@ -246,7 +267,7 @@ public sealed class SearchSession : IDisposable
 
         var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Evaluation.Isolated
             ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config,
-                new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory,
+                new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget)), effective.Evaluation.Jobs, workDirectory ?? archive.WorkersDirectory, archive.Directory,
                 effective.Evaluation.WarmWorkers ? new WarmProcessExecutor(request.Worker, effective.Evaluation.Jobs) : null)
             : new InProcessEvaluator(effective.Dataset, splits, config));
         return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
