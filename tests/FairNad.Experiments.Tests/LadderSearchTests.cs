@@ -215,3 +215,71 @@ public sealed class LadderSearchTests : IDisposable
         public void Tell(Proposal<ArchitectureSpec> proposal, Outcome outcome) => Told.Add(outcome);
     }
 }
+
+/// <summary>A laddered search trained for real in isolated workers, killed with SIGKILL during its promotions and resumed.</summary>
+[Trait("Category", "Slow")]
+public sealed class LadderTrainingTests : IDisposable
+{
+    private const string RunName = "tiny-fairnad-s0";
+
+    private readonly SearchFixture _uninterrupted = new();
+    private readonly SearchFixture _killed = new();
+
+    /// <summary>The tiny experiment in two isolated workers, on two rungs (100 images for one epoch, 200 for two), noise measured on two seeds architectures.</summary>
+    public static Experiment Laddered => TrainingSearchTests.Isolated with
+    {
+        Ladder = new Ladder([new Rung(1, 100), new Rung(2, 200)], 0.34),
+        Noise = new NoiseOptions(2, 1),
+    };
+
+    public void Dispose()
+    {
+        _uninterrupted.Dispose();
+        _killed.Dispose();
+    }
+
+    [Fact]
+    public void Resume_LadderedRunKilledAfterACommit_SameEvaluationsCommitsAndFilesAsUninterrupted()
+    {
+        _uninterrupted.Write(Laddered);
+        var clean = SearchFixture.Run(_uninterrupted.Request(train: true)).Single();
+        Assert.Contains(clean.AllEvaluations, e => e.Rung == 1);
+        Assert.Contains(clean.AllEvaluations, e => e.IsNoise);
+
+        _killed.Write(Laddered);
+        var runDirectory = Path.Combine(_killed.Results, RunName);
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _killed.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "fairnad.dll"), "search", "--experiment", _killed.ExperimentPath, "--results", _killed.Results, "--repo", _killed.Root, "--plain" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // Late enough that noise measurements and promotions were recorded before the kill.
+        var crashAt = $"after-commit:{clean.AllEvaluations.Count - 2}";
+        start.Environment[CrashPoints.Variable] = crashAt;
+        using (var child = Process.Start(start)!)
+        {
+            _ = child.StandardOutput.ReadToEndAsync();
+            var stderr = child.StandardError.ReadToEnd();
+            Assert.True(child.WaitForExit(TimeSpan.FromMinutes(5)), "the search neither finished nor died within 5 minutes");
+            Assert.True(child.ExitCode == 137, $"expected the runner to kill itself at {crashAt} (exit 137), got {child.ExitCode}: {stderr}");
+        }
+
+        var journaled = RunJournal.Read(Path.Combine(runDirectory, RunJournal.FileName), RunName);
+        Assert.Contains(journaled, e => e.Scheduled());
+        var replayed = 0;
+        var resumed = SearchFixture.Run(_killed.Request(resume: RunName, train: true), p => replayed += p.Replayed ? 1 : 0).Single();
+
+        Assert.Equal(journaled.Count, replayed);
+        Assert.Equal(clean.AllEvaluations.Select(Identity), resumed.AllEvaluations.Select(Identity));
+        Assert.Equal(SearchFixture.RecordedFiles(clean.RunDirectory), SearchFixture.RecordedFiles(resumed.RunDirectory));
+    }
+
+    private static string Identity(CandidateRecord e) =>
+        JsonSerializer.Serialize(new { e.Index, e.Candidate, e.Rung, e.NoiseSeed, e.Status, e.Validation, e.Test, e.Commit });
+}
+
+internal static class CandidateRecordTestExtensions
+{
+    public static bool Scheduled(this CandidateRecord record) => record.Rung > 0 || record.IsNoise;
+}
