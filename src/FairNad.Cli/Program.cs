@@ -181,12 +181,13 @@ public static class Program
         var ladderCandidates = new Option<int?>("--candidates") { Description = "Candidates per arm (default the experiment's budget)." };
         ladderCandidates.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<int?>() ?? 1));
         var ladderData = new Option<string?>("--data-dir") { Description = "Dataset folder (default: none, so Fashion-MNIST is the embedded subset a fresh clone has)." };
+        var ladderEqualCpu = new Option<bool>("--equal-cpu") { Description = "Also run the ladder with as many candidates as the top-rung arm's CPU time pays for (false: two arms only).", DefaultValueFactory = _ => true };
         var ladderBench = new Command("ladder", "Accuracy per CPU-minute with and without a fidelity ladder: the same search with every candidate at the top rung, then with the ladder, side by side in one process.")
         {
-            ladderExperiment, ladderProfile, ladderRungs, ladderPromote, ladderCandidates, ladderData,
+            ladderExperiment, ladderProfile, ladderRungs, ladderPromote, ladderCandidates, ladderData, ladderEqualCpu,
         };
         ladderBench.SetAction(r => BenchCommands.Ladder(r.GetValue(ladderExperiment)!, r.GetValue(ladderProfile), r.GetValue(ladderRungs)!, r.GetValue(ladderPromote),
-            r.GetValue(ladderCandidates), r.GetValue(ladderData), output, error));
+            r.GetValue(ladderCandidates), r.GetValue(ladderData), r.GetValue(ladderEqualCpu), output, error));
         var nb201Seeds = new Option<int>("--seeds") { Description = "Seeds per strategy (0..N-1).", DefaultValueFactory = _ => 100 };
         var nb201Budgets = new Option<int[]>("--budgets") { Description = "Query budgets to report.", DefaultValueFactory = _ => [25, 50, 100, 200, 400], AllowMultipleArgumentsPerToken = true };
         var nb201Strategies = new Option<string[]>("--strategies") { Description = "Strategies: " + string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Benchmark.AllStrategies], AllowMultipleArgumentsPerToken = true };

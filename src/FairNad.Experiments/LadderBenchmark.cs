@@ -6,7 +6,8 @@ namespace FairNad.Experiments;
 /// <summary>What `fairnad bench ladder` compares: an experiment, the ladder, and how many candidates each arm searches.</summary>
 /// <param name="DataDirectory">Where the dataset lives; null uses an empty folder, so Fashion-MNIST is the embedded subset.</param>
 /// <param name="Candidates">Candidates per arm; null keeps the experiment's budget.</param>
-public sealed record LadderBenchmarkSettings(string ExperimentPath, string? Profile, Ladder Ladder, int? Candidates, string? DataDirectory);
+/// <param name="EqualCpu">Also run a third arm: the ladder with as many candidates as the CPU time of the top-rung arm pays for, estimated from the ladder arm's CPU time per candidate.</param>
+public sealed record LadderBenchmarkSettings(string ExperimentPath, string? Profile, Ladder Ladder, int? Candidates, string? DataDirectory, bool EqualCpu = true);
 
 /// <summary>The best candidate so far, after <see cref="CpuSeconds"/> of CPU time.</summary>
 public sealed record LadderCurvePoint(double CpuSeconds, int Evaluations, double? Test, int Rung);
@@ -24,7 +25,8 @@ public sealed record LadderArm(string Name, int Candidates, int Evaluations, dou
 /// ladder (every candidate at rung 0, the top fraction promoted). Candidates train in this process, one at a time, so
 /// this process's CPU time (<see cref="Process.TotalProcessorTime"/>) is what they cost; the LLM is off and noise
 /// measurement is left out, so the two arms differ only in the ladder. A scratch results folder and lineage repository
-/// are used and removed.
+/// are used and removed. A third arm (<see cref="LadderBenchmarkSettings.EqualCpu"/>) spends about the top-rung arm's CPU
+/// time on the ladder, so the two can be compared at equal cost too.
 /// </summary>
 public static class LadderBenchmark
 {
@@ -52,13 +54,15 @@ public static class LadderBenchmark
 
             // Without a data folder, an empty one: Fashion-MNIST then comes from the embedded subset, as on a fresh clone.
             var data = settings.DataDirectory ?? Directory.CreateDirectory(Path.Combine(scratch, "no-data")).FullName;
-            foreach (var (name, arm) in new[] { ("top rung", top), ("ladder", laddered) })
+            var plan = new List<(string Name, Experiment Arm)> { ("top rung", top), ("ladder", laddered) };
+            for (var i = 0; i < plan.Count; i++)
             {
+                var (name, arm) = plan[i];
                 cancel.ThrowIfCancellationRequested();
                 var path = Path.Combine(scratch, "experiments", $"{arm.Name}.json");
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 File.WriteAllText(path, arm.ToJson());
-                var run = name == "ladder" ? "bench-ladder" : "bench-top";
+                var run = $"bench-{i}";
                 log($"bench ladder: {name} arm, {arm.Candidates} candidates");
                 var curve = new List<LadderCurvePoint>();
                 var started = Process.GetCurrentProcess().TotalProcessorTime;
@@ -67,6 +71,15 @@ public static class LadderBenchmark
                 var outcome = (await SearchSession.RunAsync(request, line => { if (line.StartsWith("data ", StringComparison.Ordinal)) { log($"bench ladder: {line}"); } }, p => curve.Add(new LadderCurvePoint(Cpu(), curve.Count + 1, p.Best?.Test, p.Best?.Rung ?? 0)), cancel)
                     .ConfigureAwait(false)).Single();
                 arms.Add(new LadderArm(name, outcome.Candidates.Count, outcome.AllEvaluations.Count, Cpu(), outcome.Best, curve));
+                if (name == "ladder" && settings.EqualCpu)
+                {
+                    // The same search with the ladder, run longer: as many candidates as the top-rung arm's CPU time pays for.
+                    var more = (int)Math.Round(arm.Candidates * arms[0].CpuSeconds / arms[1].CpuSeconds);
+                    if (more > arm.Candidates)
+                    {
+                        plan.Add(("ladder, equal CPU", arm with { Candidates = more }));
+                    }
+                }
             }
 
             return arms;

@@ -37,4 +37,15 @@ public sealed class ExperimentLadderTests
         Assert.StartsWith("q.json: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Apply_EpochsToALadderedExperiment_RefusedNamingTheOption()
+    {
+        var laddered = ExperimentFile.Read(WithField("\"ladder\": {\"rungs\": [{\"epochs\": 1}, {\"epochs\": 2}], \"promote\": 0.5}"), "q.json");
+
+        var e = Assert.Throws<ExperimentException>(() => new ExperimentOverrides(Epochs: 4).Apply(laddered));
+
+        Assert.StartsWith("--epochs: the experiment has a fidelity ladder", e.Message, StringComparison.Ordinal);
+        Assert.Equal(2, new ExperimentOverrides(Candidates: 3).Apply(laddered).FidelityAt(1).Epochs);
+    }
 }

@@ -160,6 +160,27 @@ public sealed class LadderSearchTests : IDisposable
     }
 
     [Fact]
+    public void Resume_RungNoteDeletedOrPromotionResultEdited_RefusedNamingTheRung()
+    {
+        _a.Write(Laddered);
+        var outcome = SearchFixture.Run(_a.Request(evaluator: RungAware())).Single();
+        var promoted = outcome.AllEvaluations.First(e => e is { Rung: 1, IsNoise: false });
+        var document = RunArchive.ResultPath(outcome.RunDirectory, promoted);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(document))!;
+        node["bestValidationAccuracy"] = 99.5;
+        File.WriteAllText(document, node.ToJsonString());
+        using (var repository = new LibGit2Sharp.Repository(_a.Root))
+        {
+            repository.Refs.Remove(LineageLayout.RungNotesRef(outcome.Run, 2));
+        }
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_a.Request(resume: RunName, evaluator: RungAware())));
+
+        Assert.Contains($"candidate {promoted.Candidate[..12]} (#{promoted.Index}, rung 1): validation accuracy differs", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"has no metrics note in {LineageLayout.RungNotesRef(outcome.Run, 2)}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reproduce_LadderedRun_ComparesEveryRungAndPasses()
     {
         _a.Write(Laddered);
