@@ -65,11 +65,13 @@ public sealed class RunJournal : IDisposable
         rung == 0 && noiseSeed == 0 ? candidate : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{candidate}@r{rung}{(noiseSeed == 0 ? string.Empty : $"s{noiseSeed}")}");
 
     /// <summary>
-    /// Each candidate once, as the search knows it now: its evaluation at the highest rung it reached (noise
-    /// measurements left out), in index order. Without a ladder, every record.
+    /// Each candidate once, as the search knows it now: its valid evaluation at the highest rung it reached (a promotion
+    /// that failed leaves it at the rung below, as the strategy keeps it; a candidate with no valid result is its highest
+    /// failed one), noise measurements left out, in index order. Without a ladder, every record.
     /// </summary>
     public static IReadOnlyList<CandidateRecord> Current(IEnumerable<CandidateRecord> records) =>
-        [.. records.Where(r => !r.IsNoise).GroupBy(r => r.Candidate, StringComparer.Ordinal).Select(g => g.MaxBy(r => r.Rung)!).OrderBy(r => r.Index)];
+        [.. records.Where(r => !r.IsNoise).GroupBy(r => r.Candidate, StringComparer.Ordinal)
+            .Select(g => g.OrderByDescending(r => r.Ok).ThenByDescending(r => r.Rung).First()).OrderBy(r => r.Index)];
 
     /// <summary>The hash the first line of <paramref name="run"/>'s journal chains to.</summary>
     public static string Genesis(string run) => Sha256(Encoding.UTF8.GetBytes($"fairnad journal of run {run}"));

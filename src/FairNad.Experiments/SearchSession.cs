@@ -175,8 +175,10 @@ public sealed class SearchSession : IDisposable
             File.WriteAllText(archive.ExperimentPath, effective.ToJson());
         }
 
-        var config = effective.Fidelity.ToConfig(seed);
-        var evaluator = Own(Evaluator(request, effective, config, archive, splits, log));
+        // Every candidate's first evaluation: at the ladder's rung 0, else (FidelityAt(0) is then the fidelity itself) as always.
+        var first = effective with { Fidelity = effective.FidelityAt(0) };
+        var config = first.Fidelity.ToConfig(seed);
+        var evaluator = Own(Evaluator(request, first, config, archive, splits, log));
 
         // Later rungs and noise seeds: the same chain at that rung's fidelity and seed, made when first needed, each with
         // a scratch folder of its own (a candidate may be in training at two seeds at once).

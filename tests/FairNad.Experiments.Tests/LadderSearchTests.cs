@@ -94,9 +94,37 @@ public sealed class LadderSearchTests : IDisposable
         var top = store.GetMetrics(outcome.Run, rung2[0].Commit, 2)!;
         Assert.Equal(rung2[0].Validation, top.ValidationAccuracy);
         Assert.StartsWith("rung 2 of 3: fashion-mnist 2 epoch(s), 200 training images", top.Fidelity, StringComparison.Ordinal);
+        Assert.Equal("rung 0 of 3: fashion-mnist 1 epoch(s), 100 training images", store.GetMetrics(outcome.Run, rung2[0].Commit)!.Fidelity);
+        foreach (var (rung, subset) in new[] { (0, 100), (1, 200), (2, 200) })
+        {
+            // Each rung trained at its own fidelity: the result documents say what was trained.
+            var evaluation = outcome.AllEvaluations.First(e => e.Rung == rung && !e.IsNoise);
+            var document = EvaluationResult.Parse(File.ReadAllText(RunArchive.ResultPath(outcome.RunDirectory, evaluation)), "result");
+            Assert.Equal((Laddered.FidelityAt(rung).Epochs, subset), (document.Config.Epochs, document.Config.TrainSubset!.Value));
+        }
         Assert.True(store.GetMetrics(outcome.Run, rung2[0].Commit)!.ValidationAccuracy < top.ValidationAccuracy);
         Assert.True(File.Exists(Path.Combine(outcome.RunDirectory, "candidates", $"{rung2[0].Candidate}.r2.json")));
         Assert.Equal(SearchFixture.Fingerprint(outcome.Candidates), SearchFixture.Fingerprint(new RunArchive(outcome.RunDirectory).Records));
+    }
+
+    [Fact]
+    public void Run_PromotionsThatFail_RecordedNeverPromotedAgainAndCandidatesKeepTheirLowerRung()
+    {
+        _a.Write(Laddered with { Noise = null });
+        var rungAware = RungAware();
+        Func<Experiment, ICandidateEvaluator> failAtRung1 = experiment => experiment.Fidelity == Laddered.FidelityAt(1)
+            ? new SyntheticEvaluator(spec => EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, FailureCategories.Diverged, "training loss became NaN"))
+            : rungAware(experiment);
+
+        var outcome = SearchFixture.Run(_a.Request(evaluator: failAtRung1)).Single();
+
+        var failed = outcome.AllEvaluations.Where(e => e.Rung == 1).ToList();
+        Assert.NotEmpty(failed);
+        Assert.All(failed, f => Assert.Equal(FailureCategories.Diverged, f.FailureCategory));
+        Assert.DoesNotContain(outcome.AllEvaluations, e => e.Rung == 2);
+        Assert.All(outcome.Candidates, c => Assert.Equal((0, "ok"), (c.Rung, c.Status)));
+        Assert.Equal(0, outcome.Best!.Rung);
+        Assert.DoesNotContain(outcome.Front, c => c.Rung > 0);
     }
 
     [Fact]
