@@ -44,9 +44,11 @@ public sealed record CandidateRecord(
     public bool Ok => Status == "ok";
 
     /// <summary>Whether this line is a noise measurement rather than an evaluation of the search.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] // derived: not part of the line, whose form fixes the hash chain
     public bool IsNoise => NoiseSeed != 0;
 
     /// <summary>What identifies this evaluation in the journal: the candidate, and for a later rung or a noise seed, those too.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] // derived: not part of the line, whose form fixes the hash chain
     public string Key => RunJournal.Key(Candidate, Rung, NoiseSeed);
 
     /// <summary>The cost objective's value (parameters or MACs).</summary>
