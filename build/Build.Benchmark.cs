@@ -43,6 +43,11 @@ internal sealed partial class Build
             .. SlurmPartition is null ? Array.Empty<string>() : ["--slurm-partition", SlurmPartition],
             .. SlurmJobDirectory is null ? Array.Empty<string>() : ["--slurm-job-dir", (string)SlurmJobDirectory]]));
 
+    Target BenchmarkLadder => _ => _
+        .Description("Accuracy per CPU-minute with and without a fidelity ladder on the embedded Fashion-MNIST subset: the quickstart's search with every candidate at the top rung, with the ladder, and with the ladder at equal CPU time, side by side in one process.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", "ladder", "--profile", "ci", "--candidates", "12", "--rungs", "1:2000", "2:4000"));
+
     [Parameter("Replica processes of the determinism benchmark.")]
     readonly int Replicas = 3;
 

@@ -243,6 +243,56 @@ internal static class BenchCommands
     /// The warm worker is started and given one job before anything is timed: its start is paid once per worker, not
     /// per candidate.
     /// </summary>
+    /// <summary>
+    /// `fairnad bench ladder`: accuracy per CPU-minute with and without a fidelity ladder, side by side in one run
+    /// (<see cref="FairNad.Experiments.LadderBenchmark"/>). Prints each arm's CPU time, best candidate and its test accuracy,
+    /// the ratios, and the CPU time each arm needed to come within one point of the top-rung arm's final best.
+    /// </summary>
+    public static int Ladder(string experiment, string? profile, IReadOnlyList<string> rungTexts, double promote, int? candidates, string? dataDirectory, bool equalCpu, TextWriter output, TextWriter log)
+    {
+        var rungs = new List<FairNad.Experiments.Rung>();
+        foreach (var text in rungTexts)
+        {
+            var parts = text.Split(':');
+            if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, Invariant, out var epochs) ||
+                !(parts[1] == "all" || int.TryParse(parts[1], NumberStyles.None, Invariant, out _)))
+            {
+                log.WriteLine($"--rungs: '{text}' is not <epochs>:<training images> (e.g. 1:2000) or <epochs>:all");
+                return 2;
+            }
+
+            rungs.Add(new FairNad.Experiments.Rung(epochs, parts[1] == "all" ? null : int.Parse(parts[1], Invariant)));
+        }
+
+        var settings = new FairNad.Experiments.LadderBenchmarkSettings(experiment, profile, new FairNad.Experiments.Ladder(rungs, promote), candidates, dataDirectory, equalCpu);
+        var arms = FairNad.Experiments.LadderBenchmark.RunAsync(settings, EvaluateCommands.Worker, log.WriteLine).GetAwaiter().GetResult();
+        output.WriteLine(string.Create(Invariant,
+            $"ladder      {experiment}{(profile is null ? string.Empty : $" (profile {profile})")}: rungs {string.Join(", ", rungs.Select(r => $"{r.Epochs} epoch(s) x {r.TrainSubset?.ToString("N0", Invariant) ?? "all"} images"))}, promote {promote:G3}; candidates in this process, one at a time; CPU time of this process"));
+        foreach (var arm in arms)
+        {
+            var best = arm.Best;
+            output.WriteLine(string.Create(Invariant,
+                $"{arm.Name,-17} {arm.Candidates} candidates, {arm.Evaluations} evaluations, CPU {arm.CpuSeconds / 60:F2} min; best {best?.Candidate[..12] ?? "-"} (rung {best?.Rung ?? 0}) validation {best?.Validation:F2}%, test {best?.Test:F2}%; test accuracy per CPU-minute {(best?.Test ?? 0) / (arm.CpuSeconds / 60):F2}"));
+        }
+
+        var top = arms[0];
+        if (top.Best?.Test is { } topTest)
+        {
+            foreach (var ladder in arms.Skip(1).Where(a => a.Best?.Test is not null))
+            {
+                var ladderTest = ladder.Best!.Test!.Value;
+                output.WriteLine(string.Create(Invariant,
+                    $"ratio       {ladder.Name}: CPU {ladder.Name}/top {ladder.CpuSeconds / top.CpuSeconds:F3}; best test {ladder.Name} - top {ladderTest - topTest:+0.00;-0.00;0.00} points; accuracy per CPU-minute {ladder.Name}/top {ladderTest / ladder.CpuSeconds / (topTest / top.CpuSeconds):F2}"));
+            }
+
+            var target = topTest - 1;
+            string Reach(FairNad.Experiments.LadderArm arm) => arm.CpuSecondsToReach(target) is { } s ? string.Create(Invariant, $"{s / 60:F2} CPU-min") : "not reached";
+            output.WriteLine(string.Create(Invariant, $"reach       best test within 1 point of the top-rung arm's final {topTest:F2}% (>= {target:F2}%): {string.Join(", ", arms.Select(a => $"{a.Name} {Reach(a)}"))}"));
+        }
+
+        return 0;
+    }
+
     public static int Overhead(IReadOnlyList<ArchitectureSpec> specs, FairNad.Evaluation.Training.TrainingConfig config, TextWriter output, TextWriter log)
     {
         var splits = FairNad.Data.DatasetCatalog.Load("fashion-mnist", FairNad.Data.DatasetCatalog.DataDirectory());

@@ -81,7 +81,7 @@ internal static class LineageCommands
 
         problems.AddRange(journal is null
             ? store.Verify(run)
-            : store.Verify(run, journal.Select(e => new RecordedCandidate(e.Index, e.Candidate, e.Commit, e.MutationType, e.Attribute, e.Parents, e.Transcript, e.Summary,
+            : store.Verify(run, journal.Where(e => e.Rung == 0 && !e.IsNoise).Select(e => new RecordedCandidate(e.Index, e.Candidate, e.Commit, e.MutationType, e.Attribute, e.Parents, e.Transcript, e.Summary,
                 new CandidateMetrics(e.Status, e.Validation, e.Test, e.Parameters, e.Macs))).ToList()));
         if (journal is not null)
         {

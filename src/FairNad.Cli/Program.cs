@@ -191,6 +191,20 @@ public static class Program
                     JobDirectory: r.GetValue(overheadJobDirectory) is { } d ? Path.GetFullPath(d) : null, PollSeconds: r.GetValue(overheadPoll)), r.GetValue(overheadRounds), output, error)
                 : BenchCommands.Overhead(specs, config, output, error);
         });
+        var ladderExperiment = new Option<string>("--experiment") { Description = "The experiment both arms search (LLM off, in process, one job).", DefaultValueFactory = _ => Path.Combine("experiments", "quickstart.json") };
+        var ladderProfile = new Option<string?>("--profile") { Description = "A profile of the experiment file to apply first." };
+        var ladderRungs = new Option<string[]>("--rungs") { Description = "Rungs as <epochs>:<training images> (or <epochs>:all), lowest first; the top rung is what the other arm trains every candidate at.", DefaultValueFactory = _ => ["1:2000", "3:8000"], AllowMultipleArgumentsPerToken = true };
+        var ladderPromote = new Option<double>("--promote") { Description = "The top fraction of each rung promoted.", DefaultValueFactory = _ => 0.34 };
+        var ladderCandidates = new Option<int?>("--candidates") { Description = "Candidates per arm (default the experiment's budget)." };
+        ladderCandidates.Validators.Add(r => AtLeastOne(r, r.GetValueOrDefault<int?>() ?? 1));
+        var ladderData = new Option<string?>("--data-dir") { Description = "Dataset folder (default: none, so Fashion-MNIST is the embedded subset a fresh clone has)." };
+        var ladderEqualCpu = new Option<bool>("--equal-cpu") { Description = "Also run the ladder with as many candidates as the top-rung arm's CPU time pays for (false: two arms only).", DefaultValueFactory = _ => true };
+        var ladderBench = new Command("ladder", "Accuracy per CPU-minute with and without a fidelity ladder: the same search with every candidate at the top rung, then with the ladder, side by side in one process.")
+        {
+            ladderExperiment, ladderProfile, ladderRungs, ladderPromote, ladderCandidates, ladderData, ladderEqualCpu,
+        };
+        ladderBench.SetAction(r => BenchCommands.Ladder(r.GetValue(ladderExperiment)!, r.GetValue(ladderProfile), r.GetValue(ladderRungs)!, r.GetValue(ladderPromote),
+            r.GetValue(ladderCandidates), r.GetValue(ladderData), r.GetValue(ladderEqualCpu), output, error));
         var nb201Seeds = new Option<int>("--seeds") { Description = "Seeds per strategy (0..N-1).", DefaultValueFactory = _ => 100 };
         var nb201Budgets = new Option<int[]>("--budgets") { Description = "Query budgets to report.", DefaultValueFactory = _ => [25, 50, 100, 200, 400], AllowMultipleArgumentsPerToken = true };
         var nb201Strategies = new Option<string[]>("--strategies") { Description = "Strategies: " + string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Benchmark.AllStrategies], AllowMultipleArgumentsPerToken = true };
@@ -232,7 +246,7 @@ public static class Program
             memoryBudgets, memoryBatches,
         };
         memory.SetAction(r => BenchCommands.Memory(r.GetValue(memoryBudgets)!, r.GetValue(memoryBatches)!, output, error));
-        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, nb201, determinism, determinismReplica, memory };
+        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, ladderBench, nb201, determinism, determinismReplica, memory };
 
         var worker = new Command("worker", "(internal) A warm evaluation worker: one job (JSON) per line on standard input, one line per finished job on standard output.")
         {

@@ -288,7 +288,7 @@ internal static class SearchCommands
         var failures = p.Failures.Count == 0 ? "0" : string.Join(",", p.Failures.Select(f => $"{f.Key} {f.Value}"));
         var llm = p.Llm is { } l ? string.Create(Invariant, $" llm {l.Calls} calls {l.Failed} failed |") : string.Empty;
         return string.Create(Invariant,
-            $"[{p.Done,3}/{p.Budget}] {c.Candidate[..12]} {c.MutationType,-9} {c.Attribute ?? "-",-45} {result,-18} {c.Parameters,9:N0} params{(p.Replayed ? " (from journal)" : string.Empty)} | {best} front {p.Front.Count} failures {failures} |{llm} remaining {(p.Remaining is { } r ? Duration(r) : "-")}");
+            $"[{p.Done,3}/{p.Budget}] {c.Candidate[..12]} {(c.IsNoise ? $"noise{c.NoiseSeed}@r{c.Rung}" : c.Rung > 0 ? $"rung {c.Rung}" : c.MutationType),-9} {c.Attribute ?? "-",-45} {result,-18} {c.Parameters,9:N0} params{(p.Replayed ? " (from journal)" : string.Empty)} | {best} front {p.Front.Count} failures {failures} |{llm} remaining {(p.Remaining is { } r ? Duration(r) : "-")}");
     }
 
     private static string Duration(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";
@@ -301,7 +301,7 @@ internal static class SearchCommands
         foreach (var c in RunArchive.Ranked(outcome.Candidates).Take(5))
         {
             output.WriteLine(string.Create(Invariant,
-                $"  {c.Candidate[..12]}  val {c.Validation:F2}%  test {c.Test:F2}%  {c.Parameters,9:N0} params  {c.MutationType,-9} {c.Attribute ?? "-"}  commit {c.Commit[..10]}  branch fairnad/{outcome.Run}/{c.Candidate}"));
+                $"  {c.Candidate[..12]}  val {c.Validation:F2}%  test {c.Test:F2}%{(c.Rung > 0 ? $" (rung {c.Rung})" : string.Empty)}  {c.Parameters,9:N0} params  {c.MutationType,-9} {c.Attribute ?? "-"}  commit {c.Commit[..10]}  branch fairnad/{outcome.Run}/{c.Candidate}"));
         }
 
         foreach (var use in outcome.LlmUse ?? [])
@@ -311,6 +311,7 @@ internal static class SearchCommands
 
         output.WriteLine($"pareto front: {string.Join(", ", outcome.Front.Select(c => string.Create(Invariant, $"{c.Candidate[..12]} ({c.Validation:F2}%, {c.Parameters:N0})")))}");
         output.WriteLine($"results: {outcome.RunDirectory} ({RunArchive.ManifestFile}, {RunArchive.JournalFile}, {RunArchive.CandidatesFolder}/, {RunArchive.FeedbackFile}, {RunArchive.SummaryFile})");
-        output.WriteLine($"lineage: git branch --list 'fairnad/{outcome.Run}/*'; notes in refs/notes/fairnad/{outcome.Run}");
+        var rungs = outcome.AllEvaluations.Select(e => e.Rung).Where(r => r > 0).Distinct().Order().Select(r => $"; rung {r}: refs/notes/fairnad-rung{r}/{outcome.Run}");
+        output.WriteLine($"lineage: git branch --list 'fairnad/{outcome.Run}/*'; notes in refs/notes/fairnad/{outcome.Run}{string.Concat(rungs)}");
     }
 }

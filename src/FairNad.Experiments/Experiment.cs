@@ -19,6 +19,59 @@ public sealed record Fidelity(int Epochs, int BatchSize, double LearningRate, in
         ValidationSubset: ValidationSubset, Augment: Augment, Threads: Threads, Seed: seed, LatencyRepeats: LatencyRepeats, Device: Device);
 }
 
+/// <summary>One rung of a fidelity ladder: the epochs and training images a candidate gets there (the rest of <see cref="Fidelity"/> is the experiment's).</summary>
+/// <param name="TrainSubset">Training images at this rung; null for all of them.</param>
+public sealed record Rung(int Epochs, int? TrainSubset);
+
+/// <summary>
+/// Multi-fidelity evaluation: every candidate is trained at rung 0 first; the top <see cref="Promote"/> fraction of the
+/// results at each rung so far is trained again at the next rung (deterministic asynchronous successive halving,
+/// <see cref="FairNad.Search.SuccessiveHalving"/>). The experiment's own fidelity supplies everything a rung does not set.
+/// </summary>
+public sealed record Ladder(IReadOnlyList<Rung> Rungs, double Promote)
+{
+    /// <summary>The training of rung <paramref name="rung"/>: <paramref name="fidelity"/> with the rung's epochs and training images.</summary>
+    public Fidelity At(Fidelity fidelity, int rung) => fidelity with { Epochs = Rungs[rung].Epochs, TrainSubset = Rungs[rung].TrainSubset };
+
+    /// <summary>The first problem with the ladder, or null.</summary>
+    public string? Problem(Fidelity fidelity)
+    {
+        if (Rungs.Count < 2)
+        {
+            return "rungs: give at least two rungs (one rung is the plain fidelity: leave the ladder out)";
+        }
+
+        if (!(Promote > 0 && Promote < 1))
+        {
+            return "promote: the promoted fraction must be above 0 and below 1 (e.g. 0.34 for the top third)";
+        }
+
+        for (var i = 0; i < Rungs.Count; i++)
+        {
+            if (At(fidelity, i).ToConfig(0).Problem() is { } problem)
+            {
+                return $"rungs[{i}]: {problem}";
+            }
+
+            if (i > 0 && !(Rungs[i].Epochs >= Rungs[i - 1].Epochs && Images(Rungs[i]) >= Images(Rungs[i - 1]) && Rungs[i] != Rungs[i - 1]))
+            {
+                return $"rungs[{i}]: each rung must train at least as many epochs on at least as many images as the rung before, and more of one";
+            }
+        }
+
+        return null;
+    }
+
+    private static long Images(Rung r) => r.TrainSubset ?? long.MaxValue;
+}
+
+/// <summary>
+/// Measuring the seed-to-seed noise: the first <see cref="Architectures"/> candidates of the run (the seed architectures)
+/// are trained with <see cref="Seeds"/> extra training seeds at every rung. The pooled spread at a rung sets the threshold
+/// a mutation's accuracy gain must exceed to count as an improvement in the feedback loop (spread × √2).
+/// </summary>
+public sealed record NoiseOptions(int Architectures, int Seeds);
+
 /// <summary>
 /// LLM use of a run: mode (off, auto, live, replay), model, answers per mutation (first try plus repairs), and the
 /// seconds one request may take (unset: FAIRNAD_LLM_TIMEOUT, else <see cref="FairNad.Llm.LlmSettings.DefaultTimeoutSeconds"/>),
@@ -160,6 +213,8 @@ public sealed record ExecutorOptions(string Kind, string? Partition = null, stri
 /// A versioned experiment file (experiments/*.json). Everything a run depends on is here, so the file plus the harness
 /// commit determine the run; its canonical form is hashed into the manifest and committed in the lineage root.
 /// </summary>
+/// <param name="Ladder">Multi-fidelity evaluation (rungs and promotion); null trains every candidate once at <see cref="Fidelity"/>.</param>
+/// <param name="Noise">Seed-to-seed noise measurement for the feedback loop; null counts any gain above zero as an improvement.</param>
 /// <param name="Profile">
 /// The fidelity preset of the file's "profiles" table this experiment was made with (e.g. ci), or null for the file as
 /// written. It names the run, so a preset's run never shares a folder or branches with the real run.
@@ -184,6 +239,8 @@ public sealed record Experiment(
     LlmOptions Llm,
     EvaluationOptions Evaluation,
     string? Profile = null,
+    Ladder? Ladder = null,
+    NoiseOptions? Noise = null,
     ExecutorOptions? Executor = null)
 {
     public const int CurrentSchema = 1;
@@ -211,6 +268,12 @@ public sealed record Experiment(
 
     /// <summary>Mutation types this run cannot or must not use: the ablated one, and LLM-driven mutation when the LLM is off.</summary>
     public IReadOnlyList<string> DisabledMutations => Choice.DisabledMutations;
+
+    /// <summary>How many rungs candidates are trained at: the ladder's, else one.</summary>
+    public int RungCount => Ladder?.Rungs.Count ?? 1;
+
+    /// <summary>The training at <paramref name="rung"/> (the experiment's fidelity without a ladder).</summary>
+    public Fidelity FidelityAt(int rung) => Ladder is { } ladder ? ladder.At(Fidelity, rung) : rung == 0 ? Fidelity : throw new ArgumentOutOfRangeException(nameof(rung), rung, "the experiment has no ladder");
 
     /// <summary>The name of the run of this experiment with <paramref name="seed"/>.</summary>
     public string RunName(int seed) => Profile is null
@@ -261,6 +324,33 @@ public sealed record Experiment(
             w.WriteNumber("threads", Fidelity.Threads);
             w.WriteString("device", Fidelity.Device);
             w.WriteEndObject();
+
+            // Ladder and noise are written only when set, so an experiment without them keeps its text, hash and commits.
+            if (Ladder is { } ladder)
+            {
+                w.WriteStartObject("ladder");
+                w.WriteStartArray("rungs");
+                foreach (var rung in ladder.Rungs)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("epochs", rung.Epochs);
+                    Nullable(w, "trainSubset", rung.TrainSubset);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteNumber("promote", ladder.Promote);
+                w.WriteEndObject();
+            }
+
+            if (Noise is { } noise)
+            {
+                w.WriteStartObject("noise");
+                w.WriteNumber("architectures", noise.Architectures);
+                w.WriteNumber("seeds", noise.Seeds);
+                w.WriteEndObject();
+            }
+
             w.WriteNumber("parameterBudget", ParameterBudget);
             w.WriteString("costObjective", CostObjective);
             w.WriteStartArray("references");
@@ -409,6 +499,9 @@ public sealed record Experiment(
             ? $"'{profile}': use letters, digits, '-' and '_' only (it becomes part of run and branch names)" : null),
         ("dataset", () => !DatasetCatalog.Names.Contains(Dataset) ? $"'{Dataset}' is not one of {string.Join(", ", DatasetCatalog.Names)}" : null),
         ("fidelity", () => Fidelity.ToConfig(0).Problem()),
+        ("ladder", () => Ladder?.Problem(Fidelity)),
+        ("noise", () => Noise is not { } n ? null : n.Architectures < 1 || n.Seeds < 1 ? "architectures and seeds must each be at least 1" :
+            n.Architectures > Math.Min(References.Count, Candidates) ? $"architectures: {n.Architectures} is more than the {Math.Min(References.Count, Candidates)} seed architecture(s) the run starts with" : null),
         ("parameterBudget", () => ParameterBudget < 1000 ? "must be at least 1000" : null),
         ("costObjective", () => CostObjective is not ("parameters" or "macs") ? $"'{CostObjective}' is not parameters or macs" : null),
         ("references", () => References.Count == 0 ? "name at least one reference architecture" :

@@ -19,7 +19,7 @@ public static class ExperimentFile
     /// never what is searched, so its run exercises the same search as the file.
     /// </summary>
     public static readonly IReadOnlyList<string> ProfileFields =
-        ["description", "fidelity", "parameterBudget", "references", "population", "tournament", "batch", "budget", "seeds", "llm", "evaluation", "executor"];
+        ["description", "fidelity", "ladder", "noise", "parameterBudget", "references", "population", "tournament", "batch", "budget", "seeds", "llm", "evaluation", "executor"];
 
     /// <summary>Whether <paramref name="name"/> can name a profile: it becomes part of run folders and git refs.</summary>
     public static bool IsProfileName(string name) =>
@@ -169,7 +169,7 @@ public static class ExperimentFile
         using (var document = JsonDocument.Parse(file.ToJsonString()))
         {
             var r = new Fields(document.RootElement, source, "");
-            r.Only("schema", "name", "profile", "description", "dataset", "fidelity", "parameterBudget", "costObjective", "references", "population", "tournament",
+            r.Only("schema", "name", "profile", "description", "dataset", "fidelity", "ladder", "noise", "parameterBudget", "costObjective", "references", "population", "tournament",
                 "batch", "budget", "strategy", "mutation", "seeds", "llm", "evaluation", "executor");
             var f = r.Object("fidelity");
             f.Only("epochs", "batchSize", "learningRate", "trainSubset", "validationSubset", "augment", "latencyRepeats", "threads", "device");
@@ -188,6 +188,15 @@ public static class ExperimentFile
                     x.OptionalInt("cpusPerTask"), x.OptionalText("gpus"), x.Has("sbatchOptions") ? x.Texts("sbatchOptions", []) : null, x.OptionalInt("maxJobsInFlight"),
                     x.OptionalText("jobDirectory"), x.OptionalNumber("pollSeconds"))
                 : null;
+            var ladder = r.Has("ladder") ? ReadLadder(r.Object("ladder")) : null;
+            NoiseOptions? noise = null;
+            if (r.Has("noise"))
+            {
+                var n = r.Object("noise");
+                n.Only("architectures", "seeds");
+                noise = new NoiseOptions(n.Int("architectures"), n.Int("seeds"));
+            }
+
             var experiment = new Experiment(
                 r.Int("schema"),
                 r.Text("name"),
@@ -210,9 +219,22 @@ public static class ExperimentFile
                     l.OptionalNumber("stallTimeoutSeconds"), l.OptionalText("recorded")),
                 new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192), e.Flag("warmWorkers", true)),
                 r.OptionalText("profile"),
+                ladder,
+                noise,
                 executor);
             return Validated(experiment, source);
         }
+    }
+
+    private static Ladder ReadLadder(Fields l)
+    {
+        l.Only("rungs", "promote");
+        var rungs = l.Objects("rungs").Select(x =>
+        {
+            x.Only("epochs", "trainSubset");
+            return new Rung(x.Int("epochs"), x.OptionalInt("trainSubset"));
+        }).ToList();
+        return new Ladder(rungs, l.Number("promote"));
     }
 
     /// <exception cref="ExperimentException">the experiment is invalid; the message names <paramref name="source"/> and the field.</exception>
@@ -257,6 +279,13 @@ public static class ExperimentFile
         };
 
         public double? OptionalNumber(string name) => Get(name) is null ? null : Number(name);
+
+        public IReadOnlyList<Fields> Objects(string name) => Get(name) switch
+        {
+            { ValueKind: JsonValueKind.Array } v => [.. v.EnumerateArray().Select((x, i) => x.ValueKind == JsonValueKind.Object ? new Fields(x.Clone(), source, $"{path}{name}[{i}].") : throw Error($"{name}[{i}]", "must be an object"))],
+            null => throw Error(name, "missing"),
+            _ => throw Error(name, "must be an array of objects"),
+        };
 
         public int Int(string name, int? fallback = null) => Get(name) switch
         {

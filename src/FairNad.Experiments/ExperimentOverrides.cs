@@ -36,7 +36,10 @@ public sealed record ExperimentOverrides(
         }.Where(o => o.Given).Select(o => o.Flag),
     ];
 
-    public Experiment Apply(Experiment e) => e with
+    /// <exception cref="ExperimentException">--epochs for an experiment with a ladder (its rungs set the epochs; the option would change nothing).</exception>
+    public Experiment Apply(Experiment e) => Epochs is not null && e.Ladder is not null
+        ? throw new ExperimentException("--epochs: the experiment has a fidelity ladder, whose rungs set each rung's epochs; change ladder.rungs in a copy of the experiment file instead")
+        : e with
     {
         Seeds = Seed is { } seed ? [seed] : e.Seeds,
         Candidates = Candidates ?? e.Candidates,

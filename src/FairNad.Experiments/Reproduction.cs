@@ -5,7 +5,7 @@ namespace FairNad.Experiments;
 
 /// <summary>One way a re-executed run differs from its record.</summary>
 /// <param name="Index">Position in the run.</param>
-/// <param name="Field">candidate, commit, status, validation, test, parameters, macs or count.</param>
+/// <param name="Field">candidate, rung, noise seed, commit, status, validation, test, parameters, macs or count.</param>
 /// <param name="Size">How far apart numbers are (absolute); null for identities.</param>
 public sealed record ReproductionDifference(int Index, string? Candidate, string Field, string Recorded, string Reproduced, double? Size)
 {
@@ -22,7 +22,8 @@ public sealed record ReproductionReport(string Run, int Compared, double Toleran
 /// <summary>
 /// Reproduce: re-executes a recorded run from its own experiment copy and seed, with the LLM in replay mode over the run's
 /// recorded exchanges, into a scratch results folder and a scratch lineage repository, and compares candidates, commit ids
-/// and metrics with the record. Identities (candidate, commit, status, parameters, MACs) must match exactly; accuracies
+/// and metrics with the record, evaluation by evaluation in the order recorded (each rung of a laddered run, and each
+/// noise measurement, is compared on its own). Identities (candidate, commit, status, parameters, MACs) must match exactly; accuracies
 /// within the tolerance: 0 for a CPU run (bit-exact), else the given one. It trains where the recorded run trained
 /// (local workers or Slurm jobs) unless told otherwise.
 /// </summary>
@@ -40,7 +41,7 @@ public static class Reproduction
         }
 
         var experiment = archive.ReadExperiment();
-        var recorded = archive.Records;
+        var recorded = archive.Evaluations;
         var allowed = tolerance ?? (experiment.Fidelity.Device == "cpu" ? 0 : 0.5);
         var scratch = Directory.CreateTempSubdirectory($"fairnad-reproduce-{run}-").FullName;
         try
@@ -67,7 +68,7 @@ public static class Reproduction
             var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay, Executor: executor), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
                 RecordedExperimentPath: archive.RecordedExperimentPath(), Slurm: slurm);
             var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), progress, cancel).ConfigureAwait(false)).Single();
-            return new ReproductionReport(run, outcome.Candidates.Count, allowed, Compare(recorded, outcome.Candidates, allowed));
+            return new ReproductionReport(run, outcome.AllEvaluations.Count, allowed, Compare(recorded, outcome.AllEvaluations, allowed));
         }
         finally
         {
@@ -108,6 +109,8 @@ public static class Reproduction
             }
 
             Same("candidate", r.Candidate, p.Candidate);
+            Same("rung", r.Rung.ToString(CultureInfo.InvariantCulture), p.Rung.ToString(CultureInfo.InvariantCulture));
+            Same("noise seed", r.NoiseSeed.ToString(CultureInfo.InvariantCulture), p.NoiseSeed.ToString(CultureInfo.InvariantCulture));
             Same("commit", r.Commit, p.Commit);
             Same("status", r.Status, p.Status);
             Same("parameters", r.Parameters?.ToString(CultureInfo.InvariantCulture), p.Parameters?.ToString(CultureInfo.InvariantCulture));

@@ -38,6 +38,7 @@ public sealed class RunArchive
     public const string SlurmJobsFile = "slurm-jobs.jsonl";
 
     private IReadOnlyList<CandidateRecord>? _records;
+    private IReadOnlyList<CandidateRecord>? _evaluations;
 
     /// <param name="directory">The run folder (results/&lt;run&gt;), as given: paths in messages keep its form.</param>
     /// <param name="run">The run's name; default the folder's name.</param>
@@ -71,17 +72,38 @@ public sealed class RunArchive
 
     public string SlurmJobsPath => Path.Combine(Directory, SlurmJobsFile);
 
+    /// <summary>The job log of a laddered run's later rung or a noise seed (<paramref name="scope"/>, e.g. r1s0): slurm-jobs.r1s0.jsonl.</summary>
+    public string SlurmJobsPathFor(string scope) => Path.Combine(Directory, Path.GetFileNameWithoutExtension(SlurmJobsFile) + "." + scope + Path.GetExtension(SlurmJobsFile));
+
     /// <summary>Whether the folder holds a started run (its manifest is the first thing a run writes after the experiment copy).</summary>
     public bool HoldsRun => File.Exists(ManifestPath);
 
     /// <summary>Where a candidate's result document lives in a run folder.</summary>
     public static string ResultPath(string runDirectory, string candidateId) => Path.Combine(runDirectory, CandidatesFolder, $"{candidateId}.json");
 
+    /// <summary>
+    /// Where the result document of one evaluation lives: candidates/&lt;id&gt;.json for a candidate's first, and
+    /// candidates/&lt;id&gt;.r&lt;rung&gt;[.s&lt;noise seed&gt;].json for a later rung or a noise measurement.
+    /// </summary>
+    public static string ResultPath(string runDirectory, string candidateId, int rung, int noiseSeed) => rung == 0 && noiseSeed == 0
+        ? ResultPath(runDirectory, candidateId)
+        : Path.Combine(runDirectory, CandidatesFolder, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{candidateId}.r{rung}{(noiseSeed == 0 ? string.Empty : $".s{noiseSeed}")}.json"));
+
+    /// <summary>The result document of the evaluation <paramref name="record"/> records.</summary>
+    public static string ResultPath(string runDirectory, CandidateRecord record) => ResultPath(runDirectory, record.Candidate, record.Rung, record.NoiseSeed);
+
     public string ResultPath(string candidateId) => ResultPath(Directory, candidateId);
 
-    /// <summary>The folder's records in index order, read from the journal once (its hash chain checked).</summary>
+    /// <summary>
+    /// The folder's candidates in index order, each once: with a ladder, its evaluation at the highest rung it reached
+    /// (<see cref="RunJournal.Current"/>); read from the journal once (its hash chain checked).
+    /// </summary>
     /// <exception cref="ExperimentException">there is no journal, or it is damaged.</exception>
-    public IReadOnlyList<CandidateRecord> Records => _records ??= ReadRecords();
+    public IReadOnlyList<CandidateRecord> Records => _records ??= RunJournal.Current(Evaluations);
+
+    /// <summary>Every evaluation the journal records (each rung of a candidate, noise measurements), in the order they were recorded.</summary>
+    /// <exception cref="ExperimentException">there is no journal, or it is damaged.</exception>
+    public IReadOnlyList<CandidateRecord> Evaluations => _evaluations ??= ReadRecords();
 
     /// <summary>The best candidate by validation accuracy (ties: the earlier); null when none is valid.</summary>
     public CandidateRecord? Best => Ranked(Records).FirstOrDefault();
@@ -102,10 +124,10 @@ public sealed class RunArchive
     public EvaluationResult ReadResult(string candidateId) => EvaluationResult.Parse(File.ReadAllText(ResultPath(candidateId)), ResultPath(candidateId));
 
     /// <summary>Writes a candidate's result document (atomically). The recorder is its only writer.</summary>
-    public void WriteResult(string candidateId, EvaluationResult result)
+    public void WriteResult(string candidateId, EvaluationResult result, int rung = 0, int noiseSeed = 0)
     {
         System.IO.Directory.CreateDirectory(CandidatesDirectory);
-        result.WriteAtomically(ResultPath(candidateId));
+        result.WriteAtomically(ResultPath(Directory, candidateId, rung, noiseSeed));
     }
 
     public void WriteFeedback(FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed) => RunReports.WriteFeedback(FeedbackPath, ledger, failed);
@@ -191,23 +213,27 @@ public sealed class RunArchive
         return counts;
     }
 
-    /// <summary>Valid candidates, best validation accuracy first (ties: the earlier candidate first).</summary>
+    /// <summary>
+    /// Valid candidates, each once at its highest rung, best first: a higher rung before a lower one (the rule by which
+    /// rungs compare, <see cref="Outcome.RankKey"/>), then the higher validation accuracy, ties by the earlier candidate.
+    /// Without a ladder this is validation accuracy alone.
+    /// </summary>
     public static IEnumerable<CandidateRecord> Ranked(IEnumerable<CandidateRecord> records) =>
-        records.Where(r => r.Ok).OrderByDescending(r => r.Validation).ThenBy(r => r.Index);
+        RunJournal.Current(records).Where(r => r.Ok).OrderByDescending(r => r.Rung).ThenByDescending(r => r.Validation).ThenBy(r => r.Index);
 
     public static CandidateRecord? BestOf(IEnumerable<CandidateRecord> records) => Ranked(records).FirstOrDefault();
 
-    /// <summary>The non-dominated valid candidates: validation accuracy up, the cost objective down.</summary>
+    /// <summary>The non-dominated valid candidates (each at its highest rung; rungs compare as in <see cref="Ranked"/>): validation accuracy up, the cost objective down.</summary>
     public static IReadOnlyList<CandidateRecord> Front(IEnumerable<CandidateRecord> records, string costObjective)
     {
-        var ok = records.Where(x => x.Ok).ToDictionary(x => x.Candidate, StringComparer.Ordinal);
-        return ParetoFront.Front(ok.Values.Select(x => new Objectives(x.Candidate, x.Validation!.Value, x.Cost(costObjective) ?? 0)))
+        var ok = RunJournal.Current(records).Where(x => x.Ok).ToDictionary(x => x.Candidate, StringComparer.Ordinal);
+        return ParetoFront.Front(ok.Values.Select(x => new Objectives(x.Candidate, x.Validation!.Value, x.Cost(costObjective) ?? 0, x.Rung)))
             .Select(p => ok[p.Id]).ToList();
     }
 
-    /// <summary>Failed candidates by failure category, categories in ordinal order.</summary>
+    /// <summary>Failed candidates (at their highest rung) by failure category, categories in ordinal order.</summary>
     public static IReadOnlyDictionary<string, int> Failures(IEnumerable<CandidateRecord> records) =>
-        records.Where(x => !x.Ok).GroupBy(x => x.FailureCategory ?? "failed").OrderBy(g => g.Key, StringComparer.Ordinal)
+        RunJournal.Current(records).Where(x => !x.Ok).GroupBy(x => x.FailureCategory ?? "failed").OrderBy(g => g.Key, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
 
     private IReadOnlyList<CandidateRecord> ReadRecords()
@@ -217,6 +243,7 @@ public sealed class RunArchive
             throw new ExperimentException($"{JournalPath} does not exist: the run recorded no candidate");
         }
 
-        return RunJournal.Read(JournalPath, Run).OrderBy(e => e.Index).ToList();
+        // Journal order is index order for first evaluations; promotions and noise measurements follow when they ran.
+        return RunJournal.Read(JournalPath, Run);
     }
 }

@@ -19,10 +19,10 @@ public static class RunAudit
     {
         var findings = new List<string>();
         var branches = lineage.Candidates(run).ToDictionary(c => c.CandidateId, StringComparer.Ordinal);
-        foreach (var entry in entries.OrderBy(e => e.Index))
+        foreach (var entry in entries.OrderBy(e => e.Index).ThenBy(e => e.Rung).ThenBy(e => e.NoiseSeed))
         {
-            var who = $"candidate {entry.Candidate[..12]} (#{entry.Index})";
-            var path = ResultPath(runDirectory, entry.Candidate);
+            var who = $"candidate {entry.Candidate[..12]} (#{entry.Index}{(entry.Rung > 0 ? $", rung {entry.Rung}" : string.Empty)}{(entry.IsNoise ? $", noise seed +{entry.NoiseSeed}" : string.Empty)})";
+            var path = RunArchive.ResultPath(runDirectory, entry);
             var file = Path.Combine(RunArchive.CandidatesFolder, Path.GetFileName(path));
             EvaluationResult? result = null;
             if (!File.Exists(path))
@@ -53,10 +53,12 @@ public static class RunAudit
                     findings.Add($"{who}: commit: journal {entry.Commit[..12]}, branch {stored.Commit[..12]}");
                 }
 
-                note = lineage.GetMetrics(run, stored.Commit);
-                if (note is null)
+                // A candidate's first evaluation has its note in the run's notes ref, each later rung one in that rung's ref; a
+                // noise measurement has none (the journal and its result document record it).
+                note = entry.IsNoise ? null : lineage.GetMetrics(run, stored.Commit, entry.Rung == 0 ? null : entry.Rung);
+                if (note is null && !entry.IsNoise)
                 {
-                    findings.Add($"{who}: the journal records a result, but commit {stored.Commit[..12]} has no metrics note");
+                    findings.Add($"{who}: the journal records a result, but commit {stored.Commit[..12]} has no metrics note{(entry.Rung == 0 ? string.Empty : $" in {LineageLayout.RungNotesRef(run, entry.Rung)}")}");
                 }
             }
 

@@ -36,7 +36,7 @@ public sealed class RunJournal : IDisposable
         Repaired = repaired;
         foreach (var entry in entries)
         {
-            _entries[entry.Candidate] = entry;
+            _entries[entry.Key] = entry;
         }
     }
 
@@ -45,6 +45,7 @@ public sealed class RunJournal : IDisposable
     /// <summary>What opening the journal had to repair (a torn last line), in words; null when nothing.</summary>
     public string? Repaired { get; }
 
+    /// <summary>The recorded evaluations by <see cref="CandidateRecord.Key"/>.</summary>
     public IReadOnlyDictionary<string, CandidateRecord> Entries
     {
         get
@@ -55,6 +56,22 @@ public sealed class RunJournal : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The journal's key of an evaluation: the candidate id for its first (rung 0) evaluation, as always; a later rung or
+    /// a noise seed adds "@r&lt;rung&gt;" and "s&lt;seed offset&gt;", so each is recorded once.
+    /// </summary>
+    public static string Key(string candidate, int rung, int noiseSeed) =>
+        rung == 0 && noiseSeed == 0 ? candidate : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{candidate}@r{rung}{(noiseSeed == 0 ? string.Empty : $"s{noiseSeed}")}");
+
+    /// <summary>
+    /// Each candidate once, as the search knows it now: its valid evaluation at the highest rung it reached (a promotion
+    /// that failed leaves it at the rung below, as the strategy keeps it; a candidate with no valid result is its highest
+    /// failed one), noise measurements left out, in index order. Without a ladder, every record.
+    /// </summary>
+    public static IReadOnlyList<CandidateRecord> Current(IEnumerable<CandidateRecord> records) =>
+        [.. records.Where(r => !r.IsNoise).GroupBy(r => r.Candidate, StringComparer.Ordinal)
+            .Select(g => g.OrderByDescending(r => r.Ok).ThenByDescending(r => r.Rung).First()).OrderBy(r => r.Index)];
 
     /// <summary>The hash the first line of <paramref name="run"/>'s journal chains to.</summary>
     public static string Genesis(string run) => Sha256(Encoding.UTF8.GetBytes($"fairnad journal of run {run}"));
@@ -95,7 +112,7 @@ public sealed class RunJournal : IDisposable
             _stream.WriteByte((byte)'\n');
             _stream.Flush(flushToDisk: true);
             _last = Sha256(line);
-            _entries[entry.Candidate] = chained;
+            _entries[entry.Key] = chained;
             return chained;
         }
     }
@@ -144,12 +161,12 @@ public sealed class RunJournal : IDisposable
                     $"`fairnad lineage verify --run {run}` compares the journal with the result files and the git record");
             }
 
-            if (seen.TryGetValue(entry.Candidate, out var earlier))
+            if (seen.TryGetValue(entry.Key, out var earlier))
             {
-                throw new ExperimentException($"{path}: line {lineNumber} records candidate {Short(entry.Candidate)} again (first on line {earlier})");
+                throw new ExperimentException($"{path}: line {lineNumber} records candidate {Short(entry.Candidate)}{(entry.Key == entry.Candidate ? string.Empty : $" ({entry.Key[entry.Candidate.Length..]})")} again (first on line {earlier})");
             }
 
-            seen[entry.Candidate] = lineNumber;
+            seen[entry.Key] = lineNumber;
             entries.Add(entry);
             last = Sha256(line);
             good = end + 1;

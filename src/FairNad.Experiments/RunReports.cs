@@ -35,6 +35,11 @@ public static class RunReports
                 ["reason"] = f.Reason,
             })]),
         };
+        if (ledger.Noise.Count > 0)
+        {
+            // Only when the run measured noise, so feedback.json keeps its form otherwise.
+            document["noiseThreshold"] = new JsonObject(ledger.Noise.Select(n => KeyValuePair.Create($"rung{n.Key}", (JsonNode?)Math.Round(n.Value, 4))));
+        }
         JsonFiles.WriteAtomically(path, document);
     }
 
@@ -45,6 +50,18 @@ public static class RunReports
         text.Append(Invariant, $"# Run {outcome.Run}\n\n");
         text.Append(Invariant, $"Experiment `{context.ExperimentPath}` ({e.Strategy}, seed {context.Seed}) on {e.Dataset}: {outcome.Candidates.Count} candidates, ");
         text.Append(Invariant, $"{outcome.Candidates.Count(c => !c.Ok)} failed, {outcome.Duplicates} duplicate proposals skipped. Stopped: {outcome.StopReason}.\n\n");
+        if (e.Ladder is { } ladder)
+        {
+            // Only for a laddered run, so other summaries keep their text.
+            var rungs = Enumerable.Range(0, ladder.Rungs.Count).Select(r =>
+            {
+                var f = e.FidelityAt(r);
+                var evaluated = outcome.AllEvaluations.Count(x => x.Rung == r && !x.IsNoise);
+                return string.Create(Invariant, $"rung {r} ({f.Epochs} epoch(s), {f.TrainSubset?.ToString("N0", Invariant) ?? "all"} images): {evaluated}");
+            });
+            text.Append(Invariant, $"Ladder, top {ladder.Promote:G3} promoted; evaluations per rung: {string.Join("; ", rungs)}. Candidates rank by rung first (a higher rung outranks a lower), then validation accuracy; each row is the candidate at the highest rung it reached.\n\n");
+        }
+
         text.Append("## Best by validation accuracy\n\n| # | candidate | mutation | attribute | validation % | test % | parameters | MACs | commit |\n|---|---|---|---|---|---|---|---|---|\n");
         foreach (var c in RunArchive.Ranked(outcome.Candidates).Take(5))
         {
@@ -91,7 +108,7 @@ public static class RunReports
         return text.ToString();
 
         static string Row(CandidateRecord c) => string.Create(Invariant,
-            $"| {c.Index} | `{c.Candidate[..12]}` | {c.MutationType} | {c.Attribute ?? "-"} | {c.Validation:F2} | {c.Test:F2} | {c.Parameters:N0} | {c.Macs:N0} | `{c.Commit[..10]}` |\n");
+            $"| {c.Index} | `{c.Candidate[..12]}` | {c.MutationType} | {c.Attribute ?? "-"} | {c.Validation:F2}{(c.Rung > 0 ? $" (rung {c.Rung})" : string.Empty)} | {c.Test:F2} | {c.Parameters:N0} | {c.Macs:N0} | `{c.Commit[..10]}` |\n");
     }
 
 }

@@ -26,6 +26,15 @@ public sealed class Trial(int index, Proposal<ArchitectureSpec> proposal)
 
     /// <summary>Whether the journal held it (a resumed run), so it was neither evaluated nor recorded again.</summary>
     public bool Replayed { get; set; }
+
+    /// <summary>The ladder rung it trains at: 0 for a new candidate, higher for a promotion (<see cref="SuccessiveHalvingLink"/>).</summary>
+    public int Rung { get; init; }
+
+    /// <summary>For a noise measurement (<see cref="NoiseMeasurementLink"/>), the offset added to the run's training seed; else 0.</summary>
+    public int NoiseSeed { get; init; }
+
+    /// <summary>Asked by a scheduler (a promotion or a noise measurement) rather than proposed by the strategy: no budget counts it.</summary>
+    public bool Scheduled => Rung > 0 || NoiseSeed != 0;
 }
 
 /// <summary>
@@ -80,7 +89,11 @@ public static class SearchChain
 }
 
 /// <summary>The end of the chain: the (deduplicated) strategy proposes and is told outcomes; the evaluator evaluates, at most its parallelism at once.</summary>
-public sealed class StrategyLink(IAskTellStrategy<ArchitectureSpec> strategy, ICandidateEvaluator evaluator, string costObjective) : ISearchChain
+/// <param name="evaluatorAt">
+/// The evaluator of a rung and noise seed (<see cref="Trial.Rung"/>, <see cref="Trial.NoiseSeed"/>); null: every trial is
+/// a first evaluation at the experiment's fidelity, by <paramref name="evaluator"/>. All share the slots of <paramref name="evaluator"/>'s parallelism.
+/// </param>
+public sealed class StrategyLink(IAskTellStrategy<ArchitectureSpec> strategy, ICandidateEvaluator evaluator, string costObjective, Func<int, int, ICandidateEvaluator>? evaluatorAt = null) : ISearchChain
 {
     private readonly SemaphoreSlim _slots = new(Math.Max(1, evaluator.Parallelism));
     private int _next;
@@ -93,7 +106,8 @@ public sealed class StrategyLink(IAskTellStrategy<ArchitectureSpec> strategy, IC
         await _slots.WaitAsync(cancel).ConfigureAwait(false);
         try
         {
-            trial.Result = await evaluator.EvaluateAsync(trial.Proposal.Candidate, cancel).ConfigureAwait(false);
+            var at = trial.Scheduled ? evaluatorAt?.Invoke(trial.Rung, trial.NoiseSeed) ?? throw new InvalidOperationException($"no evaluator for rung {trial.Rung}, noise seed {trial.NoiseSeed}") : evaluator;
+            trial.Result = await at.EvaluateAsync(trial.Proposal.Candidate, cancel).ConfigureAwait(false);
         }
         finally
         {
@@ -101,8 +115,22 @@ public sealed class StrategyLink(IAskTellStrategy<ArchitectureSpec> strategy, IC
         }
     }
 
-    /// <summary>Every evaluation failure is an outcome of the candidate by now (failures of the machine stopped the run before recording): the strategy hears the record.</summary>
-    public void Tell(Trial trial) => strategy.Tell(trial.Proposal, trial.Record!.ToOutcome(costObjective));
+    /// <summary>
+    /// Every evaluation failure is an outcome of the candidate by now (failures of the machine stopped the run before
+    /// recording): the strategy hears the record. A promotion's valid result is told as the candidate's new outcome (the
+    /// highest rung's); a promotion that failed is not (the strategy keeps the lower rung's result), and a noise
+    /// measurement is no search step, so the strategy never hears of it.
+    /// </summary>
+    public void Tell(Trial trial)
+    {
+        var outcome = trial.Record!.ToOutcome(costObjective);
+        if (trial.NoiseSeed != 0 || (trial.Rung > 0 && !outcome.Ok))
+        {
+            return;
+        }
+
+        strategy.Tell(trial.Proposal, outcome);
+    }
 
     public void EndBatch()
     {
@@ -131,6 +159,9 @@ public sealed class BudgetLimit(int candidates, double? minutes, RunClock clock)
 
     public string StopReason { get; private set; } = "the strategy has nothing more to propose";
 
+    /// <summary>Whether the time budget is spent: no scheduled trial (promotion, noise measurement) starts then either.</summary>
+    public bool TimeUp => minutes is { } m && clock.ElapsedSeconds >= m * 60;
+
     public override async ValueTask<Trial?> AskAsync(CancellationToken cancel)
     {
         if (_asked >= candidates)
@@ -157,7 +188,8 @@ public sealed class BudgetLimit(int candidates, double? minutes, RunClock clock)
 
     public override void Tell(Trial trial)
     {
-        _told++;
+        // Scheduled trials were never asked through this link: they count against neither budget.
+        _told += trial.Scheduled ? 0 : 1;
         Next.Tell(trial);
     }
 }
@@ -170,7 +202,7 @@ public sealed class JournalReplay(IReadOnlyDictionary<string, CandidateRecord> r
 {
     public override Task EvaluateAsync(Trial trial, CancellationToken cancel)
     {
-        if (!recorded.TryGetValue(trial.Key, out var known))
+        if (!recorded.TryGetValue(RunJournal.Key(trial.Key, trial.Rung, trial.NoiseSeed), out var known))
         {
             return Next.EvaluateAsync(trial, cancel);
         }
@@ -209,7 +241,7 @@ public sealed class Recording(RunRecorder recorder, RunClock clock, RunTally tal
     {
         if (!trial.Replayed)
         {
-            trial.Record = recorder.Record(trial.Proposal, trial.Index, trial.Result!, clock.ElapsedSeconds);
+            trial.Record = recorder.Record(trial.Proposal, trial.Index, trial.Result!, clock.ElapsedSeconds, trial.Rung, trial.NoiseSeed);
         }
 
         tally.Add(trial.Record!, !trial.Replayed);
@@ -351,13 +383,22 @@ public sealed class RunRecorder : IDisposable
     }
 
     /// <summary>Records an evaluated candidate; returns its record as the journal holds it.</summary>
-    public CandidateRecord Record(Proposal<ArchitectureSpec> proposal, int index, EvaluationResult result, double elapsedSeconds)
+    /// <param name="rung">The ladder rung it trained at: rung 0's note goes to the run's notes ref, a later rung's to <see cref="LineageLayout.RungNotesRef"/>.</param>
+    /// <param name="noiseSeed">For a noise measurement, the seed offset: recorded in the journal and a result document of its own, with no note.</param>
+    public CandidateRecord Record(Proposal<ArchitectureSpec> proposal, int index, EvaluationResult result, double elapsedSeconds, int rung = 0, int noiseSeed = 0)
     {
-        _context.Archive.WriteResult(proposal.Key, result);
+        _context.Archive.WriteResult(proposal.Key, result, rung, noiseSeed);
         CrashPoints.Reach("after-result");
-        var record = CandidateRecord.Of(proposal, index, result, ArchitectureAnalyzer.Analyze(proposal.Candidate), elapsedSeconds);
+        var record = CandidateRecord.Of(proposal, index, result, ArchitectureAnalyzer.Analyze(proposal.Candidate), elapsedSeconds, rung, noiseSeed);
+
+        // A later rung or a noise seed finds the candidate's commit there already (recording it again is a no-op).
         var stored = _context.Lineage.Add(_context.Run, new CandidateEntry(index, proposal.Candidate, proposal.Parents, proposal.MutationType, proposal.Attribute, proposal.Transcript, proposal.Summary));
-        _context.Lineage.SetMetrics(_context.Run, proposal.Key, record.ToNote(_context.Experiment, result));
+        if (noiseSeed == 0)
+        {
+            // One note per rung, each written once: the first evaluation's in the run's notes ref, a later rung's in its own.
+            _context.Lineage.SetMetrics(_context.Run, proposal.Key, record.ToNote(_context.Experiment, result), rung == 0 ? null : rung);
+        }
+
         CrashPoints.Reach("after-commit");
         var journaled = _journal.Append(record with { Commit = stored.Commit });
         CrashPoints.Reach("after-journal");

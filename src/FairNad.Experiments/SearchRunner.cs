@@ -13,6 +13,7 @@ namespace FairNad.Experiments;
 /// <param name="Space">The architectures the strategy searches (the seed references scaled to the budget).</param>
 /// <param name="Llm">The LLM mutator, when the strategy uses one and the LLM is on.</param>
 /// <param name="Resume">Continue the run recorded in <paramref name="Archive"/> rather than start one.</param>
+/// <param name="EvaluatorAt">The evaluator of a ladder rung and noise seed (the experiment's ladder and noise need it); <see cref="Evaluator"/> evaluates rung 0 with the run's seed.</param>
 public sealed record SearchContext(
     Experiment Experiment,
     int Seed,
@@ -26,7 +27,8 @@ public sealed record SearchContext(
     RunManifestDocument Manifest,
     bool Resume,
     Action<string>? Log = null,
-    FairNad.Llm.LlmSession? LlmSession = null)
+    FairNad.Llm.LlmSession? LlmSession = null,
+    Func<int, int, ICandidateEvaluator>? EvaluatorAt = null)
 {
     public string Run => Archive.Run;
 
@@ -47,7 +49,7 @@ public sealed record SearchProgress(
     TimeSpan? Remaining,
     FairNad.Llm.LedgerEntry? Llm = null);
 
-/// <summary>The finished run: every candidate in index order, the best, the front, and why it stopped.</summary>
+/// <summary>The finished run: every candidate in index order (each once, at the highest rung it reached), the best, the front, and why it stopped.</summary>
 public sealed record SearchOutcome(
     string Run,
     string RunDirectory,
@@ -58,7 +60,12 @@ public sealed record SearchOutcome(
     int Duplicates,
     IReadOnlyList<FailedMutation> FailedMutations,
     FeedbackLedger? Feedback,
-    IReadOnlyList<FairNad.Llm.LedgerEntry>? LlmUse = null);
+    IReadOnlyList<FairNad.Llm.LedgerEntry>? LlmUse = null,
+    IReadOnlyList<CandidateRecord>? Evaluations = null)
+{
+    /// <summary>Every evaluation in the order it was recorded: with a ladder or noise measurement, more than <see cref="Candidates"/>.</summary>
+    public IReadOnlyList<CandidateRecord> AllEvaluations => Evaluations ?? Candidates;
+}
 
 /// <summary>
 /// Runs a search: asks the chain (<see cref="SearchChain"/>) for a batch of trials, has them evaluated (in parallel, in
@@ -81,12 +88,30 @@ public static class SearchRunner
         var clock = new RunClock(recorder.PriorElapsedSeconds);
         var tally = new RunTally();
         var budget = new BudgetLimit(e.Candidates, e.Minutes, clock);
-        var chain = SearchChain.Of(
+
+        // The fidelity schedulers are links outside the budget: what they ask for is no new candidate. Without a ladder
+        // or noise measurement the chain is what it always was.
+        var links = new List<ISearchChain>();
+        if (e.Ladder is { } ladder)
+        {
+            links.Add(new SuccessiveHalvingLink(new SuccessiveHalving(ladder.Rungs.Count, ladder.Promote), budget));
+        }
+
+        var noise = e.Noise is { } n ? new NoiseMeasurementLink(n, e.RungCount, diagnostics?.Feedback, budget) : null;
+        if (noise is not null)
+        {
+            links.Add(noise);
+        }
+
+        links.AddRange(
+        [
             budget,
             new JournalReplay(recorder.Recorded, context.Archive.JournalPath),
             new Recording(recorder, clock, tally),
             new Observing(new ProgressReport(context, tally, clock, progress), new FeedbackReport(context.Archive, diagnostics)),
-            new StrategyLink(strategy, context.Evaluator, e.CostObjective));
+            new StrategyLink(strategy, context.Evaluator, e.CostObjective, context.EvaluatorAt),
+        ]);
+        var chain = SearchChain.Of(links);
 
         var llmUseRecorded = false;
         void RecordLlmUse()
@@ -119,8 +144,8 @@ public static class SearchRunner
 
             var done = tally.Records;
             RecordLlmUse();
-            var outcome = new SearchOutcome(context.Run, context.RunDirectory, done, RunArchive.BestOf(done), RunArchive.Front(done, e.CostObjective), budget.StopReason,
-                strategy.Duplicates, diagnostics?.FailedMutations ?? [], diagnostics?.Feedback, context.LlmSession is null ? null : context.Archive.LlmUse());
+            var outcome = new SearchOutcome(context.Run, context.RunDirectory, RunJournal.Current(done), RunArchive.BestOf(done), RunArchive.Front(done, e.CostObjective), budget.StopReason,
+                strategy.Duplicates, diagnostics?.FailedMutations ?? [], diagnostics?.Feedback, context.LlmSession is null ? null : context.Archive.LlmUse(), [.. done]);
             context.Archive.WriteSummary(RunReports.Summary(context, outcome));
             return outcome;
         }

@@ -68,6 +68,7 @@ public sealed class SearchSession : IDisposable
     public const int InfrastructureRetries = 2;
 
     private readonly List<IDisposable> _owned = [];
+    private readonly List<Slurm.SlurmJobLog> _slurmLogs = [];
 
     private SearchSession()
     {
@@ -187,8 +188,30 @@ public sealed class SearchSession : IDisposable
             File.WriteAllText(archive.ExperimentPath, effective.ToJson());
         }
 
-        var config = effective.Fidelity.ToConfig(seed);
-        var evaluator = Own(Evaluator(request, effective, config, archive, splits, log, resume));
+        // Every candidate's first evaluation: at the ladder's rung 0, else (FidelityAt(0) is then the fidelity itself) as always.
+        var first = effective with { Fidelity = effective.FidelityAt(0) };
+        var config = first.Fidelity.ToConfig(seed);
+        var evaluator = Own(Evaluator(request, first, config, archive, splits, log, resume));
+
+        // Later rungs and noise seeds: the same chain at that rung's fidelity and seed, made when first needed, each with
+        // a scratch folder of its own (a candidate may be in training at two seeds at once).
+        var evaluators = new Dictionary<(int, int), ICandidateEvaluator>();
+        var gate = new Lock();
+        ICandidateEvaluator EvaluatorAt(int rung, int noiseSeed)
+        {
+            lock (gate)
+            {
+                if (!evaluators.TryGetValue((rung, noiseSeed), out var found))
+                {
+                    var at = effective with { Fidelity = effective.FidelityAt(rung), Seeds = [seed + noiseSeed] };
+                    var scratch = Path.Combine(archive.WorkersDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"r{rung}s{noiseSeed}"));
+                    evaluators[(rung, noiseSeed)] = found = Own(Evaluator(request, at, at.Fidelity.ToConfig(seed + noiseSeed), archive, splits, log, resume, scratch));
+                }
+
+                return found;
+            }
+        }
+
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, tree, log, cancel).ConfigureAwait(false)) : null;
         var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
@@ -201,7 +224,7 @@ public sealed class SearchSession : IDisposable
         }
 
         var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
-        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm);
+        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
     }
 
     /// <summary>
@@ -248,7 +271,8 @@ public sealed class SearchSession : IDisposable
     /// The chain around the trainer: memory decided before training (recorded), then failures of the machine retried (never
     /// recorded), then the trainer: isolated workers (warm unless the experiment says otherwise), this process, or the request's stand-in.
     /// </summary>
-    private ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log, bool resume)
+    private ICandidateEvaluator Evaluator(SearchRequest request, Experiment effective, TrainingConfig config, RunArchive archive, DatasetSplits splits, Action<string> log, bool resume,
+        string? workDirectory = null)
     {
         var budget = (long)effective.Evaluation.MemoryMb << 20;
         if (request.DataRequirements is not null && request.Evaluator is null && effective.Evaluation.Isolated)
@@ -258,9 +282,9 @@ public sealed class SearchSession : IDisposable
 
         var limits = new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget));
         var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Executor is { IsSlurm: true } slurm
-            ? SlurmEvaluator(request, effective, slurm, config, limits, archive, log, resume)
+            ? SlurmEvaluator(request, effective, slurm, config, limits, archive, log, resume, workDirectory is null ? null : Path.GetFileName(workDirectory))
             : effective.Evaluation.Isolated
-            ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config, limits, effective.Evaluation.Jobs, archive.WorkersDirectory, archive.Directory,
+            ? new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config, limits, effective.Evaluation.Jobs, workDirectory ?? archive.WorkersDirectory, archive.Directory,
                 effective.Evaluation.WarmWorkers ? new WarmProcessExecutor(request.Worker, effective.Evaluation.Jobs) : null)
             : new InProcessEvaluator(effective.Dataset, splits, config));
         return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
@@ -271,22 +295,44 @@ public sealed class SearchSession : IDisposable
     /// Isolated workers as Slurm jobs, their files in the executor's shared job directory (a folder per run) or the run's
     /// workers/. The jobs the run submitted go to its job log; when the session ends, the manifest lists them.
     /// </summary>
+    /// <param name="scope">
+    /// A later rung's or a noise seed's evaluations (e.g. r1s0), or null for every candidate's first: each scope has a job
+    /// log and a job folder of its own, since one candidate is then evaluated more than once and a resume re-attaches
+    /// to each of its jobs by candidate.
+    /// </param>
     private IsolatedEvaluator SlurmEvaluator(SearchRequest request, Experiment effective, ExecutorOptions slurm, TrainingConfig config, WorkerLimits limits, RunArchive archive,
-        Action<string> log, bool resume)
+        Action<string> log, bool resume, string? scope)
     {
-        var jobLog = new Slurm.SlurmJobLog(archive.SlurmJobsPath);
+        var jobLog = new Slurm.SlurmJobLog(scope is null ? archive.SlurmJobsPath : archive.SlurmJobsPathFor(scope));
         if (!resume && File.Exists(jobLog.Path))
         {
             throw new ExperimentException($"{jobLog.Path} exists, but run '{archive.Run}' is new; continue it with --resume {archive.Run}, or name a new run with --run");
         }
 
         var executor = new Slurm.SlurmExecutor(slurm, jobLog, archive.Run, log, request.Slurm);
-        Own(new Disposer(() => archive.RecordSlurmJobs(jobLog.Jobs())));
+        lock (_slurmLogs)
+        {
+            if (_slurmLogs.Count == 0)
+            {
+                // One record for the session, written when it ends: the jobs of every scope, first evaluations first.
+                Own(new Disposer(() =>
+                {
+                    lock (_slurmLogs)
+                    {
+                        archive.RecordSlurmJobs([.. _slurmLogs.SelectMany(l => l.Jobs())]);
+                    }
+                }));
+            }
+
+            _slurmLogs.Add(jobLog);
+        }
+
         // In a shared job directory, the run's folder is named after the run and its folder's path, so runs of the same name
         // from other results folders (another user's, a reproduction's) never share files, and a resume finds its own.
         var directory = slurm.JobDirectory is { } shared
             ? Path.Combine(shared, $"{archive.Run}-{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(archive.Directory))))[..8]}")
             : archive.WorkersDirectory;
+        directory = scope is null ? directory : Path.Combine(directory, scope);
         return new IsolatedEvaluator(request.Worker, effective.Dataset, request.DataDirectory, config, limits, slurm.MaxJobsInFlight ?? effective.Evaluation.Jobs, directory,
             archive.Directory, executor);
     }

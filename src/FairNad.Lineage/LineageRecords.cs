@@ -249,6 +249,16 @@ public static partial class LineageLayout
     public static string NotesRef(string run) => $"refs/notes/fairnad/{run}";
 
     /// <summary>
+    /// The notes ref of rung &lt;k&gt; (1 and up) of a laddered run: each promoted candidate's result at that rung. With the
+    /// run's own notes ref (rung 0, every candidate's first evaluation) that is one note per rung on the candidate's commit;
+    /// `git notes --ref fairnad-rung&lt;k&gt;/&lt;run&gt; show &lt;commit&gt;` reads it. A namespace of its own per rung, so it
+    /// never collides with a run's notes ref.
+    /// </summary>
+    public static string RungNotesRef(string run, int rung) => $"refs/notes/{RungNotesNamespace(run, rung)}";
+
+    internal static string RungNotesNamespace(string run, int rung) => $"fairnad-rung{Invariant(rung)}/{run}";
+
+    /// <summary>
     /// The synthetic commit time: one day per seed value (mod 100,000) after the epoch, plus one second per candidate
     /// index, so times order candidates within a run and never depend on the wall clock.
     /// </summary>

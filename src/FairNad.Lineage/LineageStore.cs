@@ -156,14 +156,17 @@ public sealed partial class LineageStore : IDisposable
     /// <summary>The message of the notes commit that writes the note of <paramref name="target"/>.</summary>
     internal static string NotesMessage(string target) => $"Notes added by FairNad for {target}\n";
 
-    /// <summary>Writes (or replaces, on re-evaluation) the metrics note of a candidate.</summary>
-    public void SetMetrics(string run, string candidateId, CandidateMetrics metrics)
+    /// <summary>
+    /// Writes (or replaces, on re-evaluation or promotion to a higher rung) the metrics note of a candidate; with
+    /// <paramref name="rung"/>, the note of that rung in <see cref="LineageLayout.RungNotesRef"/> instead.
+    /// </summary>
+    public void SetMetrics(string run, string candidateId, CandidateMetrics metrics, int? rung = null)
     {
         lock (_gate)
         {
             var commit = _repository.Lookup<Commit>(Branch(run, candidateId)) ?? throw new LineageException($"run {run} has no candidate {candidateId}");
             var stored = Read(commit, run)!;
-            WriteNote(run, commit.Id, metrics.ToJson(), Signature(stored.Seed, stored.Index));
+            WriteNote(rung is { } r ? LineageLayout.RungNotesRef(run, r) : LineageLayout.NotesRef(run), commit.Id, metrics.ToJson(), Signature(stored.Seed, stored.Index));
         }
     }
 
@@ -172,9 +175,8 @@ public sealed partial class LineageStore : IDisposable
     /// update rewrites the root (at most 256 entries) and one small subtree rather than one tree of every note.
     /// libgit2 writes flat trees, which makes each note cost grow with the number already written.
     /// </summary>
-    private void WriteNote(string run, ObjectId target, string text, Signature signature)
+    private void WriteNote(string name, ObjectId target, string text, Signature signature)
     {
-        var name = LineageLayout.NotesRef(run);
         var reference = _repository.Refs[name];
         var parent = reference is null ? null : _repository.Lookup<Commit>(reference.TargetIdentifier);
         var definition = parent is null ? new TreeDefinition() : TreeDefinition.From(parent.Tree);
@@ -197,13 +199,14 @@ public sealed partial class LineageStore : IDisposable
         }
     }
 
-    /// <summary>The metrics note of a candidate, or null before it was evaluated.</summary>
-    public CandidateMetrics? GetMetrics(string run, string commitSha)
+    /// <summary>The metrics note of a candidate, or null before it was evaluated; with <paramref name="rung"/>, its note of that rung (a laddered run).</summary>
+    public CandidateMetrics? GetMetrics(string run, string commitSha, int? rung = null)
     {
         lock (_gate)
         {
-            var note = _repository.Notes[NotesNamespace(run), new ObjectId(commitSha)];
-            return note is null ? null : CandidateMetrics.Parse(note.Message, $"note of {commitSha} in {LineageLayout.NotesRef(run)}");
+            var space = rung is { } r ? LineageLayout.RungNotesNamespace(run, r) : NotesNamespace(run);
+            var note = _repository.Notes[space, new ObjectId(commitSha)];
+            return note is null ? null : CandidateMetrics.Parse(note.Message, $"note of {commitSha} in refs/notes/{space}");
         }
     }
 

@@ -4,8 +4,8 @@ using LibGit2Sharp;
 namespace FairNad.Lineage;
 
 /// <summary>
-/// Moves a run's lineage between repositories with the same commit ids: its branches <c>fairnad/&lt;run&gt;/*</c> and its
-/// notes ref. Repository to repository goes through libgit2 (the receiving side fetches); a single-file
+/// Moves a run's lineage between repositories with the same commit ids: its branches <c>fairnad/&lt;run&gt;/*</c>, its
+/// notes ref and, for a laddered run, the notes refs of its higher rungs (<see cref="LineageLayout.RungNotesRef"/>). Repository to repository goes through libgit2 (the receiving side fetches); a single-file
 /// <c>git bundle</c> for publishing needs the git command-line client.
 /// </summary>
 public static class LineageTransfer
@@ -34,6 +34,8 @@ public static class LineageTransfer
             {
                 specs.RemoveAt(1);
             }
+
+            specs.AddRange(RungNotesRefs(sourceRepository.Refs.Select(r => r.CanonicalName), run).Select(r => $"+{r}:{r}"));
         }
 
         // libgit2 fetches from named remotes only: add one for the duration of the copy.
@@ -75,6 +77,8 @@ public static class LineageTransfer
             {
                 arguments.Add(LineageLayout.NotesRef(run));
             }
+
+            arguments.AddRange(RungNotesRefs(repository.Refs.Select(r => r.CanonicalName), run));
         }
 
         Git(arguments);
@@ -97,7 +101,29 @@ public static class LineageTransfer
             specs.Add(RefSpecs(run)[1]);
         }
 
+        var listed = heads.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 2)).Where(p => p.Length == 2).Select(p => p[1].Trim());
+        specs.AddRange(RungNotesRefs(listed, run).Select(r => $"+{r}:{r}"));
+
         Git(["--git-dir", store.Path, "fetch", "--no-tags", Path.GetFullPath(bundlePath), .. specs]);
+    }
+
+    /// <summary>The rung notes refs of <paramref name="run"/> among <paramref name="refs"/>, in rung order.</summary>
+    private static IEnumerable<string> RungNotesRefs(IEnumerable<string> refs, string run)
+    {
+        const string prefix = "refs/notes/fairnad-rung";
+        int? Rung(string name)
+        {
+            if (!name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith("/" + run, StringComparison.Ordinal) || name.Length <= prefix.Length + run.Length + 1)
+            {
+                return null;
+            }
+
+            var digits = name[prefix.Length..^(run.Length + 1)];
+            return digits.All(char.IsAsciiDigit) && int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rung) &&
+                LineageLayout.RungNotesRef(run, rung) == name ? rung : null;
+        }
+
+        return refs.Select(r => (Ref: r, Rung: Rung(r))).Where(x => x.Rung is not null).OrderBy(x => x.Rung).Select(x => x.Ref).ToList();
     }
 
     private static string Git(IReadOnlyList<string> arguments)

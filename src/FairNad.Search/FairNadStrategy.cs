@@ -100,6 +100,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     private readonly List<T> _seedList;
     private readonly List<(Proposal<T> Proposal, Outcome Outcome)> _valid = [];
     private readonly Dictionary<string, (Proposal<T> Proposal, Outcome Outcome)> _byKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Outcome> _firstOutcome = new(StringComparer.Ordinal);
     private readonly List<FailedMutation> _failed = [];
 
     public FairNadStrategy(IIdeaSpace<T> space, FairNadOptions options, int seed, ILlmMutator<T>? llm = null, string name = "fairnad")
@@ -158,10 +159,28 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
 
     public void Tell(Proposal<T> proposal, Outcome outcome)
     {
-        // A repeat (told again by deduplication) counts for feedback, but joins neither the population nor the front twice.
-        if (_byKey.TryAdd(proposal.Key, (proposal, outcome)) && outcome.Ok)
+        if (_byKey.TryGetValue(proposal.Key, out var known) && outcome.Ok && outcome.Rung > known.Outcome.Rung)
         {
-            _valid.Add((proposal, outcome));
+            // A promotion's result (a higher rung): it replaces the candidate's outcome where it stands (population order
+            // and front membership are by the latest rung), and says nothing new about the mutation that made it.
+            _byKey[proposal.Key] = (known.Proposal, outcome);
+            var place = _valid.FindIndex(v => v.Proposal.Key == proposal.Key);
+            if (place >= 0)
+            {
+                _valid[place] = (known.Proposal, outcome);
+            }
+
+            return;
+        }
+
+        // A repeat (told again by deduplication) counts for feedback, but joins neither the population nor the front twice.
+        if (_byKey.TryAdd(proposal.Key, (proposal, outcome)))
+        {
+            _firstOutcome[proposal.Key] = outcome;
+            if (outcome.Ok)
+            {
+                _valid.Add((proposal, outcome));
+            }
         }
 
         if (proposal.Attribute is null || proposal.Category is null)
@@ -169,9 +188,11 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
             return;
         }
 
-        var parent = proposal.Parents.Count > 0 && _byKey.TryGetValue(proposal.Parents[0], out var p) ? p.Outcome : null;
+        // Feedback compares child and parent at the same rung: the parent's first result is at the rung the child's is
+        // (every candidate starts on the lowest rung), whatever rung the parent has been promoted to since.
+        var parent = proposal.Parents.Count > 0 && _firstOutcome.TryGetValue(proposal.Parents[0], out var p) && p.Rung == outcome.Rung ? p : null;
         Feedback.Record(new MutationOutcome(proposal.Attribute, proposal.Category, outcome.Ok,
-            outcome.Accuracy - parent?.Accuracy, outcome.Cost - parent?.Cost, outcome.Failure));
+            outcome.Accuracy - parent?.Accuracy, outcome.Cost - parent?.Cost, outcome.Failure, outcome.Rung));
     }
 
     private static bool Realised(AttributeNode a) => a.Realisations.Count > 0;
@@ -192,7 +213,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
             return FairIdea();
         }
 
-        var points = valid.Select(v => new Objectives(v.Proposal.Key, v.Outcome.Accuracy!.Value, v.Outcome.Cost ?? 0)).ToList();
+        var points = valid.Select(v => new Objectives(v.Proposal.Key, v.Outcome.Accuracy!.Value, v.Outcome.Cost ?? 0, v.Outcome.Rung)).ToList();
         var front = ParetoFront.Front(points);
         var member = front[_random.Next(front.Count)];
         var weak = ParetoFront.WeakObjective(member, front);
@@ -252,6 +273,6 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
         }
 
         return Enumerable.Range(0, _options.Tournament).Select(_ => alive[_random.Next(alive.Count)])
-            .OrderByDescending(m => m.Outcome.Accuracy!.Value).First().Proposal.Candidate;
+            .OrderByDescending(m => Outcome.RankKey(m.Outcome)).First().Proposal.Candidate;
     }
 }

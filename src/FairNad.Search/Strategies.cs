@@ -16,9 +16,23 @@ public interface ISearchSpace<T>
 /// <param name="Accuracy">Validation accuracy in percent.</param>
 /// <param name="Cost">The cost objective (parameters or MACs), when known.</param>
 /// <param name="Failure">Failure category (timeout, crash, diverged, ...), when it failed.</param>
-public sealed record Outcome(double? Accuracy, double? Cost = null, string? Failure = null)
+/// <param name="Rung">
+/// The fidelity rung the accuracy was measured at (0 without a ladder). A strategy may be told a candidate again with a
+/// higher rung's result: that replaces the earlier outcome (<see cref="Outranks"/> says how results of two rungs compare).
+/// </param>
+public sealed record Outcome(double? Accuracy, double? Cost = null, string? Failure = null, int Rung = 0)
 {
     public bool Ok => Accuracy is not null;
+
+    /// <summary>
+    /// The rule by which results of different rungs compare: a result at a higher rung outranks any result at a lower one
+    /// (it survived more training and was promoted); within a rung the higher accuracy wins. Without a ladder every
+    /// result is at rung 0, so this is plain accuracy. Failed outcomes sort below every valid one.
+    /// </summary>
+    public static (int Rung, double Accuracy) RankKey(Outcome o) => o.Ok ? (o.Rung, o.Accuracy!.Value) : (-1, double.NegativeInfinity);
+
+    /// <summary>Whether this outcome ranks strictly above <paramref name="other"/> by <see cref="RankKey"/>.</summary>
+    public bool Outranks(Outcome other) => RankKey(this).CompareTo(RankKey(other)) > 0;
 
     public static Outcome Failed(string category) => new(null, null, category);
 }
@@ -115,7 +129,7 @@ public sealed class RandomSearch<T>(ISearchSpace<T> space, int seed) : IAskTellS
 public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int population = 10, int tournament = 3) : IAskTellStrategy<T>
 {
     private readonly Random _random = new(seed);
-    private readonly Queue<(Proposal<T> Proposal, Outcome Outcome)> _alive = new();
+    private readonly List<(Proposal<T> Proposal, Outcome Outcome)> _alive = [];
     private int _asked;
 
     public string Name => "rea";
@@ -132,7 +146,7 @@ public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int
         {
             var members = _alive.ToList();
             var parent = Enumerable.Range(0, tournament).Select(_ => members[_random.Next(members.Count)])
-                .OrderByDescending(m => m.Outcome.Accuracy ?? double.NegativeInfinity).First();
+                .OrderByDescending(m => Outcome.RankKey(m.Outcome)).First();
             var child = space.Mutate(parent.Proposal.Candidate, _random);
             proposal = new Proposal<T>(child, space.Key(child), [parent.Proposal.Key], "mutation");
         }
@@ -143,10 +157,23 @@ public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int
 
     public void Tell(Proposal<T> proposal, Outcome outcome)
     {
-        _alive.Enqueue((proposal, outcome));
+        // A higher rung's result of a living member replaces its outcome in place: the member does not become younger.
+        var living = outcome.Rung > 0 ? _alive.FindIndex(m => m.Proposal.Key == proposal.Key) : -1;
+        if (living >= 0)
+        {
+            _alive[living] = (_alive[living].Proposal, outcome);
+            return;
+        }
+
+        if (outcome.Rung > 0)
+        {
+            return; // it left the population already; a promotion does not bring it back
+        }
+
+        _alive.Add((proposal, outcome));
         if (_alive.Count > population)
         {
-            _alive.Dequeue();
+            _alive.RemoveAt(0);
         }
     }
 }
@@ -199,6 +226,7 @@ public sealed class Deduplicating<T>(IAskTellStrategy<T> inner, int maxRedraws =
 
     public void Tell(Proposal<T> proposal, Outcome outcome)
     {
+        // A candidate told again (a higher rung's result) is remembered with it, so later repeats hear the latest.
         _done[proposal.Key] = outcome;
         inner.Tell(proposal, outcome);
         if (_pending.Remove(proposal.Key, out var repeats))

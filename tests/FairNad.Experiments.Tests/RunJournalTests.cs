@@ -38,6 +38,43 @@ public sealed class RunJournalTests : IDisposable
     }
 
     [Fact]
+    public void Append_FirstEvaluation_LineHasNoRungFieldsAndLaterRungsAndNoiseSeedsHaveTheirOwnKeys()
+    {
+        using (var journal = RunJournal.Open(JournalPath, Run))
+        {
+            journal.Append(Entry(0));
+            journal.Append(Entry(0) with { Rung = 1 });
+            journal.Append(Entry(0) with { Rung = 1, NoiseSeed = 2 });
+        }
+
+        var lines = File.ReadAllLines(JournalPath);
+
+        // A run without a ladder writes the lines (and so the hash chain) it always wrote: the fields end with "ok".
+        Assert.EndsWith($"\"elapsedSeconds\":0,\"previous\":\"{RunJournal.Genesis(Run)}\",\"ok\":true}}", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith("\",\"rung\":1,\"ok\":true}", lines[1], StringComparison.Ordinal);
+        Assert.EndsWith("\",\"rung\":1,\"noiseSeed\":2,\"ok\":true}", lines[2], StringComparison.Ordinal);
+        using var reopened = RunJournal.Open(JournalPath, Run);
+        var id = Entry(0).Candidate;
+        Assert.Equal([id, id + "@r1", id + "@r1s2"], reopened.Entries.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(1, reopened.Entries[id + "@r1"].Rung);
+    }
+
+    [Fact]
+    public void Open_SameRungRecordedTwice_ErrorNamesTheLineAndRung()
+    {
+        File.WriteAllText(JournalPath, string.Empty);
+        using (var journal = RunJournal.Open(JournalPath, Run))
+        {
+            journal.Append(Entry(0) with { Rung = 1 });
+            journal.Append(Entry(0) with { Rung = 1 });
+        }
+
+        var e = Assert.Throws<ExperimentException>(() => RunJournal.Read(JournalPath, Run));
+
+        Assert.Contains("line 2 records candidate id0000000000 (@r1) again (first on line 1)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Open_TornLastLine_CutOffReportedAndTheChainContinues()
     {
         Write(0);

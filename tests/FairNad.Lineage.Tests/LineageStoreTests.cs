@@ -336,6 +336,36 @@ public sealed class LineageStoreTests : IDisposable
     }
 
     [Fact]
+    public void CopyAndBundle_RunWithRungNotes_CarryEveryRungsNotesAndNoOtherRunsOnes()
+    {
+        using (var store = NewStore("a"))
+        {
+            TempRepositories.RecordFamily(store);
+            TempRepositories.RecordFamily(store, "other");
+            var demo = store.Candidates("demo");
+            store.SetMetrics("demo", demo[3].CandidateId, new CandidateMetrics("ok", 93.5, Fidelity: "rung 1 of 3"), rung: 1);
+            store.SetMetrics("demo", demo[3].CandidateId, new CandidateMetrics("ok", 94.5, Fidelity: "rung 2 of 3"), rung: 2);
+            store.SetMetrics("other", store.Candidates("other")[3].CandidateId, new CandidateMetrics("ok", 50), rung: 1);
+        }
+
+        LineageTransfer.Copy(_repos.PathFor("a"), _repos.PathFor("published"), "demo");
+        var bundle = _repos.PathFor("demo.bundle");
+        LineageTransfer.ExportBundle(_repos.PathFor("a"), "demo", bundle);
+        LineageTransfer.ImportBundle(bundle, _repos.PathFor("imported"), "demo");
+
+        foreach (var target in new[] { "published", "imported" })
+        {
+            using var copy = LineageStore.Open(_repos.PathFor(target));
+            var commit = copy.Candidates("demo")[3].Commit;
+            Assert.Equal(91.0, copy.GetMetrics("demo", commit)!.ValidationAccuracy);
+            Assert.Equal(93.5, copy.GetMetrics("demo", commit, 1)!.ValidationAccuracy);
+            Assert.Equal(94.5, copy.GetMetrics("demo", commit, 2)!.ValidationAccuracy);
+            using var repository = new LibGit2Sharp.Repository(copy.Path);
+            Assert.Null(repository.Refs[LineageLayout.RungNotesRef("other", 1)]);
+        }
+    }
+
+    [Fact]
     public void Bundle_ExportAndImport_SameIdsAndNotes()
     {
         using (var store = NewStore("a"))
