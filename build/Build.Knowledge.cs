@@ -2,7 +2,7 @@ using FairNad.Build.Engine;
 
 internal sealed partial class Build
 {
-    [Parameter("LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>; default the experiment's. Extract: default auto.")]
+    [Parameter("LLM mode: off, auto (replay recorded exchanges, ask Ollama for new ones), live or replay; or ollama:<model>; or scripted (FairNad's rule-based stand-in designer, in-process, no model needed: auto with model fairnad-scripted); default the experiment's. Extract: default auto.")]
     [SearchOption]
     readonly string? Llm;
 

@@ -145,7 +145,7 @@ public sealed class SearchCommandTests : IDisposable
         var (code, _, error) = Run("search", "--llm", "sometimes");
 
         Assert.Equal(2, code);
-        Assert.Contains("--llm must be live, replay, auto, off or ollama:<model>, not 'sometimes'", error, StringComparison.Ordinal);
+        Assert.Contains("--llm must be live, replay, auto, off, scripted or ollama:<model>, not 'sometimes'", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,7 +6,8 @@ public sealed class ExperimentFileTests
 {
     private static string Shipped(string name) => Path.Combine(AppContext.BaseDirectory, "experiments", $"{name}.json");
 
-    private static string Quickstart => File.ReadAllText(Shipped("quickstart"));
+    /// <summary>The shipped quickstart with its LLM off (as its ci profile has it), so a bad value is the file's own, not its profile's.</summary>
+    private static string Quickstart => File.ReadAllText(Shipped("quickstart")).Replace("\"mode\": \"auto\", \"model\": \"fairnad-scripted\"", "\"mode\": \"off\", \"model\": \"fairnad-scripted\"", StringComparison.Ordinal);
 
     [Theory]
     [InlineData("quickstart")]

@@ -2,9 +2,17 @@ namespace FairNad.Experiments.Tests;
 
 public sealed class ExperimentLadderTests
 {
-    private static string Quickstart => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "experiments", "quickstart.json"));
+    /// <summary>The quickstart without its own ladder, so each test adds the one it is about.</summary>
+    private static string Quickstart => System.Text.RegularExpressions.Regex.Replace(
+        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "experiments", "quickstart.json")), "(?m)^  \"ladder\": .*\n", string.Empty);
 
-    private static string WithField(string field) => Quickstart.Replace("\"parameterBudget\"", field + ",\n  \"parameterBudget\"", StringComparison.Ordinal);
+    /// <summary>The quickstart with <paramref name="field"/> added at the top level (before its first "parameterBudget"; its ci profile has one too).</summary>
+    private static string WithField(string field)
+    {
+        var text = Quickstart;
+        var at = text.IndexOf("\"parameterBudget\"", StringComparison.Ordinal);
+        return text[..at] + field + ",\n  " + text[at..];
+    }
 
     [Fact]
     public void Read_Ladder_RoundTripsIntoTheLineageAndRungsOverrideEpochsAndImages()
