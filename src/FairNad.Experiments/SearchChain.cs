@@ -356,7 +356,10 @@ public sealed class RunRecorder : IDisposable
         _context.Archive.WriteResult(proposal.Key, result);
         CrashPoints.Reach("after-result");
         var record = CandidateRecord.Of(proposal, index, result, ArchitectureAnalyzer.Analyze(proposal.Candidate), elapsedSeconds);
-        var stored = _context.Lineage.Add(_context.Run, new CandidateEntry(index, proposal.Candidate, proposal.Parents, proposal.MutationType, proposal.Attribute, proposal.Transcript, proposal.Summary));
+        var stored = _context.Lineage.Add(_context.Run, new CandidateEntry(index, proposal.Candidate, proposal.Parents, proposal.MutationType, proposal.Attribute, proposal.Transcript, proposal.Summary)
+        {
+            Operators = new OperatorStore(Path.Combine(_context.Archive.Directory, OperatorSources.Folder)).For(proposal.Candidate),
+        });
         _context.Lineage.SetMetrics(_context.Run, proposal.Key, record.ToNote(_context.Experiment, result));
         CrashPoints.Reach("after-commit");
         var journaled = _journal.Append(record with { Commit = stored.Commit });
