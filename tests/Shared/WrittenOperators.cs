@@ -182,13 +182,13 @@ public static class WrittenOperators
 
             public override Tensor forward(Tensor input)
             {
-                var x = input;
-                while (x.shape[0] > 0)
+                var spins = input.shape[0];
+                while (spins > 0)
                 {
-                    x = x + 0;
+                    spins = (spins % 7) + 1;
                 }
 
-                return conv.forward(x);
+                return conv.forward(input);
             }
         }
 
@@ -224,7 +224,7 @@ public static class WrittenOperators
 
             public override Tensor forward(Tensor input) => Deeper(input, 0);
 
-            private static Tensor Deeper(Tensor x, long depth) => depth < 0 ? x : Deeper(x, depth + 1);
+            private static Tensor Deeper(Tensor x, long depth) => depth < 0 ? x : Deeper(x, depth + 1) * 1.0; // not a tail call
         }
 
         """;
