@@ -95,12 +95,12 @@ public sealed class WrittenOperatorTests : IDisposable
         var source = !last.Contains("That answer is invalid", StringComparison.Ordinal) ? WrittenOperators.DeletesFile
             : !last.Contains("the contract needs", StringComparison.Ordinal) ? WrittenOperators.WrongChannels
             : WrittenOperators.Ghost;
-        var output = parent.Block.Output;
+        var (output, n) = (parent.Block.Output, parent.Block.Nodes.Count);
         var child = parent with
         {
             Block = new BlockSpec(
-                [.. parent.Block.Nodes, new NodeSpec("written", "custom", output).With("source", "operators[0]"), new NodeSpec("written_sum", "add", "written", output)],
-                "written_sum"),
+                [.. parent.Block.Nodes, new NodeSpec($"written{n}", "custom", output).With("source", "operators[0]"), new NodeSpec($"written_sum{n}", "add", $"written{n}", output)],
+                $"written_sum{n}"),
         };
         return JsonSerializer.Serialize(new
         {

@@ -11,20 +11,22 @@ public static class WrittenOperators
         {
             private readonly nn.Module<Tensor, Tensor> primary;
             private readonly nn.Module<Tensor, Tensor> cheap;
+            private readonly long rest;
 
             public GhostModule(string name, long inChannels, long outChannels, long stride)
                 : base(name)
             {
                 var half = (outChannels + 1) / 2;
                 primary = nn.Sequential(nn.Conv2d(inChannels, half, 1, stride: stride, bias: false), nn.BatchNorm2d(half), nn.ReLU());
-                cheap = nn.Sequential(nn.Conv2d(half, outChannels - half, 3, padding: 1, groups: Math.Min(half, outChannels - half), bias: false), nn.BatchNorm2d(outChannels - half), nn.ReLU());
+                rest = outChannels - half;
+                cheap = nn.Sequential(nn.Conv2d(half, half, 3, padding: 1, groups: half, bias: false), nn.BatchNorm2d(half), nn.ReLU());
                 RegisterComponents();
             }
 
             public override Tensor forward(Tensor input)
             {
                 var x = primary.forward(input);
-                return torch.cat([x, cheap.forward(x)], 1);
+                return torch.cat([x, cheap.forward(x).narrow(1, 0, rest)], 1);
             }
         }
 

@@ -108,7 +108,7 @@ public sealed class OperatorVerifierTests
     [Fact]
     public void Verify_CompileError_DiagnosticWithPosition()
     {
-        var source = WrittenOperators.Ghost.Replace("torch.cat([x, cheap.forward(x)], 1)", "torch.cat(x, cheap.forward(x))", StringComparison.Ordinal);
+        var source = WrittenOperators.Ghost.Replace("torch.cat([x, cheap.forward(x).narrow(1, 0, rest)], 1)", "torch.cat(x, cheap.forward(x))", StringComparison.Ordinal);
 
         var report = Verify(source);
 
