@@ -102,9 +102,38 @@ public static class Operators
 
     private static readonly Dictionary<string, OperatorDefinition> Library = Build().ToDictionary(o => o.Name, StringComparer.Ordinal);
 
+    /// <summary>The fixed library (the operators the harness implements); <see cref="Custom"/> is not among them.</summary>
     public static IReadOnlyCollection<OperatorDefinition> All => Library.Values;
 
-    public static OperatorDefinition? Find(string name) => Library.GetValueOrDefault(name);
+    /// <summary>
+    /// The operator an LLM writes: a node <c>custom</c> whose <c>source</c> is the SHA-256 of the operator's C# source
+    /// (<see cref="OperatorSources"/>), so the source is part of the candidate's id. The contract fixes the shape:
+    /// <c>out</c> channels (a ratio of the block width, like every operator) at ceil(H / stride) x ceil(W / stride). The
+    /// static analysis cannot know its cost, so it counts none; a worker measures it (see docs/architectures.md).
+    /// </summary>
+    public static OperatorDefinition Custom { get; } = new(
+        OperatorSources.OperatorName,
+        "an operator you write in C# (see the contract below): 'source' is the SHA-256 of its source, 'out' its output channels as a ratio of the block width, 'stride' its spatial step",
+        1, 1, false,
+        [new("source", ParamKind.Text, string.Empty, "sha256:<64 hex digits> of the operator's C# source"), Stride(), Out()],
+        a =>
+        {
+            var source = a.Text("source");
+            if (!OperatorSources.IsReference(source))
+            {
+                throw new ShapeRuleException("operator-source", $"source '{source}' is not a reference 'sha256:<64 lower-case hex digits>' to an operator's C# source");
+            }
+
+            var stride = a.Int("stride");
+            var output = new Shape(a.Channels("out"), OperatorSources.Strided(a.Input.H, stride), OperatorSources.Strided(a.Input.W, stride));
+            return new(output, 0, 0, new LayerCall("Custom", ("source", source), ("inChannels", a.Input.C), ("outChannels", output.C), ("stride", stride)));
+        },
+        SavesOutput);
+
+    /// <summary>The fixed library and <see cref="Custom"/>: every operator a spec may name.</summary>
+    public static IEnumerable<OperatorDefinition> WithCustom => All.Append(Custom);
+
+    public static OperatorDefinition? Find(string name) => name == OperatorSources.OperatorName ? Custom : Library.GetValueOrDefault(name);
 
     public static OperatorDefinition Get(string name) =>
         Find(name) ?? throw new KeyNotFoundException($"unknown operator '{name}'");

@@ -30,13 +30,19 @@ public static class SpecSchema
     /// <summary>A fresh mutable copy, to embed in a larger schema.</summary>
     public static JsonObject ToNode() => JsonNode.Parse(Text)!.AsObject();
 
+    /// <summary>
+    /// The schema with the <c>custom</c> operator (<see cref="Operators.Custom"/>) as one more branch: for an LLM that may
+    /// answer with operators it writes. <see cref="Text"/>, without it, stays the fixed library's.
+    /// </summary>
+    public static JsonObject ToNodeWithCustom() => Build(includeCustom: true);
+
     /// <summary>Generates the schema anew (tests check that this gives the same text every time).</summary>
-    internal static JsonObject Build()
+    internal static JsonObject Build(bool includeCustom = false)
     {
         var activations = new[] { Operators.NoActivation }.Concat(Operators.Activations).ToArray();
         var node = new JsonObject
         {
-            ["anyOf"] = new JsonArray(Operators.All.OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => (JsonNode?)OperatorNode(o)).ToArray()),
+            ["anyOf"] = new JsonArray((includeCustom ? Operators.WithCustom : Operators.All).OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => (JsonNode?)OperatorNode(o)).ToArray()),
         };
         return Object(SpecJson.Fields.Root, optional: ["format", "name"], new()
         {

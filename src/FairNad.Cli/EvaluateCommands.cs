@@ -65,6 +65,7 @@ internal static class EvaluateCommands
                 CrashPoints.Reach(WorkerJobPoint);
                 var config = TrainingConfig.Parse(File.ReadAllText(request.Config), request.Config);
                 var spec = ArchitectureSource.Resolve(request.Spec, request.Dataset);
+                OperatorCommands.LoadBeside(request.Spec, spec);
                 TorchRuntime.ResetForJob(config.Threads, config.Seed);
                 MemoryModel.ResetPeakResidentBytes();
                 var directory = DatasetCatalog.DataDirectory(request.DataDirectory);

@@ -253,7 +253,7 @@ public static class Program
             Hidden = true,
         };
         worker.SetAction(_ => EvaluateCommands.Serve(Console.In, output, error));
-        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), worker, KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
+        return new RootCommand("FairNad: reproducible LLM-guided neural architecture search.") { arch, DataCommand(output, error), EvaluateCommand(architecture, output, error), worker, OperatorCommands.Command(output), KnowledgeCommand(output), lineageCommand, SearchCommands.Command(output, error), SearchCommands.ReproduceCommand(output, error), SearchCommands.ReportCommand(output), bench };
     }
 
     /// <summary>A parameter budget below 1 is a usage error naming the option.</summary>
@@ -397,6 +397,7 @@ public static class Program
 
             if (!runIsolated)
             {
+                OperatorCommands.LoadBeside(r.GetValue(architectures)![0], specs[0]);
                 return EvaluateCommands.InProcess(specs[0], name, r.GetValue(dataDirectory), config, r.GetValue(outPath), r.GetValue(quiet), output, error);
             }
 

@@ -86,6 +86,17 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Prefix
         var configPath = Path.Combine(directory, $"{stem}.config.json");
         WriteIfChanged(specPath, SpecJson.Write(spec));
         WriteIfChanged(configPath, config.ToJson());
+        if (OperatorSources.References(spec).Count > 0)
+        {
+            // LLM-written operators go beside the spec, where the worker looks for them; their hashes are checked on reading.
+            var run = runDirectory ?? throw new InvalidOperationException($"candidate {spec.Id}: it uses LLM-written operators, which live in a run's {OperatorSources.Folder}/ folder; no run directory was given");
+            var sources = new OperatorStore(Path.Combine(run, OperatorSources.Folder)).For(spec);
+            var beside = new OperatorStore(Path.Combine(directory, OperatorSources.Folder));
+            foreach (var source in sources.Values)
+            {
+                beside.Put(source);
+            }
+        }
         var arguments = Prefix.Concat(["evaluate", specPath, "--dataset", dataset, "--config", configPath, "--quiet", "--out", result]).ToList();
         if (dataDirectory is not null)
         {

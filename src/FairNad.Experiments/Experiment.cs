@@ -84,8 +84,13 @@ public sealed record NoiseOptions(int Architectures, int Seeds);
 /// llm/ folder); a new run with the same model starts with them, so it replays them instead of asking again. Like the
 /// mode, an execution setting (the recorded answers are the model's own), left out of the lineage.
 /// </param>
+/// <param name="WriteOperators">
+/// The LLM may answer a mutation with operators it writes in C# (the <c>custom</c> operator; see docs/architectures.md):
+/// compiled through the sandbox and verified in a worker, stored in the run's operators/ folder and committed with the
+/// candidate. It changes the prompt, so it is part of the lineage (written only when true, so older files keep their hash).
+/// </param>
 public sealed record LlmOptions(string Mode, string Model, int MaxAttempts, double? TimeoutSeconds = null, int? ContextLength = null, double? StallTimeoutSeconds = null,
-    string? Recorded = null)
+    string? Recorded = null, bool WriteOperators = false)
 {
     /// <summary>The num_ctx in force.</summary>
     public int EffectiveContextLength => ContextLength ?? FairNad.Llm.LlmSettings.DefaultContextLength;
@@ -385,6 +390,11 @@ public sealed record Experiment(
             w.WriteString("mode", Llm.Mode);
             w.WriteString("model", Llm.Model);
             w.WriteNumber("maxAttempts", Llm.MaxAttempts);
+            if (Llm.WriteOperators)
+            {
+                w.WriteBoolean("writeOperators", true);
+            }
+
             if (Llm.ContextLength is { } contextLength)
             {
                 w.WriteNumber("contextLength", contextLength);

@@ -178,7 +178,7 @@ public static class ExperimentFile
             var m = r.Object("mutation");
             m.Only("fairIdea", "pareto", "llm");
             var l = r.Object("llm", optional: true);
-            l.Only("mode", "model", "maxAttempts", "timeoutSeconds", "contextLength", "stallTimeoutSeconds", "recorded");
+            l.Only("mode", "model", "maxAttempts", "timeoutSeconds", "contextLength", "stallTimeoutSeconds", "recorded", "writeOperators");
             var e = r.Object("evaluation", optional: true);
             e.Only("jobs", "isolated", "timeoutSeconds", "memoryMb", "warmWorkers");
             var x = r.Object("executor", optional: true);
@@ -216,7 +216,7 @@ public static class ExperimentFile
                 new MutationMix(m.Number("fairIdea"), m.Number("pareto"), m.Number("llm")),
                 r.Ints("seeds"),
                 new LlmOptions(l.Text("mode", "off"), l.Text("model", FairNad.Llm.LlmSettings.DefaultModel), l.Int("maxAttempts", 3), l.OptionalNumber("timeoutSeconds"), l.OptionalInt("contextLength"),
-                    l.OptionalNumber("stallTimeoutSeconds"), l.OptionalText("recorded")),
+                    l.OptionalNumber("stallTimeoutSeconds"), l.OptionalText("recorded"), l.Flag("writeOperators", false)),
                 new EvaluationOptions(e.Int("jobs", 1), e.Flag("isolated", true), e.Number("timeoutSeconds", 3600), e.Int("memoryMb", 8192), e.Flag("warmWorkers", true)),
                 r.OptionalText("profile"),
                 ladder,

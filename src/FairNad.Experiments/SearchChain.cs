@@ -392,7 +392,10 @@ public sealed class RunRecorder : IDisposable
         var record = CandidateRecord.Of(proposal, index, result, ArchitectureAnalyzer.Analyze(proposal.Candidate), elapsedSeconds, rung, noiseSeed);
 
         // A later rung or a noise seed finds the candidate's commit there already (recording it again is a no-op).
-        var stored = _context.Lineage.Add(_context.Run, new CandidateEntry(index, proposal.Candidate, proposal.Parents, proposal.MutationType, proposal.Attribute, proposal.Transcript, proposal.Summary));
+        var stored = _context.Lineage.Add(_context.Run, new CandidateEntry(index, proposal.Candidate, proposal.Parents, proposal.MutationType, proposal.Attribute, proposal.Transcript, proposal.Summary)
+        {
+            Operators = new OperatorStore(Path.Combine(_context.Archive.Directory, OperatorSources.Folder)).For(proposal.Candidate),
+        });
         if (noiseSeed == 0)
         {
             // One note per rung, each written once: the first evaluation's in the run's notes ref, a later rung's in its own.

@@ -215,7 +215,7 @@ public sealed class SearchSession : IDisposable
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, tree, log, cancel).ConfigureAwait(false)) : null;
         var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
-        var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem), log, llm.RecordFailure);
+        var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem, OperatorWriting(request, effective, archive)), log, llm.RecordFailure);
         log($"evaluation {evaluator.Description}");
         if (effective.Choice.DrawsMutations)
         {
@@ -290,6 +290,29 @@ public sealed class SearchSession : IDisposable
         return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
             splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);
     }
+
+    /// <summary>
+    /// With llm.writeOperators, the run's operator store and verification in a fresh worker (the evaluation's memory cap;
+    /// a time limit of its own, generous against a forward and backward pass of two samples but short of a training run).
+    /// </summary>
+    private static OperatorWriting? OperatorWriting(SearchRequest request, Experiment effective, RunArchive archive)
+    {
+        if (!effective.Llm.WriteOperators)
+        {
+            return null;
+        }
+
+        var limits = new WorkerLimits(TimeSpan.FromSeconds(Math.Min(effective.Evaluation.TimeoutSeconds, VerificationTimeoutSeconds)), (long)effective.Evaluation.MemoryMb << 20);
+        var verification = new OperatorVerification(request.Worker, Path.Combine(archive.WorkersDirectory, "operators"), limits);
+        return new OperatorWriting(new OperatorStore(Path.Combine(archive.Directory, OperatorSources.Folder)), (spec, sources) =>
+        {
+            var report = verification.Verify(spec, sources);
+            return report.Passed ? null : string.Join("\n", report.Problems);
+        });
+    }
+
+    /// <summary>The longest a verification worker may run (compile, build, one forward and backward pass of two samples).</summary>
+    public const double VerificationTimeoutSeconds = 120;
 
     /// <summary>
     /// Isolated workers as Slurm jobs, their files in the executor's shared job directory (a folder per run) or the run's

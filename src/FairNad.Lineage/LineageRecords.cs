@@ -31,7 +31,14 @@ public sealed record CandidateEntry(
     string MutationType,
     string? Attribute,
     string? Transcript,
-    string Summary);
+    string Summary)
+{
+    /// <summary>
+    /// The sources of the LLM-written operators the spec uses, by reference (<c>sha256:...</c>); committed as
+    /// <c>operators/&lt;hex&gt;.cs</c> beside the generated network code. Empty for specs of the fixed library only.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Operators { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+}
 
 /// <summary>A candidate as read back from the store.</summary>
 public sealed record StoredCandidate(

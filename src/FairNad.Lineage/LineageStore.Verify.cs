@@ -172,7 +172,7 @@ public sealed partial class LineageStore
         var subject = commit.Message.Split('\n')[0];
         var mutation = One(trailers, "Mutation-Type") ?? string.Empty;
         var summary = subject.StartsWith(mutation + ": ", StringComparison.Ordinal) ? subject[(mutation.Length + 2)..] : subject;
-        var entry = new CandidateEntry(index.Value, plan.Canonical, stored.ParentCandidates, mutation, stored.Attribute, stored.Transcript, summary);
+        var entry = new CandidateEntry(index.Value, plan.Canonical, stored.ParentCandidates, mutation, stored.Attribute, stored.Transcript, summary) { Operators = OperatorsIn(commit, plan.Canonical) };
         if (summary == plan.CandidateId[..ShortSha] && commit[LineageLayout.ReadmeFile]?.Target is Blob readme
             && Text(readme) == CandidateReadme.ForCandidate(run, plan.CandidateId, entry with { Summary = string.Empty }, plan))
         {
@@ -464,7 +464,7 @@ public sealed partial class LineageStore
             var parents = record.Parents.Count == 0
                 ? [facts.RootSha]
                 : record.Parents.Select(p => byId.TryGetValue(p, out var parent) ? parent.Commit : _repository.Refs[LineageLayout.CandidateBranch(run, p)]?.TargetIdentifier ?? $"(missing {p})").ToList();
-            var entry = new CandidateEntry(record.Index, spec, record.Parents, record.MutationType, record.Attribute, record.Transcript, record.Summary);
+            var entry = new CandidateEntry(record.Index, spec, record.Parents, record.MutationType, record.Attribute, record.Transcript, record.Summary) { Operators = OperatorsIn(commit, spec) };
             var expected = CandidateCommit(run, entry, plan, facts.Seed, facts.Experiment).ObjectId(parents);
             if (expected != record.Commit)
             {

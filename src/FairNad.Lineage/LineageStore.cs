@@ -70,6 +70,11 @@ public sealed partial class LineageStore : IDisposable
         LineageLayout.CheckRunName(run);
         var plan = NetworkPlanner.Plan(entry.Spec, $"candidate {entry.Index} of run {run}");
         var id = plan.CandidateId;
+        if (OperatorSources.References(entry.Spec).FirstOrDefault(r => !entry.Operators.TryGetValue(r, out var source) || OperatorSources.Hash(source) != r) is { } missing)
+        {
+            throw new LineageException($"run {run}: candidate {id} uses operator {missing}, whose source was not given or does not hash to it");
+        }
+
         lock (_gate)
         {
             var root = RootCommit(run);
@@ -123,7 +128,24 @@ public sealed partial class LineageStore : IDisposable
             new(LineageLayout.SpecFile, CanonicalSpecFile(entry.Spec)),
             new(LineageLayout.CodeFile, TorchSharpCodeWriter.Write(plan)),
             new(LineageLayout.ReadmeFile, CandidateReadme.ForCandidate(run, plan.CandidateId, entry, plan)),
+            .. OperatorFiles(entry),
         ]);
+
+    /// <summary>
+    /// <c>operators/&lt;hex&gt;.cs</c> for each LLM-written operator the spec uses whose source is given and hashes to its
+    /// reference (<see cref="Add"/> requires all of them, so a commit never names an operator it does not hold).
+    /// </summary>
+    internal static IEnumerable<KeyValuePair<string, string>> OperatorFiles(CandidateEntry entry) =>
+        OperatorSources.References(entry.Spec)
+            .Where(r => entry.Operators.TryGetValue(r, out var source) && OperatorSources.Hash(source) == r)
+            .Select(r => new KeyValuePair<string, string>($"{OperatorSources.Folder}/{OperatorSources.FileName(r)}", entry.Operators[r]));
+
+    /// <summary>The operator sources a candidate's commit holds, those whose content hashes to their name.</summary>
+    internal static IReadOnlyDictionary<string, string> OperatorsIn(Commit commit, ArchitectureSpec spec) =>
+        OperatorSources.References(spec)
+            .Select(r => (Reference: r, Blob: commit[$"{OperatorSources.Folder}/{OperatorSources.FileName(r)}"]?.Target as Blob))
+            .Where(x => x.Blob is not null && OperatorSources.Hash(x.Blob.GetContentText(Encoding.UTF8)) == x.Reference)
+            .ToDictionary(x => x.Reference, x => x.Blob!.GetContentText(Encoding.UTF8), StringComparer.Ordinal);
 
     /// <summary>The message of a candidate's commit: "&lt;mutation type&gt;: &lt;summary&gt;", a blank line and the trailers.</summary>
     internal static string CandidateMessage(string run, CandidateEntry entry, string candidateId, long seed, string experiment)

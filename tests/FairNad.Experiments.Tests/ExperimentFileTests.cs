@@ -54,6 +54,21 @@ public sealed class ExperimentFileTests
     }
 
     [Fact]
+    public void Read_LlmWriteOperators_RoundTripsIntoTheLineageAndFalseIsWrittenNowhere()
+    {
+        var json = Quickstart.Replace("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"writeOperators\": true", StringComparison.Ordinal);
+
+        var experiment = ExperimentFile.Read(json, "q.json");
+        var plain = ExperimentFile.Read(Quickstart, "q.json");
+
+        Assert.Equal((true, false), (experiment.Llm.WriteOperators, plain.Llm.WriteOperators));
+        Assert.Equal(experiment.ToJson(), ExperimentFile.Read(experiment.ToJson(), "round trip").ToJson());
+        // It changes the prompt and the schema, so it is part of the lineage; false is written nowhere, so older experiments keep their hashes.
+        Assert.NotEqual(plain.LineageJson(0), experiment.LineageJson(0));
+        Assert.DoesNotContain("writeOperators", plain.ToJson(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Read_LlmStallTimeout_RoundTripsAndStaysOutOfTheLineage()
     {
         var json = Quickstart.Replace("\"maxAttempts\": 3", "\"maxAttempts\": 3, \"stallTimeoutSeconds\": 120", StringComparison.Ordinal);

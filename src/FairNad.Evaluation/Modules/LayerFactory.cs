@@ -48,6 +48,7 @@ public static class LayerFactory
         Bind<int, int>(nameof(Layers.ResidualReduction), Layers.ResidualReduction, "inChannels", "outChannels"),
         Bind<int, int>(nameof(Layers.PatchMerging), Layers.PatchMerging, "inChannels", "outChannels"),
         Bind<int, int>(nameof(Layers.AvgPoolConvDownsample), Layers.AvgPoolConvDownsample, "inChannels", "outChannels"),
+        Bind<string, int, int, int>(nameof(Layers.Custom), Layers.Custom, "source", "inChannels", "outChannels", "stride"),
         Bind<int, int, string, double>(nameof(Layers.ClassifierHead), Layers.ClassifierHead, "channels", "classes", "preActivation", "dropout"),
     }.ToDictionary(b => b.Factory, StringComparer.Ordinal);
 

@@ -51,6 +51,13 @@ public static class Layers
 
     public static nn.Module<Tensor, Tensor> Identity() => nn.Identity();
 
+    /// <summary>
+    /// An LLM-written operator, by the reference (sha256) of its source, which this process must have loaded
+    /// (<see cref="Compilation.CustomOperators"/>; workers do, from the run's operators/ folder).
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> Custom(string source, int inChannels, int outChannels, int stride) =>
+        Compilation.CustomOperators.Create(source, "custom_" + source[Architecture.OperatorSources.Prefix.Length..][..12], inChannels, outChannels, stride);
+
     public static nn.Module<Tensor, Tensor> Zero() => new Zero();
 
     public static nn.Module<Tensor, Tensor> BatchNorm(int channels) => nn.BatchNorm2d(channels);
