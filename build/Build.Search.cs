@@ -79,7 +79,7 @@ internal sealed partial class Build
     readonly bool? DownloadData;
 
     Target Search => _ => _
-        .Description("Runs a search experiment (default: the 3-minute quickstart on the embedded Fashion-MNIST subset): candidates as branches fairnad/<run>/<id>, metrics as notes, results/<run>/.")
+        .Description("Runs a search experiment (default: the 6-minute quickstart on the embedded Fashion-MNIST subset): candidates as branches fairnad/<run>/<id>, metrics as notes, results/<run>/.")
         .DependsOn(Restore)
         .Executes(() => Fairnad(["search", "--results", RootDirectory / "results", "--repo", RootDirectory, .. SearchArguments()]));
 
