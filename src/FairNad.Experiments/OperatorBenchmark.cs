@@ -261,10 +261,12 @@ public static class OperatorBenchmark
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
+    /// <summary>One table cell: whitespace collapsed, hashes cut to 12 digits, the verification prefix dropped, at most 160 characters.</summary>
     private static string Shorten(string problem)
     {
-        var line = problem.Replace('\n', ' ').Replace('|', '/');
-        return line.Length <= 110 ? line : line[..107] + "...";
+        var line = System.Text.RegularExpressions.Regex.Replace(problem, @"\s+", " ").Replace('|', '/').Replace("structural verification failed: ", string.Empty, StringComparison.Ordinal);
+        line = System.Text.RegularExpressions.Regex.Replace(line, "(sha256:|operators/)([0-9a-f]{12})[0-9a-f]{52}", "$1$2");
+        return line.Length <= 160 ? line : line[..157] + "...";
     }
 
     /// <summary>The report as Markdown: the per-source table and the repair distribution.</summary>
