@@ -64,6 +64,11 @@ internal sealed partial class Build
         .DependsOn(Restore)
         .Executes(() => Fairnad("bench", "memory"));
 
+    Target BenchmarkOperators => _ => _
+        .Description("LLM-written operators over a scripted set of answers (the scripted designer's operators and faulty variants): compile and sandbox-analysis time per operator, verification-worker time, and the share of mutations valid after 0..k repairs.")
+        .DependsOn(Restore)
+        .Executes(() => Fairnad("bench", "operators"));
+
     AbsolutePath CliProject => RootDirectory / "src" / "FairNad.Cli" / "FairNad.Cli.csproj";
 
     Target BenchmarkModels => _ => _

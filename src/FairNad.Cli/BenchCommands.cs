@@ -522,6 +522,19 @@ internal static class BenchCommands
         return points.All(p => p.Ratio is not { } r || r <= 1) && points.All(p => p.Measured is not null) ? 0 : 1;
     }
 
+    /// <summary>`fairnad bench operators`: compile, sandbox analysis and verification time per scripted operator source, and the repair distribution.</summary>
+    public static int Operators(int repeats, TextWriter output, TextWriter log)
+    {
+        if (repeats < 1)
+        {
+            throw new UsageException("--repeats must be at least 1");
+        }
+
+        var report = FairNad.Experiments.OperatorBenchmark.Run(EvaluateCommands.Worker, repeats, line => log.WriteLine(line));
+        output.Write(FairNad.Experiments.OperatorBenchmark.Table(report));
+        return 0;
+    }
+
     private static List<(string Cell, double TestAccuracy)> ReadRows(string table)
     {
         using var reader = new StreamReader(table);

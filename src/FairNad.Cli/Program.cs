@@ -246,7 +246,13 @@ public static class Program
             memoryBudgets, memoryBatches,
         };
         memory.SetAction(r => BenchCommands.Memory(r.GetValue(memoryBudgets)!, r.GetValue(memoryBatches)!, output, error));
-        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, ladderBench, nb201, determinism, determinismReplica, memory };
+        var operatorRepeats = new Option<int>("--repeats") { Description = "In-process compiles per operator source (the median is printed).", DefaultValueFactory = _ => 5 };
+        var operatorsBench = new Command("operators", "LLM-written operators over a scripted set of answers (the scripted designer's operators and faulty variants): compile and sandbox-analysis time per operator, verification-worker time, and the share of mutations valid after 0..k repairs.")
+        {
+            operatorRepeats,
+        };
+        operatorsBench.SetAction(r => BenchCommands.Operators(r.GetValue(operatorRepeats), output, error));
+        var bench = new Command("bench", "Benchmarks that print figures.") { models, lineageBench, proxies, overhead, ladderBench, nb201, determinism, determinismReplica, memory, operatorsBench };
 
         var worker = new Command("worker", "(internal) A warm evaluation worker: one job (JSON) per line on standard input, one line per finished job on standard output.")
         {

@@ -18,6 +18,13 @@ namespace FairNad.Search;
 /// the same question always gets the same answer. An attribute with no realisation that fits the parent gets the parent
 /// back unchanged with a summary that says why; the mutation's checks reject that and the mutation is recorded as failed,
 /// as it would be for a model that could not realise it.
+/// When the prompt lets the LLM write operators (it states <see cref="LlmSpecMutator.OperatorContract"/>, i.e. the
+/// experiment has llm.writeOperators) and no realisation fits, it writes one instead: an operator from
+/// <see cref="ScriptedOperators.All"/>, chosen by the question's hash, that replaces the block's first spatial
+/// operator (or, where the block has none it can replace, joins it as a residual branch), with
+/// <c>"source": "operators[0]"</c>. A repair round after such an answer writes the next operator of the library.
+/// A prompt without the operator contract is answered exactly as by version 1 of the rules, so recorded exchanges of
+/// runs without operators (experiments/quickstart.llm) still describe what the designer answers.
 /// </summary>
 /// <remarks>
 /// It answers only the mutation stage; any other question (knowledge extraction) gets an HTTP 400 whose error says so.
@@ -28,7 +35,7 @@ namespace FairNad.Search;
 public sealed class ScriptedDesigner : HttpMessageHandler
 {
     /// <summary>Changes whenever the designer's rules change, so recorded answers of older rules are told apart.</summary>
-    public const string Version = "fairnad-scripted-designer-1";
+    public const string Version = "fairnad-scripted-designer-2";
 
     private const string CreatedAt = "2026-01-01T00:00:00Z";
     private const string AttributeLine = "Attribute to realise: ";
@@ -83,10 +90,98 @@ public sealed class ScriptedDesigner : HttpMessageHandler
             return Reply($"Scripted designer (rule-based, not a language model): applied {realisation} to realise {attribute.Name}: {result.Summary}", result.Spec);
         }
 
+        if (messages.Any(m => m.Role == "system" && m.Content.Contains(LlmSpecMutator.OperatorContract, StringComparison.Ordinal)))
+        {
+            return WriteOperator(attribute, parent, question, messages.LastOrDefault(m => m.Role == "assistant").Content);
+        }
+
         var why = attribute.Realisations.Count == 0
             ? $"{attribute.Name} has no realisation in the attribute tree"
             : $"none of the {attribute.Realisations.Count} realisations of {attribute.Name} in the attribute tree{(round > 0 ? " that were not tried already" : string.Empty)} changes this parent";
         return Reply($"Scripted designer (rule-based, not a language model): {why}; the architecture is returned unchanged", parent);
+    }
+
+    /// <summary>Ops whose window makes them a block's main spatial operator, the place a written operator takes.</summary>
+    private static readonly string[] SpatialOps = ["conv", "relu_conv_bn", "sep_conv", "inverted_residual"];
+
+    /// <summary>
+    /// The answer that writes an operator: the library's next operator after the one <paramref name="previous"/> wrote (a
+    /// repair round), else the one the question's hash picks, put in place of the block's first spatial operator of the
+    /// fixed library (same inputs, width ratio and stride), or as a residual branch on the block's output.
+    /// </summary>
+    private static string WriteOperator(AttributeNode attribute, ArchitectureSpec parent, string question, string? previous)
+    {
+        var library = ScriptedOperators.All;
+        var index = PreviousOperator(previous) is { } written && library.ToList().FindIndex(o => o.Source == written) is var at and >= 0
+            ? (at + 1) % library.Count
+            : (int)(BitConverter.ToUInt32(SHA256.HashData(Encoding.UTF8.GetBytes(question)), 0) % (uint)library.Count);
+        var op = library[index];
+        var (child, where) = Place(parent, OperatorSources.Hash(op.Source));
+        using var architecture = JsonDocument.Parse(SpecJson.Write(child));
+        return JsonSerializer.Serialize(new
+        {
+            summary = $"Scripted designer (rule-based, not a language model): no realisation of {attribute.Name} in the attribute tree fits this parent, so it wrote {op.Name}, {op.Description}, {where}",
+            architecture = architecture.RootElement,
+            operators = new[] { new { source = op.Source } },
+        });
+    }
+
+    /// <summary>The child with a custom node whose source is <c>operators[0]</c>, and where it went; <paramref name="reference"/> only checks shapes.</summary>
+    private static (ArchitectureSpec Child, string Where) Place(ArchitectureSpec parent, string reference)
+    {
+        var nodes = parent.Block.Nodes;
+        foreach (var (node, i) in nodes.Select((n, i) => (n, i)))
+        {
+            if (!SpatialOps.Contains(node.Op) || Parameter(node, "kernel") <= 1)
+            {
+                continue;
+            }
+
+            var custom = new NodeSpec(node.Id, OperatorSources.OperatorName, [.. node.Inputs])
+                .With("out", Parameter(node, "out")).With("stride", (int)Parameter(node, "stride"));
+            var replaced = nodes.ToList();
+            replaced[i] = custom.With("source", reference);
+            if (ArchitectureAnalyzer.Analyze(parent with { Block = parent.Block with { Nodes = replaced } }).IsValid)
+            {
+                replaced[i] = custom.With("source", LlmSpecMutator.AnswerOperatorPrefix + "0]");
+                return (parent with { Block = parent.Block with { Nodes = replaced } }, $"in place of the block's {node.Op} node '{node.Id}'");
+            }
+        }
+
+        var n = nodes.Count;
+        var output = parent.Block.Output;
+        var (branch, sum) = ($"written{n}", $"written_sum{n}");
+        return (parent with
+        {
+            Block = new BlockSpec(
+                [.. nodes, new NodeSpec(branch, OperatorSources.OperatorName, output).With("source", LlmSpecMutator.AnswerOperatorPrefix + "0]"), new NodeSpec(sum, "add", branch, output)], sum),
+        }, $"as a residual branch on the block's output '{output}'");
+    }
+
+    /// <summary>A numeric parameter of <paramref name="node"/>, or its operator's default.</summary>
+    private static double Parameter(NodeSpec node, string name) =>
+        (node.Params.TryGetValue(name, out var value) ? value : Operators.Get(node.Op).Params.First(p => p.Name == name).Default).Number ?? 0;
+
+    /// <summary>The first operator source of an earlier answer, if it wrote one.</summary>
+    private static string? PreviousOperator(string? previous)
+    {
+        if (previous is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(previous);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("operators", out var list) && list.ValueKind == JsonValueKind.Array
+                && list.GetArrayLength() > 0 && list[0].ValueKind == JsonValueKind.Object && list[0].TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.String
+                ? source.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
