@@ -87,7 +87,11 @@ public sealed class SearchSession : IDisposable
     public static async Task<IReadOnlyList<SearchOutcome>> RunAsync(SearchRequest request, Action<string> log, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
         var (experiment, experimentPath, runs) = Plan(request);
-        var tree = request.TreePath is { } treePath ? AttributeTree.Read(File.ReadAllText(treePath), treePath) : AttributeTree.Default();
+        // A resumed run takes the tree its manifest records (and refuses another); a new run the --tree file or the curated tree.
+        var tree = request.Resume is { } resumed
+            ? KnowledgeSource.ForRecordedRun(request.TreePath, new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed).ReadManifest(),
+                new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed).ManifestPath, "resume")
+            : KnowledgeSource.Load(request.TreePath);
         var outcomes = new List<SearchOutcome>();
         foreach (var (seed, run) in runs)
         {
@@ -100,7 +104,7 @@ public sealed class SearchSession : IDisposable
     }
 
     /// <summary>Opens run <paramref name="run"/> of <paramref name="effective"/> (one seed): refusals come before anything is written.</summary>
-    public static async Task<SearchSession> OpenAsync(SearchRequest request, Experiment effective, string experimentPath, AttributeTree tree, string run, Action<string> log,
+    public static async Task<SearchSession> OpenAsync(SearchRequest request, Experiment effective, string experimentPath, KnowledgeSource tree, string run, Action<string> log,
         CancellationToken cancel = default)
     {
         var session = new SearchSession();
@@ -134,8 +138,9 @@ public sealed class SearchSession : IDisposable
         return resource;
     }
 
-    private async Task BuildAsync(SearchRequest request, Experiment effective, string experimentPath, AttributeTree tree, string run, Action<string> log, CancellationToken cancel)
+    private async Task BuildAsync(SearchRequest request, Experiment effective, string experimentPath, KnowledgeSource knowledge, string run, Action<string> log, CancellationToken cancel)
     {
+        var tree = knowledge.Tree;
         var seed = effective.Seeds[0];
         var archive = new RunArchive(Path.GetFullPath(Path.Combine(request.ResultsDirectory, run)), run);
         var resume = request.Resume is not null;
@@ -223,7 +228,8 @@ public sealed class SearchSession : IDisposable
             log($"mutation {mix}{(effective.Llm.Mode == "off" && effective.Mutation.Llm > 0 ? " (LLM off: its share is redistributed)" : string.Empty)}");
         }
 
-        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
+        log($"knowledge {knowledge.Name} ({knowledge.Sha256}, {tree.Attributes.Count()} attributes, {tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0)} realised)");
+        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, knowledge);
         Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
     }
 
@@ -477,12 +483,11 @@ public sealed class SearchSession : IDisposable
     }
 
     private static RunManifestDocument Manifest(Experiment e, int seed, string run, string experimentPath, string repository, DatasetSplits splits,
-        ICandidateEvaluator evaluator, LlmSession? session, AttributeTree tree)
+        ICandidateEvaluator evaluator, LlmSession? session, KnowledgeSource knowledge)
     {
         string Hash(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
         string ImageHash(ImageSet set) => Hash([.. set.Pixels, .. set.Labels.SelectMany(BitConverter.GetBytes)]);
         var effective = e.Choice.DrawsMutations ? e.Choice.Mix(e.Mutation) : null;
-        var treeText = tree.Write();
         return new RunManifestDocument(new JsonObject
         {
             ["schema"] = 1,
@@ -531,13 +536,7 @@ public sealed class SearchSession : IDisposable
                 ["disabled"] = new JsonArray([.. e.DisabledMutations.Select(d => (JsonNode)d)]),
                 ["note"] = e.Llm.Mode == "off" && e.Mutation.Llm > 0 ? "the LLM is off, so LLM-driven mutation's share is redistributed over the other types" : null,
             },
-            ["knowledge"] = new JsonObject
-            {
-                ["sha256"] = Hash(System.Text.Encoding.UTF8.GetBytes(treeText)),
-                ["provenance"] = tree.Provenance.Method,
-                ["attributes"] = tree.Attributes.Count(),
-                ["realised"] = tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0),
-            },
+            ["knowledge"] = knowledge.ManifestEntry(),
         });
     }
 
