@@ -92,6 +92,7 @@ public sealed class SearchSession : IDisposable
             ? KnowledgeSource.ForRecordedRun(request.TreePath, new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed).ReadManifest(),
                 new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed).ManifestPath, "resume")
             : KnowledgeSource.Load(request.TreePath);
+        CheckRealised(tree, experiment);
         var outcomes = new List<SearchOutcome>();
         foreach (var (seed, run) in runs)
         {
@@ -101,6 +102,29 @@ public sealed class SearchSession : IDisposable
         }
 
         return outcomes;
+    }
+
+    /// <summary>
+    /// An extracted tree may hold attributes without a realisation (LLM-driven mutation realises them when first drawn;
+    /// the rule-based mutations skip them). A tree with none realised leaves the rule-based mutations and the baselines
+    /// nothing to apply, so such a run is refused before anything is written, naming the tree.
+    /// </summary>
+    private static void CheckRealised(KnowledgeSource knowledge, Experiment e)
+    {
+        if (knowledge.Tree.Attributes.Any(a => a.Attribute.Realisations.Count > 0))
+        {
+            return;
+        }
+
+        var mix = e.Choice.DrawsMutations ? e.Choice.Mix(e.Mutation) : null;
+        if (mix is { FairIdea: 0, Pareto: 0 })
+        {
+            return; // LLM-driven mutation only: it realises attributes itself
+        }
+
+        throw new ExperimentException(
+            $"attribute tree {knowledge.Name}: no attribute has a realisation, so {(mix is null ? $"strategy {e.Strategy}" : "fair-idea and Pareto-aware mutation")} would have nothing to apply; " +
+            "use a tree with realisations (the curated tree, or an extracted one, whose linked and filled attributes keep theirs), or give LLM-driven mutation the whole mix");
     }
 
     /// <summary>Opens run <paramref name="run"/> of <paramref name="effective"/> (one seed): refusals come before anything is written.</summary>

@@ -67,6 +67,17 @@ public sealed class KnowledgeTreeRunTests : IDisposable
     }
 
     [Fact]
+    public void Search_TreeWithoutAnyRealisation_RefusedBeforeAnythingIsWrittenNamingTheTree()
+    {
+        var path = WriteTree("unrealised.json", "no such category");
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_fixture.Request() with { TreePath = path }));
+
+        Assert.StartsWith($"attribute tree {path}: no attribute has a realisation, so fair-idea and Pareto-aware mutation would have nothing to apply", e.Message);
+        Assert.False(Directory.Exists(_fixture.Results));
+    }
+
+    [Fact]
     public void Resume_AnotherTree_RefusedNamingBothHashesAndTheManifest()
     {
         var path = WriteTree("activation-only.json", "operator.activation");
