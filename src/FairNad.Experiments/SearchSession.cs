@@ -88,10 +88,10 @@ public sealed class SearchSession : IDisposable
     {
         var (experiment, experimentPath, runs) = Plan(request);
         // A resumed run takes the tree its manifest records (and refuses another); a new run the --tree file or the curated tree.
-        var tree = request.Resume is { } resumed
-            ? KnowledgeSource.ForRecordedRun(request.TreePath, new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed).ReadManifest(),
-                new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed).ManifestPath, "resume")
-            : KnowledgeSource.Load(request.TreePath);
+        var recorded = request.Resume is { } resumed ? new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed) : null;
+        var tree = recorded is null
+            ? KnowledgeSource.Load(request.TreePath)
+            : KnowledgeSource.ForRecordedRun(request.TreePath, recorded.ReadManifest(), recorded.ManifestPath, "resume");
         CheckRealised(tree, experiment);
         var outcomes = new List<SearchOutcome>();
         foreach (var (seed, run) in runs)
