@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using FairNad.Knowledge;
 
@@ -50,16 +51,27 @@ public sealed record KnowledgeSource(AttributeTree Tree, string? Path, string Sh
     /// </summary>
     /// <param name="requested">--tree of the resume, if any.</param>
     /// <param name="manifestPath">The run's manifest, named in every refusal.</param>
-    /// <param name="purpose">"resume" or "reproduce", for the messages.</param>
+    /// <param name="purpose">"resume" or "reproduction", for the messages.</param>
     /// <exception cref="ExperimentException">the recorded tree file is missing, or the tree's hash differs from the recorded one.</exception>
-    public static KnowledgeSource ForRecordedRun(string? requested, JsonNode? manifest, string manifestPath, string purpose)
+    public static KnowledgeSource ForRecordedRun(string? requested, string manifestPath, string purpose)
     {
-        if (manifest?["knowledge"] is not JsonObject recorded || recorded["sha256"]?.GetValue<string>() is not { } hash)
+        JsonNode? manifest;
+        try
+        {
+            manifest = File.Exists(manifestPath) ? JsonNode.Parse(File.ReadAllText(manifestPath)) : null;
+        }
+        catch (JsonException e)
+        {
+            throw new ExperimentException($"{manifestPath}: not a run manifest ({e.Message})");
+        }
+
+        if (manifest is not JsonObject root || root["knowledge"] is not JsonObject recorded || !recorded.TryGetPropertyValue("sha256", out var hashNode) || hashNode is not JsonValue hashValue
+            || !hashValue.TryGetValue<string>(out var hash))
         {
             return Load(requested);
         }
 
-        var recordedPath = recorded["path"]?.GetValue<string>();
+        var recordedPath = recorded["path"] is JsonValue pathValue && pathValue.TryGetValue<string>(out var given) ? given : null;
         var recordedName = recordedPath ?? $"the curated tree ({AttributeTree.CuratedPath}, compiled in)";
         if (requested is null && recordedPath is not null && !File.Exists(recordedPath))
         {

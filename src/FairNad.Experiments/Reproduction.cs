@@ -42,7 +42,7 @@ public static class Reproduction
 
         var experiment = archive.ReadExperiment();
         // The tree the run searched with (its path and hash are in the manifest): a reproduction with another is refused up front.
-        var knowledge = KnowledgeSource.ForRecordedRun(null, archive.ReadManifest(), archive.ManifestPath, "reproduction");
+        var knowledge = KnowledgeSource.ForRecordedRun(null, archive.ManifestPath, "reproduction");
         var recorded = archive.Evaluations;
         var allowed = tolerance ?? (experiment.Fidelity.Device == "cpu" ? 0 : 0.5);
         var scratch = Directory.CreateTempSubdirectory($"fairnad-reproduce-{run}-").FullName;

@@ -91,7 +91,7 @@ public sealed class SearchSession : IDisposable
         var recorded = request.Resume is { } resumed ? new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed) : null;
         var tree = recorded is null
             ? KnowledgeSource.Load(request.TreePath)
-            : KnowledgeSource.ForRecordedRun(request.TreePath, recorded.ReadManifest(), recorded.ManifestPath, "resume");
+            : KnowledgeSource.ForRecordedRun(request.TreePath, recorded.ManifestPath, "resume");
         CheckRealised(tree, experiment);
         var outcomes = new List<SearchOutcome>();
         foreach (var (seed, run) in runs)
