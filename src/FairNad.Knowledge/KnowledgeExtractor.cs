@@ -112,7 +112,7 @@ public static partial class KnowledgeExtractor
             "Constraints: be general, concise and specific. Describe mechanisms that transfer to other networks; never use model-specific " +
             "module or model names (say 'inverted bottleneck with depthwise convolution', not 'MBConv'). At most 12 new attributes; " +
             "do not repeat a listed attribute under another name.\n" +
-            "Example: {\"present\": [\"block.residual-multibranch.identity-shortcut\"], \"attributes\": [{\"category\": \"block.recalibration\", \"name\": \"Channel gating from global context\", " +
+            "Example (a list without a matching id): {\"present\": [], \"attributes\": [{\"category\": \"block.recalibration\", \"name\": \"Channel gating from global context\", " +
             "\"description\": \"Rescale channels by weights computed from globally pooled features, emphasising informative channels.\", \"effect\": \"accuracy\"}]}\n" +
             "Reply with JSON only, matching the schema.";
         return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, $"Reference model: {reference}\n\n{description}")];
