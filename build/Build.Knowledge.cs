@@ -19,9 +19,9 @@ internal sealed partial class Build
     readonly string? OllamaHost;
 
     Target Extract => _ => _
-        .Description("Extracts an attribute tree from knowledge/references with the LLM into knowledge/extracted/<model>/ (every exchange recorded; --llm replay needs no network).")
+        .Description("Extracts an attribute tree from the neutral reference descriptions (knowledge/references/neutral) with the LLM into knowledge/extracted/<model>/attribute-tree.json, which ./build.sh Search --tree takes (every exchange recorded; --llm replay needs no network).")
         .DependsOn(Restore)
-        .Executes(() => Fairnad(["knowledge", "extract", "--llm", Llm ?? "auto", "--references", RootDirectory / "knowledge" / "references", "--out", RootDirectory / "knowledge" / "extracted",
+        .Executes(() => Fairnad(["knowledge", "extract", "--llm", Llm ?? "auto", "--references", RootDirectory / "knowledge" / "references" / "neutral", "--out", RootDirectory / "knowledge" / "extracted",
             .. OllamaHost is null ? Array.Empty<string>() : ["--ollama-host", OllamaHost],
             .. LlmModel is null ? Array.Empty<string>() : ["--llm-model", LlmModel],
             .. LlmAllowModelChange == true ? ["--llm-allow-model-change"] : Array.Empty<string>()]));

@@ -78,6 +78,10 @@ internal sealed partial class Build
     [SearchOption("--download-data")]
     readonly bool? DownloadData;
 
+    [Parameter("Attribute-tree file the search uses, e.g. the one ./build.sh Extract writes to knowledge/extracted/<model>/attribute-tree.json (default: the curated knowledge/attribute-tree.json; a resume takes the run's recorded tree); the manifest records its path and SHA-256.")]
+    [SearchOption]
+    readonly AbsolutePath? Tree;
+
     Target Search => _ => _
         .Description("Runs a search experiment (default: the 6-minute quickstart on the embedded Fashion-MNIST subset): candidates as branches fairnad/<run>/<id>, metrics as notes, results/<run>/.")
         .DependsOn(Restore)

@@ -471,7 +471,11 @@ public static class Program
         });
         var llm = new Option<string>("--llm") { Description = "live, replay, auto, off or ollama:<model> (default model " + FairNad.Llm.LlmSettings.DefaultModel + ").", DefaultValueFactory = _ => "auto" };
         var host = new Option<string?>("--ollama-host") { Description = "Ollama's URL (default: OLLAMA_HOST, else http://localhost:11434)." };
-        var referencesIn = new Option<string>("--references") { Description = "Folder of reference descriptions.", DefaultValueFactory = _ => Path.Combine("knowledge", "references") };
+        var referencesIn = new Option<string>("--references")
+        {
+            Description = "Folder of reference descriptions, one <reference>.md each, in the neutral form (the papers' own terms, not sorted into categories).",
+            DefaultValueFactory = _ => Path.Combine("knowledge", "references", "neutral"),
+        };
         var outRoot = new Option<string>("--out") { Description = "Where to write <model>/attribute-tree.json, merge-report.md and transcripts/.", DefaultValueFactory = _ => Path.Combine("knowledge", "extracted") };
         var llmTimeout = new Option<double?>("--llm-timeout")
         {

@@ -33,7 +33,7 @@ internal static class SearchCommands
         {
             Description = "Download the dataset (checksummed) when the data directory lacks it, before anything else; cifar10 and cifar100 only (imagenet16-120 needs a manual request).",
         };
-        var tree = new Option<string?>("--tree") { Description = "Attribute-tree file (default: the curated knowledge/attribute-tree.json)." };
+        var tree = new Option<string?>("--tree") { Description = "Attribute-tree file the search uses, e.g. the one ./build.sh Extract writes to knowledge/extracted/<model>/attribute-tree.json (default: the curated knowledge/attribute-tree.json; a resume takes the run's recorded tree); the manifest records its path and SHA-256." };
         var plain = new Option<bool>("--plain") { Description = "One line per candidate even on a terminal (the default when output is redirected, as in CI)." };
         var command = new Command("search", "Run a search experiment: FairNAD or a baseline, every candidate a lineage commit, resumable.") { experiment, dataset };
         foreach (var (option, _) in overrides)

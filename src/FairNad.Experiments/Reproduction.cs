@@ -41,6 +41,8 @@ public static class Reproduction
         }
 
         var experiment = archive.ReadExperiment();
+        // The tree the run searched with (its path and hash are in the manifest): a reproduction with another is refused up front.
+        var knowledge = KnowledgeSource.ForRecordedRun(null, archive.ManifestPath, "reproduction");
         var recorded = archive.Evaluations;
         var allowed = tolerance ?? (experiment.Fidelity.Device == "cpu" ? 0 : 0.5);
         var scratch = Directory.CreateTempSubdirectory($"fairnad-reproduce-{run}-").FullName;
@@ -66,7 +68,7 @@ public static class Reproduction
             var replay = experiment.Llm.Mode == "off" ? null : "replay";
             // Where it trains cannot change a result (the executor is no part of the lineage): a Slurm run re-executes locally or on Slurm, and a local one on Slurm.
             var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay, Executor: executor), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
-                RecordedExperimentPath: archive.RecordedExperimentPath(), Slurm: slurm);
+                RecordedExperimentPath: archive.RecordedExperimentPath(), Slurm: slurm, TreePath: knowledge.Path);
             var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), progress, cancel).ConfigureAwait(false)).Single();
             return new ReproductionReport(run, outcome.AllEvaluations.Count, allowed, Compare(recorded, outcome.AllEvaluations, allowed));
         }

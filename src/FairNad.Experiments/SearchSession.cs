@@ -87,7 +87,12 @@ public sealed class SearchSession : IDisposable
     public static async Task<IReadOnlyList<SearchOutcome>> RunAsync(SearchRequest request, Action<string> log, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
         var (experiment, experimentPath, runs) = Plan(request);
-        var tree = request.TreePath is { } treePath ? AttributeTree.Read(File.ReadAllText(treePath), treePath) : AttributeTree.Default();
+        // A resumed run takes the tree its manifest records (and refuses another); a new run the --tree file or the curated tree.
+        var recorded = request.Resume is { } resumed ? new RunArchive(Path.Combine(request.ResultsDirectory, resumed), resumed) : null;
+        var tree = recorded is null
+            ? KnowledgeSource.Load(request.TreePath)
+            : KnowledgeSource.ForRecordedRun(request.TreePath, recorded.ManifestPath, "resume");
+        CheckRealised(tree, experiment);
         var outcomes = new List<SearchOutcome>();
         foreach (var (seed, run) in runs)
         {
@@ -99,8 +104,31 @@ public sealed class SearchSession : IDisposable
         return outcomes;
     }
 
+    /// <summary>
+    /// An extracted tree may hold attributes without a realisation (LLM-driven mutation realises them when first drawn;
+    /// the rule-based mutations skip them). A tree with none realised leaves the rule-based mutations and the baselines
+    /// nothing to apply, so such a run is refused before anything is written, naming the tree.
+    /// </summary>
+    private static void CheckRealised(KnowledgeSource knowledge, Experiment e)
+    {
+        if (knowledge.Tree.Attributes.Any(a => a.Attribute.Realisations.Count > 0))
+        {
+            return;
+        }
+
+        var mix = e.Choice.DrawsMutations ? e.Choice.Mix(e.Mutation) : null;
+        if (mix is { FairIdea: 0, Pareto: 0 })
+        {
+            return; // LLM-driven mutation only: it realises attributes itself
+        }
+
+        throw new ExperimentException(
+            $"attribute tree {knowledge.Name}: no attribute has a realisation, so {(mix is null ? $"strategy {e.Strategy}" : "fair-idea and Pareto-aware mutation")} would have nothing to apply; " +
+            "use a tree with realisations (the curated tree, or an extracted one, whose linked and filled attributes keep theirs), or give LLM-driven mutation the whole mix");
+    }
+
     /// <summary>Opens run <paramref name="run"/> of <paramref name="effective"/> (one seed): refusals come before anything is written.</summary>
-    public static async Task<SearchSession> OpenAsync(SearchRequest request, Experiment effective, string experimentPath, AttributeTree tree, string run, Action<string> log,
+    public static async Task<SearchSession> OpenAsync(SearchRequest request, Experiment effective, string experimentPath, KnowledgeSource tree, string run, Action<string> log,
         CancellationToken cancel = default)
     {
         var session = new SearchSession();
@@ -134,8 +162,9 @@ public sealed class SearchSession : IDisposable
         return resource;
     }
 
-    private async Task BuildAsync(SearchRequest request, Experiment effective, string experimentPath, AttributeTree tree, string run, Action<string> log, CancellationToken cancel)
+    private async Task BuildAsync(SearchRequest request, Experiment effective, string experimentPath, KnowledgeSource knowledge, string run, Action<string> log, CancellationToken cancel)
     {
+        var tree = knowledge.Tree;
         var seed = effective.Seeds[0];
         var archive = new RunArchive(Path.GetFullPath(Path.Combine(request.ResultsDirectory, run)), run);
         var resume = request.Resume is not null;
@@ -223,7 +252,8 @@ public sealed class SearchSession : IDisposable
             log($"mutation {mix}{(effective.Llm.Mode == "off" && effective.Mutation.Llm > 0 ? " (LLM off: its share is redistributed)" : string.Empty)}");
         }
 
-        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
+        log($"knowledge {knowledge.Name} ({knowledge.Sha256}, {tree.Attributes.Count()} attributes, {tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0)} realised)");
+        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, knowledge);
         Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
     }
 
@@ -477,12 +507,11 @@ public sealed class SearchSession : IDisposable
     }
 
     private static RunManifestDocument Manifest(Experiment e, int seed, string run, string experimentPath, string repository, DatasetSplits splits,
-        ICandidateEvaluator evaluator, LlmSession? session, AttributeTree tree)
+        ICandidateEvaluator evaluator, LlmSession? session, KnowledgeSource knowledge)
     {
         string Hash(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
         string ImageHash(ImageSet set) => Hash([.. set.Pixels, .. set.Labels.SelectMany(BitConverter.GetBytes)]);
         var effective = e.Choice.DrawsMutations ? e.Choice.Mix(e.Mutation) : null;
-        var treeText = tree.Write();
         return new RunManifestDocument(new JsonObject
         {
             ["schema"] = 1,
@@ -531,13 +560,7 @@ public sealed class SearchSession : IDisposable
                 ["disabled"] = new JsonArray([.. e.DisabledMutations.Select(d => (JsonNode)d)]),
                 ["note"] = e.Llm.Mode == "off" && e.Mutation.Llm > 0 ? "the LLM is off, so LLM-driven mutation's share is redistributed over the other types" : null,
             },
-            ["knowledge"] = new JsonObject
-            {
-                ["sha256"] = Hash(System.Text.Encoding.UTF8.GetBytes(treeText)),
-                ["provenance"] = tree.Provenance.Method,
-                ["attributes"] = tree.Attributes.Count(),
-                ["realised"] = tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0),
-            },
+            ["knowledge"] = knowledge.ManifestEntry(),
         });
     }
 

@@ -42,13 +42,19 @@ public sealed record AttributeTree(int Schema, Provenance Provenance, IReadOnlyL
 
     public AttributeNode? Find(string id) => Attributes.Select(x => x.Attribute).FirstOrDefault(a => a.Id == id);
 
+    /// <summary>Where the curated tree lives in the repository (it is compiled in from there).</summary>
+    public const string CuratedPath = "knowledge/attribute-tree.json";
+
     /// <summary>The curated tree compiled into this assembly (knowledge/attribute-tree.json).</summary>
-    public static AttributeTree Default()
+    public static AttributeTree Default() => Read(DefaultText(), CuratedPath + " (embedded)");
+
+    /// <summary>The text of the curated tree as compiled in, byte for byte the file, so a run can record its SHA-256.</summary>
+    public static string DefaultText()
     {
         using var stream = typeof(AttributeTree).Assembly.GetManifestResourceStream("FairNad.Knowledge.attribute-tree.json")
             ?? throw new KnowledgeFormatException("the curated attribute tree is missing from FairNad.Knowledge");
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        return Read(reader.ReadToEnd(), "knowledge/attribute-tree.json (embedded)");
+        return reader.ReadToEnd();
     }
 
     public static AttributeTree Read(string json, string source)

@@ -9,7 +9,11 @@ using Microsoft.Extensions.AI;
 namespace FairNad.Knowledge;
 
 /// <summary>An attribute as the LLM proposed it for one reference model.</summary>
-public sealed record ExtractedAttribute(string Reference, string Category, string Name, string Description, string Effect);
+/// <param name="Listed">
+/// The LLM named it as an attribute already in the tree that this model also uses (by id, in "present"), rather than
+/// proposing it: it carries the listed attribute's name, description and effect, so the merge adds the reference to it.
+/// </param>
+public sealed record ExtractedAttribute(string Reference, string Category, string Name, string Description, string Effect, bool Listed = false);
 
 /// <summary>One merge decision, for the report: kind is merged, moved, generalised, dropped, linked or filled.</summary>
 public sealed record MergeDecision(string Kind, string Subject, string Reason);
@@ -20,13 +24,19 @@ public sealed record CuratedLink(ExtractedAttribute Proposal, AttributeNode Cura
 public sealed record ExtractionResult(AttributeTree Tree, IReadOnlyList<ExtractedAttribute> Proposed, IReadOnlyList<MergeDecision> Decisions, string Report);
 
 /// <summary>
-/// The Extract stage: for each reference description, ask the LLM (through <see cref="LlmSession"/>, so every exchange is
-/// recorded and replayable) for attributes in the template's fixed categories as schema-constrained JSON, then merge
-/// them deterministically with stated rules and write a report of every decision.
+/// The Extract stage: for each reference description (in file-name order), ask the LLM (through <see cref="LlmSession"/>,
+/// so every exchange is recorded and replayable) for attributes in the template's fixed categories as schema-constrained
+/// JSON. Each prompt lists the attributes the tree already holds from the references before it and asks only for what
+/// that list lacks, plus the ids of listed attributes the model also uses (the paper's "find what the list lacks" step).
+/// The proposals are then merged deterministically with stated rules, and a report states every decision and compares
+/// the result with the curated tree.
 /// </summary>
 public static partial class KnowledgeExtractor
 {
     public const string Stage = "extract";
+
+    /// <summary>At most this many new attributes per answer (and per reference).</summary>
+    public const int MaxAttributes = 12;
 
     /// <summary>Names that tie an attribute to one model; an attribute carrying one is generalised (the name removed) or dropped.</summary>
     public static readonly IReadOnlyList<string> ModelSpecificTerms =
@@ -42,9 +52,10 @@ public static partial class KnowledgeExtractor
         {
           "type": "object",
           "properties": {
+            "present": { "type": "array", "items": { "type": "string" } },
             "attributes": {
               "type": "array",
-              "minItems": 1,
+              "minItems": 0,
               "maxItems": 12,
               "items": {
                 "type": "object",
@@ -58,13 +69,21 @@ public static partial class KnowledgeExtractor
               }
             }
           },
-          "required": ["attributes"]
+          "required": ["present", "attributes"]
         }
         """).RootElement.Clone();
 
-    /// <summary>The prompt for one reference: the fixed two levels, an example, the constraints, and the description.</summary>
-    public static IReadOnlyList<ChatMessage> Prompt(string reference, string description)
+    /// <summary>The prompt for the first reference, when the tree holds no attribute yet.</summary>
+    public static IReadOnlyList<ChatMessage> Prompt(string reference, string description) => Prompt(reference, description, []);
+
+    /// <summary>
+    /// The prompt for one reference: the fixed two levels, the attributes the tree already holds (id, name, one-line
+    /// description), the request for attributes that list lacks and for the listed ids the model also uses, an example,
+    /// the constraints, and the description.
+    /// </summary>
+    public static IReadOnlyList<ChatMessage> Prompt(string reference, string description, IReadOnlyList<AttributeNode> known)
     {
+        ArgumentNullException.ThrowIfNull(known);
         var template = new StringBuilder();
         foreach (var g in KnowledgeTemplate.Granularities)
         {
@@ -75,30 +94,75 @@ public static partial class KnowledgeExtractor
             }
         }
 
+        var list = new StringBuilder();
+        foreach (var a in known)
+        {
+            list.Append(CultureInfo.InvariantCulture, $"- {a.Id}: {a.Name}. {a.Description}\n");
+        }
+
         var system =
             "You extract reusable neural-network design knowledge for architecture search. Organise it in this fixed template " +
             "(granularity, then main category id and name):\n" + template +
-            "For the model described by the user, list its design attributes. Each attribute has a category id from the template, " +
+            (known.Count == 0
+                ? "The attribute list is empty so far.\n"
+                : "The attribute list already holds these attributes (id: name. description):\n" + list) +
+            "Find what the list lacks: for the model described by the user, give in 'attributes' only design attributes the list does not " +
+            "hold yet, and in 'present' the ids of listed attributes the model also uses. Each new attribute has a category id from the template, " +
             "a short name, one sentence describing the mechanism and why it helps, and the effect it aims at (" + string.Join(", ", KnowledgeTemplate.Effects) + ").\n" +
             "Constraints: be general, concise and specific. Describe mechanisms that transfer to other networks; never use model-specific " +
-            "module or model names (say 'inverted bottleneck with depthwise convolution', not 'MBConv'). At most 12 attributes.\n" +
-            "Example: {\"attributes\": [{\"category\": \"block.recalibration\", \"name\": \"Channel gating from global context\", " +
+            "module or model names (say 'inverted bottleneck with depthwise convolution', not 'MBConv'). At most 12 new attributes; " +
+            "do not repeat a listed attribute under another name.\n" +
+            "Example (a list without a matching id): {\"present\": [], \"attributes\": [{\"category\": \"block.recalibration\", \"name\": \"Channel gating from global context\", " +
             "\"description\": \"Rescale channels by weights computed from globally pooled features, emphasising informative channels.\", \"effect\": \"accuracy\"}]}\n" +
             "Reply with JSON only, matching the schema.";
         return [new ChatMessage(ChatRole.System, system), new ChatMessage(ChatRole.User, $"Reference model: {reference}\n\n{description}")];
     }
 
-    /// <summary>The first problem of an answer, or null when it is usable.</summary>
-    public static string? Validate(JsonElement answer)
+    /// <summary>The first problem of an answer to the first prompt (nothing listed yet), or null when it is usable.</summary>
+    public static string? Validate(JsonElement answer) => Validate(answer, new HashSet<string>(StringComparer.Ordinal));
+
+    /// <summary>
+    /// The first problem of an answer, or null when it is usable: 'present' (a missing one reads as empty) may hold only
+    /// ids of <paramref name="known"/>, 'attributes' 0 to <see cref="MaxAttributes"/> well-formed items, and together they
+    /// must say something (an answer naming nothing is asked again).
+    /// </summary>
+    public static string? Validate(JsonElement answer, IReadOnlySet<string> known)
     {
+        ArgumentNullException.ThrowIfNull(known);
         if (answer.ValueKind != JsonValueKind.Object || !answer.TryGetProperty("attributes", out var list) || list.ValueKind != JsonValueKind.Array)
         {
             return "the answer must be an object with an 'attributes' array";
         }
 
-        if (list.GetArrayLength() is 0 or > 12)
+        var present = 0;
+        if (answer.TryGetProperty("present", out var ids))
         {
-            return $"'attributes' has {list.GetArrayLength()} items; give 1 to 12";
+            if (ids.ValueKind != JsonValueKind.Array)
+            {
+                return "'present' must be an array of attribute ids from the list";
+            }
+
+            foreach (var id in ids.EnumerateArray())
+            {
+                if (id.ValueKind != JsonValueKind.String || !known.Contains(id.GetString()!))
+                {
+                    return known.Count == 0
+                        ? $"present[{present}] is {id.GetRawText()}, but the list is empty; give 'present': []"
+                        : $"present[{present}] is {id.GetRawText()}, which is not an id of the list";
+                }
+
+                present++;
+            }
+        }
+
+        if (list.GetArrayLength() > MaxAttributes)
+        {
+            return $"'attributes' has {list.GetArrayLength()} items; give at most {MaxAttributes}";
+        }
+
+        if (list.GetArrayLength() == 0 && present == 0)
+        {
+            return "the answer names no attribute: give the listed ids the model uses in 'present' and what the list lacks in 'attributes'";
         }
 
         var i = 0;
@@ -140,22 +204,39 @@ public static partial class KnowledgeExtractor
         }
 
         var proposed = new List<ExtractedAttribute>();
+        // The folder named by its last three parts (knowledge/references/neutral), so the tree does not depend on where the stage ran.
+        var parts = Path.TrimEndingDirectorySeparator(Path.GetFullPath(referencesDirectory)).Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+        var sources = string.Join('/', parts.TakeLast(3));
+        var working = new Provenance("extracted", "in progress", null, null);
         foreach (var file in files)
         {
             var reference = Path.GetFileNameWithoutExtension(file);
-            var answer = await session.AskJsonAsync(Stage, Prompt(reference, File.ReadAllText(file)), Schema, Validate, cancel).ConfigureAwait(false);
+            // The list so far: the merge of the earlier proposals, with no category filled from the curated tree.
+            var known = Merge(proposed, curated, working, [], fill: false).Tree.Attributes.Select(x => (x.Category, x.Attribute)).ToList();
+            var ids = known.Select(k => k.Attribute.Id).ToHashSet(StringComparer.Ordinal);
+            var answer = await session.AskJsonAsync(Stage, Prompt(reference, File.ReadAllText(file), known.Select(k => k.Attribute).ToList()), Schema, a => Validate(a, ids), cancel)
+                .ConfigureAwait(false);
+            if (answer.TryGetProperty("present", out var present))
+            {
+                foreach (var id in present.EnumerateArray().Select(p => p.GetString()!).Distinct(StringComparer.Ordinal))
+                {
+                    var (category, attribute) = known.First(k => k.Attribute.Id == id);
+                    proposed.Add(new ExtractedAttribute(reference, category.Id, attribute.Name, attribute.Description, attribute.Effect, Listed: true));
+                }
+            }
+
             proposed.AddRange(answer.GetProperty("attributes").EnumerateArray().Select(a => new ExtractedAttribute(
                 reference, a.GetProperty("category").GetString()!, a.GetProperty("name").GetString()!.Trim(), a.GetProperty("description").GetString()!.Trim(), a.GetProperty("effect").GetString()!)));
         }
 
         var provenance = new Provenance(
             "extracted",
-            $"Extracted by {session.Model.Name} from {files.Count} reference descriptions in knowledge/references with temperature 0, seed {session.Settings.Seed}, top_k 1, num_ctx {session.Settings.ContextLength}; merged by KnowledgeExtractor (see merge-report.md).",
+            $"Extracted by {session.Model.Name} from {files.Count} reference descriptions in {sources} with temperature 0, seed {session.Settings.Seed}, top_k 1, num_ctx {session.Settings.ContextLength}, each prompt listing the attributes found so far; merged by KnowledgeExtractor (see merge-report.md).",
             session.Model.Name,
             session.Model.Digest);
         var links = new List<CuratedLink>();
         var (tree, decisions) = Merge(proposed, curated, provenance, links);
-        return new ExtractionResult(tree, proposed, decisions, Report(tree, proposed, decisions, session) + Audit(proposed, tree, links));
+        return new ExtractionResult(tree, proposed, decisions, Report(tree, proposed, decisions, session) + Audit(proposed, tree, links) + Comparison(tree, curated));
     }
 
     /// <summary>
@@ -172,7 +253,11 @@ public static partial class KnowledgeExtractor
         Merge(proposed, curated, provenance, []);
 
     /// <summary>As <see cref="Merge(IReadOnlyList{ExtractedAttribute}, AttributeTree, Provenance)"/>, adding to <paramref name="links"/> every proposal linked to a curated attribute.</summary>
-    public static (AttributeTree Tree, IReadOnlyList<MergeDecision> Decisions) Merge(IReadOnlyList<ExtractedAttribute> proposed, AttributeTree curated, Provenance provenance, List<CuratedLink> links)
+    public static (AttributeTree Tree, IReadOnlyList<MergeDecision> Decisions) Merge(IReadOnlyList<ExtractedAttribute> proposed, AttributeTree curated, Provenance provenance, List<CuratedLink> links) =>
+        Merge(proposed, curated, provenance, links, fill: true);
+
+    /// <summary>As above; with <paramref name="fill"/> false (the list a prompt shows) a category nobody proposed for stays empty.</summary>
+    private static (AttributeTree Tree, IReadOnlyList<MergeDecision> Decisions) Merge(IReadOnlyList<ExtractedAttribute> proposed, AttributeTree curated, Provenance provenance, List<CuratedLink> links, bool fill)
     {
         ArgumentNullException.ThrowIfNull(links);
         var decisions = new List<MergeDecision>();
@@ -256,6 +341,11 @@ public static partial class KnowledgeExtractor
                     return c with { Attributes = list.OrderBy(a => a.Id, StringComparer.Ordinal).ToList() };
                 }
 
+                if (!fill)
+                {
+                    return c with { Attributes = [] };
+                }
+
                 decisions.Add(new("filled", c.Id, $"no attribute was proposed for this category; filled with the curated tree's {curatedByCategory[c.Id].Attributes.Count} attribute(s)"));
                 return c with { Attributes = curatedByCategory[c.Id].Attributes };
             }).ToList(),
@@ -268,7 +358,9 @@ public static partial class KnowledgeExtractor
         var text = new StringBuilder();
         text.Append("# Knowledge extraction: merge report\n\n");
         text.Append(CultureInfo.InvariantCulture, $"- Model: {session.Model.Name} ({session.Model.Digest}), {session.Model.Family} {session.Model.ParameterSize} {session.Model.Quantization}\n");
-        text.Append(CultureInfo.InvariantCulture, $"- Proposed: {proposed.Count} attributes from {proposed.Select(p => p.Reference).Distinct().Count()} references\n");
+        var fresh = proposed.Where(p => !p.Listed).ToList();
+        text.Append(CultureInfo.InvariantCulture, $"- Proposed: {fresh.Count} attributes from {fresh.Select(p => p.Reference).Distinct().Count()} references\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Listed as present: {proposed.Count - fresh.Count} uses of an attribute already in the list by a later reference\n");
         text.Append(CultureInfo.InvariantCulture, $"- Tree: {tree.Attributes.Count()} attributes, {tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0)} with a realisation\n\n");
         text.Append("| decision | subject | reason |\n|---|---|---|\n");
         foreach (var d in decisions)
@@ -312,8 +404,10 @@ public static partial class KnowledgeExtractor
         ArgumentNullException.ThrowIfNull(links);
         var text = new StringBuilder();
         text.Append("\n## Checks\n\n");
-        var names = proposed.GroupBy(p => Normalise(p.Name), StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
-        text.Append(CultureInfo.InvariantCulture, $"- Names: {names.Count} distinct attribute names in {proposed.Count} proposals\n");
+        // Uses of a listed attribute (by id) name nothing new; only the LLM's own names are compared.
+        var fresh = proposed.Where(p => !p.Listed).ToList();
+        var names = fresh.GroupBy(p => Normalise(p.Name), StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        text.Append(CultureInfo.InvariantCulture, $"- Names: {names.Count} distinct attribute names in {fresh.Count} proposals\n");
         foreach (var g in names.Where(g => g.Count() > 1))
         {
             text.Append(CultureInfo.InvariantCulture, $"  - proposed {g.Count()} times: '{g.First().Name}' ({string.Join(", ", g.Select(p => p.Reference).Distinct().Order(StringComparer.Ordinal))})\n");
@@ -332,6 +426,33 @@ public static partial class KnowledgeExtractor
         foreach (var (link, overlap) in mismatches)
         {
             text.Append(CultureInfo.InvariantCulture, $"  - '{link.Proposal.Name}' ({link.Proposal.Reference}) linked to {link.Curated.Id} by name, but its description overlaps {overlap.ToString("0.00", CultureInfo.InvariantCulture)}: \"{link.Proposal.Description}\" vs \"{link.Curated.Description}\"\n");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The report's comparison with the curated tree (the baseline): which curated attributes the extracted tree holds
+    /// (linked by name, or filled into an empty category) and which it lacks, and the extracted attributes without a
+    /// realisation, flagged: only LLM-driven mutation can realise them, which it does when the search first draws one.
+    /// </summary>
+    public static string Comparison(AttributeTree tree, AttributeTree curated)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        ArgumentNullException.ThrowIfNull(curated);
+        var ids = tree.Attributes.Select(x => x.Attribute.Id).ToHashSet(StringComparer.Ordinal);
+        var baseline = curated.Attributes.Select(x => x.Attribute.Id).ToList();
+        var missing = baseline.Where(id => !ids.Contains(id)).ToList();
+        var unrealised = tree.Attributes.Where(x => x.Attribute.Realisations.Count == 0).Select(x => x.Attribute.Id).ToList();
+        var text = new StringBuilder();
+        text.Append("\n## Compared with the curated tree\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Curated attributes in the extracted tree: {baseline.Count - missing.Count} of {baseline.Count}\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Curated attributes the extraction did not find: {missing.Count}{(missing.Count == 0 ? string.Empty : ": " + string.Join(", ", missing))}\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Extracted attributes not in the curated tree: {ids.Count(id => !baseline.Contains(id))}\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Without a realisation (flagged: LLM-driven mutation realises them on first use; the rule-based mutations skip them): {unrealised.Count}\n");
+        foreach (var id in unrealised)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  - {id}\n");
         }
 
         return text.ToString();

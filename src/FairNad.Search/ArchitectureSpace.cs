@@ -62,8 +62,14 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
     }
 
     /// <summary>One realisation of a uniformly drawn realised attribute; the parent itself when none applies after many draws.</summary>
+    /// <exception cref="InvalidOperationException">no attribute of the tree has a realisation (an extracted tree can hold only LLM-realised ones).</exception>
     public ArchitectureSpec Mutate(ArchitectureSpec parent, Random random)
     {
+        if (_realised.Count == 0)
+        {
+            throw new InvalidOperationException("no attribute of the attribute tree has a realisation to apply; only LLM-driven mutation can change candidates with this tree");
+        }
+
         for (var attempt = 0; attempt < 32; attempt++)
         {
             var (_, attribute) = _realised[random.Next(_realised.Count)];

@@ -135,3 +135,40 @@ public sealed class ReferenceDescriptionTests
         Assert.All(lines, l => Assert.True(l.All(ch => ch < 128), $"{file}: non-ASCII in '{l}'"));
     }
 }
+
+public sealed class NeutralReferenceTests
+{
+    private static string Sorted() => Path.Combine(AppContext.BaseDirectory, "knowledge", "references");
+
+    private static string Neutral() => Path.Combine(Sorted(), "neutral");
+
+    public static TheoryData<string> Files => new(Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "knowledge", "references"), "*.md").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal));
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void NeutralForm_EveryReference_ProseWithSourceAndNoTemplateTerms(string file)
+    {
+        var path = Path.Combine(Neutral(), file);
+        Assert.True(File.Exists(path), $"{file} has no neutral form in knowledge/references/neutral");
+        var lines = File.ReadAllLines(path);
+        var sorted = File.ReadAllLines(Path.Combine(Sorted(), file));
+        var text = string.Join('\n', lines).ToLowerInvariant();
+
+        Assert.StartsWith("# ", lines[0]);
+        var source = Assert.Single(lines, l => l.StartsWith("Source: ", StringComparison.Ordinal));
+        Assert.Contains("https://arxiv.org/abs/", source);
+        // The paper's title, as the pre-sorted form cites it.
+        var title = sorted.Single(l => l.StartsWith("- Reference: ", StringComparison.Ordinal)).Split('"')[1];
+        Assert.Contains($"\"{title}\"", source);
+        Assert.DoesNotContain(lines, l => l.StartsWith("## ", StringComparison.Ordinal) || l.StartsWith("- ", StringComparison.Ordinal));
+        // Category names of more than one word are template terms ("normalisation" alone is the paper's word too).
+        foreach (var category in KnowledgeTemplate.Granularities.SelectMany(g => g.Categories).Where(c => c.Name.Contains(' ', StringComparison.Ordinal)))
+        {
+            Assert.DoesNotContain(category.Name.ToLowerInvariant(), text);
+            Assert.DoesNotContain(category.Id, text);
+        }
+
+        Assert.InRange(lines.Count(l => l.Length > 0 && !l.StartsWith('#') && !l.StartsWith("Source: ", StringComparison.Ordinal)), 2, 5);
+        Assert.All(lines, l => Assert.True(l.All(ch => ch < 128), $"{file}: non-ASCII in '{l}'"));
+    }
+}

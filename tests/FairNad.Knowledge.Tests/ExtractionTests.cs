@@ -13,7 +13,8 @@ public sealed class ExtractionTests : IDisposable
     private static string Here() => AppContext.BaseDirectory;
 
 
-    private static string References => Path.Combine(AppContext.BaseDirectory, "knowledge", "references");
+    /// <summary>The neutral reference descriptions, the input of extraction.</summary>
+    private static string References => Path.Combine(AppContext.BaseDirectory, "knowledge", "references", "neutral");
 
     /// <summary>A scripted server answering each reference from the fixtures, in order, repeating the last answer.</summary>
     private static ScriptedOllamaServer Server()
@@ -92,6 +93,68 @@ public sealed class ExtractionTests : IDisposable
         Assert.Equal("the answer must be an object with an 'attributes' array", KnowledgeExtractor.Validate(JsonDocument.Parse("[]").RootElement));
         Assert.StartsWith("attributes[0].effect must be one of", KnowledgeExtractor.Validate(JsonDocument.Parse("""{"attributes":[{"category":"operator.activation","name":"x","description":"y","effect":"speed"}]}""").RootElement));
         Assert.Null(KnowledgeExtractor.Validate(JsonDocument.Parse("""{"attributes":[{"category":"operator.activation","name":"x","description":"y","effect":"accuracy"}]}""").RootElement));
+    }
+
+    [Fact]
+    public void Validate_PresentIdNotInTheList_NamesTheIdAndTheList()
+    {
+        var known = new HashSet<string>(["operator.activation.relu6"], StringComparer.Ordinal);
+
+        Assert.Equal("present[0] is \"operator.activation.gelu\", which is not an id of the list",
+            KnowledgeExtractor.Validate(JsonDocument.Parse("""{"present":["operator.activation.gelu"],"attributes":[]}""").RootElement, known));
+        Assert.StartsWith("the answer names no attribute", KnowledgeExtractor.Validate(JsonDocument.Parse("""{"present":[],"attributes":[]}""").RootElement, known));
+        Assert.Null(KnowledgeExtractor.Validate(JsonDocument.Parse("""{"present":["operator.activation.relu6"],"attributes":[]}""").RootElement, known));
+        Assert.StartsWith("present[0] is \"x\", but the list is empty", KnowledgeExtractor.Validate(JsonDocument.Parse("""{"present":["x"],"attributes":[]}""").RootElement));
+    }
+
+    [Fact]
+    public void Prompt_KnownAttributes_ListedWithIdNameDescriptionAndAskedForWhatIsMissing()
+    {
+        var relu6 = AttributeTree.Default().Find("operator.activation.relu6")!;
+
+        var prompt = KnowledgeExtractor.Prompt("mobilenetv2", "A description.", [relu6]);
+
+        Assert.Contains($"- operator.activation.relu6: {relu6.Name}. {relu6.Description}\n", prompt[0].Text);
+        Assert.Contains("Find what the list lacks", prompt[0].Text);
+        Assert.DoesNotContain("The attribute list is empty so far.", prompt[0].Text);
+        Assert.Contains("The attribute list is empty so far.", KnowledgeExtractor.Prompt("mobilenetv2", "A description.")[0].Text);
+    }
+
+    [Fact]
+    public async Task Extract_LaterReferences_PromptListsEarlierAttributesAndPresentIdAddsTheReference()
+    {
+        using var server = Server();
+        using var session = await LlmSession.OpenAsync(Settings(server, LlmMode.Live), KnowledgeExtractor.Stage);
+
+        var result = await KnowledgeExtractor.ExtractAsync(session, References, AttributeTree.Default());
+
+        static string System(JsonElement request) => request.GetProperty("messages")[0].GetProperty("content").GetString()!;
+        string For(string reference) => System(server.ChatRequests.First(r => ScriptedOllamaServer.LastUserMessage(r).StartsWith($"Reference model: {reference}\n", StringComparison.Ordinal)));
+        Assert.Contains("The attribute list is empty so far.", For("convnext"));
+        Assert.Contains("- block.residual-multibranch.identity-shortcut: Identity shortcut. Keep an identity path around every block.\n", For("resnet"));
+        Assert.DoesNotContain("Compound scaling", For("convnext"));
+        Assert.Contains("Compound scaling", For("vit"));
+        Assert.Equal(["convnext", "resnet"], result.Tree.Find("block.residual-multibranch.identity-shortcut")!.References);
+        Assert.Single(result.Proposed, p => p.Listed);
+        Assert.Contains("- Listed as present: 1 uses of an attribute already in the list by a later reference\n", result.Report);
+    }
+
+    [Fact]
+    public async Task Extract_Report_ComparesWithCuratedTreeAndFlagsUnrealisedAttributes()
+    {
+        using var server = Server();
+        using var session = await LlmSession.OpenAsync(Settings(server, LlmMode.Live), KnowledgeExtractor.Stage);
+
+        var result = await KnowledgeExtractor.ExtractAsync(session, References, AttributeTree.Default());
+
+        var unrealised = result.Tree.Attributes.Where(x => x.Attribute.Realisations.Count == 0).Select(x => x.Attribute.Id).ToList();
+        Assert.NotEmpty(unrealised);
+        Assert.Contains("## Compared with the curated tree\n", result.Report);
+        Assert.Contains($"- Without a realisation (flagged: LLM-driven mutation realises them on first use; the rule-based mutations skip them): {unrealised.Count}\n", result.Report);
+        Assert.All(unrealised, id => Assert.Contains($"  - {id}\n", result.Report));
+        var curated = AttributeTree.Default().Attributes.Select(x => x.Attribute.Id).ToList();
+        var found = curated.Count(id => result.Tree.Find(id) is not null);
+        Assert.Contains($"- Curated attributes in the extracted tree: {found} of {curated.Count}\n", result.Report);
     }
 
     [Fact]

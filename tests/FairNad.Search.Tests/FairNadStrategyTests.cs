@@ -96,6 +96,43 @@ public sealed class FairNadStrategyTests
         Assert.Throws<ArgumentException>(() => new MutationMix(0, 0, 1).Effective([MutationTypes.Llm]));
     }
 
+    /// <summary>Stands in for the LLM: records each attribute it is asked to realise and answers with a seeded realised change of the parent.</summary>
+    private sealed class RecordingMutator(ArchitectureSpace space) : ILlmMutator<ArchitectureSpec>
+    {
+        private readonly Random _random = new(7);
+
+        public List<AttributeNode> Asked { get; } = [];
+
+        public Task<LlmMutationResult<ArchitectureSpec>> MutateAsync(ArchitectureSpec parent, AttributeNode attribute, CategoryNode category, string feedback, CancellationToken cancel = default)
+        {
+            Asked.Add(attribute);
+            return Task.FromResult(new LlmMutationResult<ArchitectureSpec>(space.Mutate(parent, _random), "transcript", "changed", 1));
+        }
+    }
+
+    [Fact]
+    public void Run_TreeWithUnrealisedAttributes_LlmMutationDrawsThemAndRuleBasedOnesNever()
+    {
+        // An extracted tree: only the activation attributes keep realisations; the rest are LLM-only.
+        var curated = AttributeTree.Default();
+        var tree = curated with
+        {
+            Granularities = curated.Granularities.Select(g => g with
+            {
+                Categories = g.Categories.Select(c => c.Id == "operator.activation" ? c : c with { Attributes = c.Attributes.Select(a => a with { Realisations = [] }).ToList() }).ToList(),
+            }).ToList(),
+        };
+        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(["resnet", "mobilenetv2", "convnext"], Fashion, 20_000), 20_000);
+        var llm = new RecordingMutator(space);
+
+        var trials = Run(new FairNadStrategy<ArchitectureSpec>(space, new FairNadOptions(new MutationMix(0.5, 0, 0.5), 3), seed: 3, llm), 30);
+
+        Assert.Contains(llm.Asked, a => a.Realisations.Count == 0);
+        var ruleBased = trials.Where(t => t.Proposal.MutationType == MutationTypes.FairIdea).ToList();
+        Assert.NotEmpty(ruleBased);
+        Assert.All(ruleBased, t => Assert.NotEmpty(tree.Find(t.Proposal.Attribute!)!.Realisations));
+    }
+
     /// <summary>Proposes a fixed sequence of keys; records what it is told.</summary>
     private sealed class Scripted(params string[] keys) : IAskTellStrategy<string>
     {
