@@ -60,6 +60,58 @@ public sealed class OperatorVerifierTests
     }
 
     [Fact]
+    public void Verify_Ghost_MacsAsCountedByHand()
+    {
+        var report = Verify(WrittenOperators.Ghost);
+
+        // 8 -> 8 at 12 x 12: primary 1x1 conv 8 -> 4 (4 x 8 per output element), cheap depthwise 3x3 over 4 channels (9 per output element).
+        Assert.Equal((4 * 8 * 144) + (4 * 9 * 144), report.Operators.Single(o => o.InChannels == 8).Macs);
+        // 16 -> 16 at 6 x 6: 8 x 16 and 8 x 9 per position.
+        var wide = report.Operators.Single(o => o.InChannels == 16);
+        Assert.Equal((8 * 16 * 36) + (8 * 9 * 36), wide.Macs);
+        Assert.Equal(128 + 16 + 72 + 16, wide.Parameters);
+    }
+
+    [Fact]
+    public void Verify_LayersCalledThroughForward_MacsStillCounted()
+    {
+        var report = Verify(WrittenOperators.GatedMlp);
+
+        // value and gate 1x1 8 -> 16, project 16 -> 8, each called as layer.forward(x) in the source, at 12 x 12.
+        Assert.True(report.Passed, string.Join("\n", report.Problems));
+        Assert.Equal(3 * 16 * 8 * 144, report.Operators.Single(o => o.InChannels == 8).Macs);
+    }
+
+    [Fact]
+    public void Verify_Ghost_ProbesGiveExactEstimateAtUnmeasuredWidth()
+    {
+        var report = Verify(WrittenOperators.Ghost);
+        var reference = OperatorSources.Hash(WrittenOperators.Ghost);
+        var probes = new OperatorCostTable();
+        foreach (var probe in report.Probes)
+        {
+            probes.Add(reference, probe.Cost);
+        }
+
+        // Four corners (in, out in 16, 32) per stride and input size: 12 x 12 and 6 x 6.
+        Assert.Equal(8, report.Probes.Count);
+        Assert.Null(probes.Find(reference, 8, 8, 1, 12, 12));
+        // The ghost module is bilinear in even channel counts, so the estimate at 8 -> 8 is the measurement.
+        var measured = report.Operators.Single(o => o.InChannels == 8).Cost;
+        Assert.Equal(measured, probes.Estimates.Find(reference, 8, 8, 1, 12, 12));
+    }
+
+    [Fact]
+    public void Hooked_ForwardOnOtherObjects_BecomesCallOnSameLines()
+    {
+        var hooked = CustomOperators.Hooked(WrittenOperators.GatedMlp);
+
+        Assert.Contains("project.call(value.call(x) * torch.sigmoid(gate.call(x)))", hooked, StringComparison.Ordinal);
+        Assert.Contains("public override Tensor forward(Tensor input)", hooked, StringComparison.Ordinal);
+        Assert.Equal(WrittenOperators.GatedMlp.Split('\n').Length, hooked.Split('\n').Length);
+    }
+
+    [Fact]
     public void Verify_IgnoresStride_ShapeProblemNamesContract()
     {
         var report = Verify(WrittenOperators.IgnoresStride, stride: 2);
@@ -143,6 +195,8 @@ public sealed class OperatorVerifierTests
 
         Assert.Equal(report.Problems, read.Problems);
         Assert.Equal(report.Operators, read.Operators);
+        Assert.Equal(report.Probes, read.Probes);
+        Assert.NotEmpty(read.Probes);
         Assert.Equal(report.NetworkParameters, read.NetworkParameters);
     }
 }
