@@ -51,14 +51,37 @@ public sealed class OperatorCostTable : IOperatorCosts
 
     private readonly SortedDictionary<string, SortedDictionary<(int, int, int, int, int), OperatorCost>> _costs = new(StringComparer.Ordinal);
 
+    // Mutations may verify in parallel; every access goes through this lock.
+    private readonly Lock _gate = new();
+
     /// <summary>The operator references with at least one cost, sorted.</summary>
-    public IReadOnlyList<string> References => _costs.Keys.ToList();
+    public IReadOnlyList<string> References
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _costs.Keys.ToList();
+            }
+        }
+    }
 
     /// <summary>Every cost of <paramref name="reference"/>, sorted by arguments.</summary>
-    public IReadOnlyList<OperatorCost> CostsOf(string reference) => _costs.TryGetValue(reference, out var costs) ? costs.Values.ToList() : [];
+    public IReadOnlyList<OperatorCost> CostsOf(string reference)
+    {
+        lock (_gate)
+        {
+            return _costs.TryGetValue(reference, out var costs) ? costs.Values.ToList() : [];
+        }
+    }
 
-    public OperatorCost? Find(string reference, int inChannels, int outChannels, int stride, int height, int width) =>
-        _costs.TryGetValue(reference, out var costs) && costs.TryGetValue((inChannels, outChannels, stride, height, width), out var cost) ? cost : null;
+    public OperatorCost? Find(string reference, int inChannels, int outChannels, int stride, int height, int width)
+    {
+        lock (_gate)
+        {
+            return _costs.TryGetValue(reference, out var costs) && costs.TryGetValue((inChannels, outChannels, stride, height, width), out var cost) ? cost : null;
+        }
+    }
 
     /// <summary>Adds a measurement (no-op when the same one is present).</summary>
     /// <exception cref="InvalidDataException">the table holds a different count for the same application.</exception>
@@ -97,6 +120,14 @@ public sealed class OperatorCostTable : IOperatorCosts
     /// </summary>
     /// <exception cref="InvalidDataException">a file on disk is malformed or holds a different count for an application.</exception>
     public void Write(string directory)
+    {
+        lock (_gate)
+        {
+            WriteLocked(directory);
+        }
+    }
+
+    private void WriteLocked(string directory)
     {
         Directory.CreateDirectory(directory);
         foreach (var (reference, costs) in _costs)
@@ -228,15 +259,24 @@ public sealed class OperatorCostTable : IOperatorCosts
     }
 
     /// <summary>
-    /// This table's measurements plus, for widths never measured, an estimate: per operator, stride and input size, the
-    /// model f(in, out) = a·in·out + b·in + c·out + d through the four <see cref="ProbeChannels"/> corners (exact for
-    /// operators whose layers' channel counts are linear in in and out, e.g. convolutions from in to out; not for odd
-    /// roundings such as (out + 1) / 2). Only width fitting uses it; what is recorded and checked against the budget is
-    /// always measured (see docs/architectures.md).
+    /// An estimate at any width: per operator, stride and input size, the model f(in, out) = a·in·out + b·in + c·out + d
+    /// through the four measured <see cref="ProbeChannels"/> corners (exact for operators whose layers' channel counts are
+    /// linear in in and out, e.g. convolutions from in to out; not for odd roundings such as (out + 1) / 2), or null
+    /// without them. It reads the corners alone, never other measurements, so an estimate does not depend on what else
+    /// the table happens to hold. Only width fitting uses it; what is recorded and checked against the budget is always
+    /// measured (see docs/architectures.md).
     /// </summary>
     public IOperatorCosts Estimates => new Estimator(this);
 
     private void Add(string reference, OperatorCost cost, string where)
+    {
+        lock (_gate)
+        {
+            AddLocked(reference, cost, where);
+        }
+    }
+
+    private void AddLocked(string reference, OperatorCost cost, string where)
     {
         if (!OperatorSources.IsReference(reference))
         {
@@ -281,11 +321,6 @@ public sealed class OperatorCostTable : IOperatorCosts
     {
         public OperatorCost? Find(string reference, int inChannels, int outChannels, int stride, int height, int width)
         {
-            if (table.Find(reference, inChannels, outChannels, stride, height, width) is { } exact)
-            {
-                return exact;
-            }
-
             var (i1, i2) = (ProbeChannels[0], ProbeChannels[1]);
             OperatorCost? Corner(int i, int o) => table.Find(reference, i, o, stride, height, width);
             if (Corner(i1, i1) is not { } c11 || Corner(i2, i1) is not { } c21 || Corner(i1, i2) is not { } c12 || Corner(i2, i2) is not { } c22)
