@@ -288,7 +288,7 @@ public sealed class SearchSession : IDisposable
                 effective.Evaluation.WarmWorkers ? new WarmProcessExecutor(request.Worker, effective.Evaluation.Jobs) : null)
             : new InProcessEvaluator(effective.Dataset, splits, config));
         return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
-            splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);
+            splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength, Path.Combine(archive.Directory, OperatorSources.Folder));
     }
 
     /// <summary>

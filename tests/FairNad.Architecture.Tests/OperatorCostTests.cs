@@ -136,6 +136,17 @@ public sealed class OperatorCostTests : IDisposable
         Assert.Equal([$"operator {Ghost} (inChannels 16, outChannels 16, stride 1, input 14 x 14)"], analysis.Unmeasured);
     }
 
+    [Fact]
+    public void Footprint_WithMeasuredCosts_CountsTheOperatorsParameters()
+    {
+        var spec = CustomOperatorSpecTests.WithOperator(Ghost);
+        var table = new OperatorCostTable();
+        table.Add(Ghost, Conv3x3(8, 8, 1, 28));
+        table.Add(Ghost, Conv3x3(16, 16, 1, 14));
+
+        Assert.Equal(TrainingMemory.Footprint(spec).Parameters + 584 + 2320, TrainingMemory.Footprint(spec, table).Parameters);
+    }
+
     [Theory]
     [InlineData("resnet")]
     [InlineData("mobilenetv2")]
