@@ -10,10 +10,12 @@ namespace FairNad.Evaluation.Compilation;
 /// output element; transposed: per input element), linear layers (input features per output element); normalisation,
 /// activation, pooling, dropout and embedding layers count 0. What this cannot see is not counted: arithmetic a
 /// <c>forward</c> does on tensors itself (<c>torch.matmul</c>, <c>functional.conv2d</c> on its own parameters, element-wise
-/// products), as in thop. Two cases it refuses rather than under-count (see <see cref="Problems"/>): a leaf with
-/// parameters of a kind it has no rule for, and a convolution or linear layer that took part in the pass without its
-/// hook firing (TorchSharp fires hooks from <c>call</c>, not from <c>forward</c>), so a module called as
-/// <c>layer.forward(x)</c> must be called as <c>layer.call(x)</c> (<c>nn.Sequential</c> does so for its children).
+/// products, and so a module class of the operator's own that holds parameters but no layers), as in thop. Two cases it
+/// refuses rather than under-count (see <see cref="Problems"/>): a TorchSharp layer with parameters of a kind it has no
+/// rule for, and a convolution or linear layer that received a gradient without its hook firing. TorchSharp fires hooks
+/// from <c>call</c>, not from <c>forward</c>; <see cref="CustomOperators.Hooked"/> compiles every <c>x.forward(...)</c> as
+/// <c>x.call(...)</c> (and <c>nn.Sequential</c> calls its children so), which leaves a layer run through a delegate, such
+/// as the method group <c>conv.forward</c>.
 /// </summary>
 public sealed class MacCounter : IDisposable
 {
@@ -50,7 +52,9 @@ public sealed class MacCounter : IDisposable
             var hasParameters = module.parameters().Any();
             if (!counted)
             {
-                if (hasParameters && !Free.Contains(kind))
+                // A TorchSharp layer with parameters and no rule (an LSTM, attention) would be under-counted: refused. The
+                // operator's own module classes are its own arithmetic, which is not counted (see the class summary).
+                if (hasParameters && !Free.Contains(kind) && module.GetType().Assembly == typeof(nn.Module).Assembly)
                 {
                     counter._unknown.Add($"{name} ({kind})");
                 }

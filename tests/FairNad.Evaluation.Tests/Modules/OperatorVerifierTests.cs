@@ -101,6 +101,90 @@ public sealed class OperatorVerifierTests
         Assert.Equal(measured, probes.Estimates.Find(reference, 8, 8, 1, 12, 12));
     }
 
+    /// <summary>A 1 x 1 convolution and a module class of its own holding a per-channel scale (its own arithmetic).</summary>
+    private const string ScaledConv = """
+        using System;
+        using TorchSharp;
+        using static TorchSharp.torch;
+
+        public sealed class ScaledConv : nn.Module<Tensor, Tensor>
+        {
+            private readonly nn.Module<Tensor, Tensor> conv;
+            private readonly ChannelScale scale;
+
+            public ScaledConv(string name, long inChannels, long outChannels, long stride)
+                : base(name)
+            {
+                conv = nn.Conv2d(inChannels, outChannels, 1, stride: stride);
+                scale = new ChannelScale("scale", outChannels);
+                RegisterComponents();
+            }
+
+            public override Tensor forward(Tensor input) => scale.forward(conv.forward(input));
+        }
+
+        internal sealed class ChannelScale : nn.Module<Tensor, Tensor>
+        {
+            private readonly TorchSharp.Modules.Parameter weight;
+
+            public ChannelScale(string name, long channels)
+                : base(name)
+            {
+                weight = nn.Parameter(torch.ones(1, channels, 1, 1));
+                RegisterComponents();
+            }
+
+            public override Tensor forward(Tensor input) => input * weight;
+        }
+
+        """;
+
+    /// <summary>Runs its convolution through a delegate, which no hook sees.</summary>
+    private const string DelegateConv = """
+        using System;
+        using TorchSharp;
+        using static TorchSharp.torch;
+
+        public sealed class DelegateConv : nn.Module<Tensor, Tensor>
+        {
+            private readonly nn.Module<Tensor, Tensor> conv;
+
+            public DelegateConv(string name, long inChannels, long outChannels, long stride)
+                : base(name)
+            {
+                conv = nn.Conv2d(inChannels, outChannels, 1, stride: stride);
+                RegisterComponents();
+            }
+
+            public override Tensor forward(Tensor input)
+            {
+                Func<Tensor, Tensor> run = conv.forward;
+                return run(input);
+            }
+        }
+
+        """;
+
+    [Fact]
+    public void Verify_OwnModuleWithParameters_ItsArithmeticNotCounted()
+    {
+        var report = Verify(ScaledConv);
+
+        Assert.True(report.Passed, string.Join("\n", report.Problems));
+        var application = report.Operators.Single(o => o.InChannels == 8);
+        // The 1 x 1 convolution 8 -> 8 at 12 x 12 only; the scale's 8 parameters count, its products do not.
+        Assert.Equal(8 * 8 * 144, application.Macs);
+        Assert.Equal(64 + 8 + 8, application.Parameters);
+    }
+
+    [Fact]
+    public void Verify_LayerRunThroughDelegate_RefusedAsUncountable()
+    {
+        var report = Verify(DelegateConv);
+
+        Assert.Contains(report.Problems, p => p.Contains("ran through forward(x), which skips the hooks", StringComparison.Ordinal) && p.Contains("(Conv2d)", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Hooked_ForwardOnOtherObjects_BecomesCallOnSameLines()
     {
