@@ -20,6 +20,12 @@ public sealed record ArchitectureAnalysis(
     long PeakActivationBytes)
 {
     public bool IsValid => Errors.Count == 0;
+
+    /// <summary>
+    /// The applications of LLM-written operators whose cost the analysis was not given (each counted as 0 parameters and
+    /// 0 MACs): empty when every <c>custom</c> node's cost was found, so <see cref="Parameters"/> and <see cref="Macs"/> are complete.
+    /// </summary>
+    public IReadOnlyList<string> Unmeasured { get; init; } = [];
 }
 
 /// <summary>
@@ -160,8 +166,16 @@ public static class ArchitectureAnalyzer
     }
 
     /// <summary>Full analysis: structure, shapes at every stage, and costs. Never throws for a bad spec; see <see cref="ArchitectureAnalysis.Errors"/>.</summary>
-    public static ArchitectureAnalysis Analyze(ArchitectureSpec spec)
+    public static ArchitectureAnalysis Analyze(ArchitectureSpec spec) => Analyze(spec, null);
+
+    /// <summary>
+    /// Full analysis with the costs of LLM-written operators taken from <paramref name="costs"/> (a <c>custom</c> node's
+    /// cost cannot be derived from its shape; a worker measures it). An application not found there counts 0 and is
+    /// listed in <see cref="ArchitectureAnalysis.Unmeasured"/>; without custom nodes the result is that of <see cref="Analyze(ArchitectureSpec)"/>.
+    /// </summary>
+    public static ArchitectureAnalysis Analyze(ArchitectureSpec spec, IOperatorCosts? costs)
     {
+        var unmeasured = new List<string>();
         var errors = ValidateMacro(spec);
         errors.AddRange(ValidateBlockStructure(spec.Block));
         if (errors.Count > 0)
@@ -228,7 +242,7 @@ public static class ArchitectureAnalyzer
             List<ValidationError> blockErrors;
             try
             {
-                (shapes, blockParameters, blockMacs, blockPeak, blockErrors) = AnalyzeBlock(spec.Block, order, current, s);
+                (shapes, blockParameters, blockMacs, blockPeak, blockErrors) = AnalyzeBlock(spec.Block, order, current, s, costs, unmeasured);
             }
             catch (OverflowException)
             {
@@ -271,7 +285,7 @@ public static class ArchitectureAnalyzer
             checked
             {
                 var head = NetworkParts.Head.Apply(spec, current);
-                return new(errors, stages, parameters + head.Parameters, macs + head.Macs, peak * BytesPerElement);
+                return new(errors, stages, parameters + head.Parameters, macs + head.Macs, peak * BytesPerElement) { Unmeasured = unmeasured.Distinct().ToList() };
             }
         }
         catch (OverflowException)
@@ -308,7 +322,7 @@ public static class ArchitectureAnalyzer
     }
 
     private static (Dictionary<string, Shape> Shapes, long Parameters, long Macs, long Peak, List<ValidationError> Errors) AnalyzeBlock(
-        BlockSpec block, List<string> order, Shape input, int stageIndex)
+        BlockSpec block, List<string> order, Shape input, int stageIndex, IOperatorCosts? costs, List<string> unmeasured)
     {
         var byId = block.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
         var shapes = new Dictionary<string, Shape>(StringComparer.Ordinal) { [BlockSpec.InputName] = input };
@@ -326,6 +340,11 @@ public static class ArchitectureAnalyzer
                 {
                     throw new ShapeRuleException("too-large",
                         string.Create(CultureInfo.InvariantCulture, $"its output has {cost.Output.C:N0} channels; a node may produce at most {ArchitectureLimits.MaxNodeChannels:N0}"));
+                }
+
+                if (node.Op == OperatorSources.OperatorName)
+                {
+                    cost = Measured(cost, node.Inputs.Select(i => shapes[i]).First(), costs, unmeasured);
                 }
 
                 shapes[id] = cost.Output;
@@ -372,6 +391,20 @@ public static class ArchitectureAnalyzer
         }
 
         return (shapes.Where(s => s.Key != BlockSpec.InputName).ToDictionary(StringComparer.Ordinal), parameters, macs, peak, errors);
+    }
+
+    /// <summary>A custom node's application with its measured cost, or unchanged (cost 0) and listed as unmeasured.</summary>
+    private static OperatorApplication Measured(OperatorApplication application, Shape input, IOperatorCosts? costs, List<string> unmeasured)
+    {
+        var arguments = application.Layer!.Arguments.ToDictionary(a => a.Name, a => a.Value, StringComparer.Ordinal);
+        var (source, inChannels, outChannels, stride) = ((string)arguments["source"], (int)arguments["inChannels"], (int)arguments["outChannels"], (int)arguments["stride"]);
+        if (costs?.Find(source, inChannels, outChannels, stride, input.H, input.W) is { } measured)
+        {
+            return application with { Parameters = measured.Parameters, Macs = measured.Macs };
+        }
+
+        unmeasured.Add($"operator {source} ({new OperatorCost(inChannels, outChannels, stride, input.H, input.W, 0, 0)})");
+        return application;
     }
 
     /// <summary>The node's parameters with every omitted one set to its default.</summary>

@@ -24,10 +24,11 @@ public sealed record TrainingFootprint(long ActivationElements, long AttentionEl
 /// </summary>
 public static class TrainingMemory
 {
+    /// <param name="costs">Measured costs of LLM-written operators, so their parameters count (see <see cref="ArchitectureAnalyzer.Analyze(ArchitectureSpec, IOperatorCosts?)"/>).</param>
     /// <exception cref="InvalidArchitectureException">the spec is not valid.</exception>
-    public static TrainingFootprint Footprint(ArchitectureSpec spec)
+    public static TrainingFootprint Footprint(ArchitectureSpec spec, IOperatorCosts? costs = null)
     {
-        var analysis = ArchitectureAnalyzer.Analyze(spec);
+        var analysis = ArchitectureAnalyzer.Analyze(spec, costs);
         if (!analysis.IsValid)
         {
             throw new InvalidArchitectureException($"{spec.Name}: not a valid architecture", analysis.Errors);

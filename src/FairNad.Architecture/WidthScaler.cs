@@ -22,8 +22,10 @@ public static class WidthScaler
     /// <summary>The largest divisor accepted.</summary>
     public const int MaxDivisor = 1_024;
 
+    /// <param name="costs">The costs of LLM-written operators at the widths tried (an estimate serves: see
+    /// <see cref="OperatorCostTable.Estimates"/>); without it a <c>custom</c> node counts 0.</param>
     /// <exception cref="WidthScalingException">the spec is beyond the analyzer's limits, or no multiplier gives a valid spec within the budget.</exception>
-    public static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int? divisor = null, int iterations = 48)
+    public static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int? divisor = null, int iterations = 48, IOperatorCosts? costs = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
         CheckDivisor(divisor ?? 1);
@@ -33,7 +35,7 @@ public static class WidthScaler
             throw new WidthScalingException($"{Label(spec)} cannot be scaled: {string.Join("; ", absurd)}");
         }
 
-        return ScaleToBudget(spec, budget, divisor ?? RequiredDivisor(spec), iterations);
+        return ScaleToBudget(spec, budget, divisor ?? RequiredDivisor(spec), iterations, costs);
     }
 
     /// <summary>
@@ -54,7 +56,7 @@ public static class WidthScaler
         return 64;
     }
 
-    private static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int divisor, int iterations)
+    private static ScaledArchitecture ScaleToBudget(ArchitectureSpec spec, long budget, int divisor, int iterations, IOperatorCosts? costs)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(divisor, 1);
         ScaledArchitecture? best = null;
@@ -63,7 +65,7 @@ public static class WidthScaler
         {
             var middle = Math.Sqrt(low * high); // widths scale geometrically
             var scaled = Scale(spec, middle, divisor);
-            var analysis = ArchitectureAnalyzer.Analyze(scaled);
+            var analysis = ArchitectureAnalyzer.Analyze(scaled, costs);
             if (analysis.IsValid && analysis.Parameters <= budget)
             {
                 if (best is null || analysis.Parameters > best.Parameters)
@@ -85,7 +87,7 @@ public static class WidthScaler
                 $"{Label(spec)}: no width multiplier in [1/64, 64] gives a valid architecture within {budget:N0} parameters"));
         }
 
-        return Fill(best, divisor);
+        return Fill(best, divisor, costs);
     }
 
     /// <summary>
@@ -93,7 +95,7 @@ public static class WidthScaler
     /// at a time (the stem moves with the first stage when that stage has no downsampling step), taking each time the
     /// step that comes closest to the budget without passing it.
     /// </summary>
-    private static ScaledArchitecture Fill(ScaledArchitecture start, int divisor)
+    private static ScaledArchitecture Fill(ScaledArchitecture start, int divisor, IOperatorCosts? costs)
     {
         var current = start;
         while (true)
@@ -115,7 +117,7 @@ public static class WidthScaler
                 }
 
                 var candidate = current.Spec with { Stages = stages, Stem = stem };
-                var analysis = ArchitectureAnalyzer.Analyze(candidate);
+                var analysis = ArchitectureAnalyzer.Analyze(candidate, costs);
                 if (analysis.IsValid && analysis.Parameters <= current.Budget && analysis.Parameters > (next?.Parameters ?? current.Parameters))
                 {
                     next = current with { Spec = candidate, Parameters = analysis.Parameters };

@@ -84,6 +84,18 @@ internal static class ArchCommands
                 w.WriteNumber("parameters", analysis.Parameters);
                 w.WriteNumber("macs", analysis.Macs);
                 w.WriteNumber("peakActivationBytes", analysis.PeakActivationBytes);
+                if (analysis.Unmeasured.Count > 0)
+                {
+                    // LLM-written operators counted as 0: their cost is measured in a worker (operators/<hex>.costs.json of a run).
+                    w.WriteStartArray("unmeasured");
+                    foreach (var application in analysis.Unmeasured)
+                    {
+                        w.WriteStringValue(application);
+                    }
+
+                    w.WriteEndArray();
+                }
+
                 w.WriteStartArray("stages");
                 foreach (var stage in analysis.Stages)
                 {
@@ -117,6 +129,11 @@ internal static class ArchCommands
         output.WriteLine(string.Create(Invariant, $"parameters  {analysis.Parameters:N0}"));
         output.WriteLine(string.Create(Invariant, $"MACs        {analysis.Macs:N0} per sample ({analysis.Macs / 1e6:F1} M)"));
         output.WriteLine(string.Create(Invariant, $"peak memory {analysis.PeakActivationBytes / 1024.0:F1} KiB of float32 activations per sample (forward, inference)"));
+        foreach (var application in analysis.Unmeasured)
+        {
+            output.WriteLine($"unmeasured  {application}: counted as 0 parameters and MACs (a worker measures it: operators/<hex>.costs.json of a run)");
+        }
+
         output.WriteLine(string.Create(Invariant, $"stem        {spec.Stem.Kind} {spec.Stem.Kernel}x{spec.Stem.Kernel}/{spec.Stem.Stride} -> {spec.Stem.Channels} channels, activation {spec.Stem.Activation}"));
         foreach (var stage in analysis.Stages)
         {

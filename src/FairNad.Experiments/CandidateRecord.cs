@@ -57,12 +57,16 @@ public sealed record CandidateRecord(
     /// <summary>What the strategy is told about this candidate.</summary>
     public Outcome ToOutcome(string costObjective) => Ok ? new Outcome(Validation, Cost(costObjective), Rung: Rung) : Outcome.Failed(FailureCategory ?? "failed") with { Rung = Rung };
 
-    /// <summary>The record of <paramref name="proposal"/>, evaluated as <paramref name="result"/>, before it has a commit.</summary>
+    /// <summary>
+    /// The record of <paramref name="proposal"/>, evaluated as <paramref name="result"/>, before it has a commit. When the
+    /// analysis lacks the measured cost of an LLM-written operator (<see cref="ArchitectureAnalysis.Unmeasured"/>), the
+    /// parameters and MACs are recorded as unknown rather than as an undercount.
+    /// </summary>
     public static CandidateRecord Of(Proposal<ArchitectureSpec> proposal, int index, EvaluationResult result, ArchitectureAnalysis analysis, double elapsedSeconds, int rung = 0, int noiseSeed = 0)
     {
         var ok = result.Status == "ok";
         return new CandidateRecord(index, proposal.Key, proposal.MutationType, proposal.Attribute, proposal.Category, proposal.Parents, proposal.Transcript, proposal.Summary,
-            ok ? "ok" : "failed", result.BestValidationAccuracy, result.TestAccuracy, analysis.Parameters, analysis.Macs, result.LatencyBatch1Ms,
+            ok ? "ok" : "failed", result.BestValidationAccuracy, result.TestAccuracy, analysis.Unmeasured.Count == 0 ? analysis.Parameters : null, analysis.Unmeasured.Count == 0 ? analysis.Macs : null, result.LatencyBatch1Ms,
             ok ? null : result.FailureCategory, ok ? null : result.FailureMessage, string.Empty, result.TrainSeconds, elapsedSeconds, Rung: rung, NoiseSeed: noiseSeed);
     }
 

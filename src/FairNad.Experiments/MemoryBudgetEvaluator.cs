@@ -8,9 +8,11 @@ namespace FairNad.Experiments;
 /// budget is recorded as <see cref="FailureCategories.MemoryBudget"/> without being trained. The decision depends on the
 /// spec, the training config and the dataset only, so it is the same on every machine; the worker's resident-memory cap
 /// (twice the budget) stays as a safety net, and hitting it is a failure of the infrastructure, not of the candidate.
-/// Applies to CPU training; GPU memory is not predicted.
+/// Applies to CPU training; GPU memory is not predicted. LLM-written operators count with their measured parameters from
+/// the run's table in <paramref name="operatorsDirectory"/> (measured when the mutation that wrote them verified the candidate).
 /// </summary>
-public sealed class MemoryBudgetEvaluator(ICandidateEvaluator inner, string dataset, TrainingConfig config, long budgetBytes, long datasetPixelBytes) : ICandidateEvaluator
+public sealed class MemoryBudgetEvaluator(ICandidateEvaluator inner, string dataset, TrainingConfig config, long budgetBytes, long datasetPixelBytes, string? operatorsDirectory = null)
+    : ICandidateEvaluator
 {
     public string Description => $"{inner.Description}; memory budget {MemoryModel.Format(budgetBytes)} (predicted before training{(config.Device == "cpu" ? string.Empty : ", CPU only: not applied on " + config.Device)})";
 
@@ -23,7 +25,7 @@ public sealed class MemoryBudgetEvaluator(ICandidateEvaluator inner, string data
             MemoryPrediction? prediction = null;
             try
             {
-                prediction = MemoryModel.Predict(spec, config, datasetPixelBytes);
+                prediction = MemoryModel.Predict(spec, config, datasetPixelBytes, Costs(spec));
             }
             catch (FairNad.Architecture.Models.InvalidArchitectureException)
             {
@@ -45,6 +47,9 @@ public sealed class MemoryBudgetEvaluator(ICandidateEvaluator inner, string data
 
     public void Dispose() => inner.Dispose();
 
+    private OperatorCostTable? Costs(ArchitectureSpec spec) =>
+        operatorsDirectory is not null && OperatorSources.References(spec).Count > 0 ? OperatorCostTable.Load(operatorsDirectory) : null;
+
     private EvaluationResult Reject(ArchitectureSpec spec, string why) =>
-        EvaluationResult.Failure(spec.Id, dataset, config, FailureCategories.MemoryBudget, why) with { Parameters = ArchitectureAnalyzer.Analyze(spec).Parameters };
+        EvaluationResult.Failure(spec.Id, dataset, config, FailureCategories.MemoryBudget, why) with { Parameters = ArchitectureAnalyzer.Analyze(spec, Costs(spec)).Parameters };
 }

@@ -382,6 +382,26 @@ public sealed class RunRecorder : IDisposable
         }
     }
 
+    /// <summary>
+    /// The candidate's analysis, with its LLM-written operators' costs from the run's table (measured when the mutation
+    /// verified it); what the table lacks is reported in the log and leaves the record's parameters and MACs unknown.
+    /// </summary>
+    private ArchitectureAnalysis Analyze(ArchitectureSpec candidate)
+    {
+        if (OperatorSources.References(candidate).Count == 0)
+        {
+            return ArchitectureAnalyzer.Analyze(candidate);
+        }
+
+        var analysis = ArchitectureAnalyzer.Analyze(candidate, OperatorCostTable.Load(Path.Combine(_context.Archive.Directory, OperatorSources.Folder)));
+        if (analysis.Unmeasured.Count > 0)
+        {
+            _context.Log?.Invoke($"{candidate.Id[..12]}: no measured cost for {string.Join("; ", analysis.Unmeasured)}; its parameters and MACs are recorded as unknown");
+        }
+
+        return analysis;
+    }
+
     /// <summary>Records an evaluated candidate; returns its record as the journal holds it.</summary>
     /// <param name="rung">The ladder rung it trained at: rung 0's note goes to the run's notes ref, a later rung's to <see cref="LineageLayout.RungNotesRef"/>.</param>
     /// <param name="noiseSeed">For a noise measurement, the seed offset: recorded in the journal and a result document of its own, with no note.</param>
@@ -389,7 +409,7 @@ public sealed class RunRecorder : IDisposable
     {
         _context.Archive.WriteResult(proposal.Key, result, rung, noiseSeed);
         CrashPoints.Reach("after-result");
-        var record = CandidateRecord.Of(proposal, index, result, ArchitectureAnalyzer.Analyze(proposal.Candidate), elapsedSeconds, rung, noiseSeed);
+        var record = CandidateRecord.Of(proposal, index, result, Analyze(proposal.Candidate), elapsedSeconds, rung, noiseSeed);
 
         // A later rung or a noise seed finds the candidate's commit there already (recording it again is a no-op).
         var stored = _context.Lineage.Add(_context.Run, new CandidateEntry(index, proposal.Candidate, proposal.Parents, proposal.MutationType, proposal.Attribute, proposal.Transcript, proposal.Summary)

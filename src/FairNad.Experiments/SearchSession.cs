@@ -318,7 +318,7 @@ public sealed class SearchSession : IDisposable
                 effective.Evaluation.WarmWorkers ? new WarmProcessExecutor(request.Worker, effective.Evaluation.Jobs) : null)
             : new InProcessEvaluator(effective.Dataset, splits, config));
         return new MemoryBudgetEvaluator(new RetryingEvaluator(trainer, InfrastructureRetries, log), effective.Dataset, config, budget,
-            splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength);
+            splits.Train.Pixels.LongLength + splits.Validation.Pixels.LongLength + splits.Test.Pixels.LongLength, Path.Combine(archive.Directory, OperatorSources.Folder));
     }
 
     /// <summary>
@@ -334,11 +334,25 @@ public sealed class SearchSession : IDisposable
 
         var limits = new WorkerLimits(TimeSpan.FromSeconds(Math.Min(effective.Evaluation.TimeoutSeconds, VerificationTimeoutSeconds)), (long)effective.Evaluation.MemoryMb << 20);
         var verification = new OperatorVerification(request.Worker, Path.Combine(archive.WorkersDirectory, "operators"), limits);
-        return new OperatorWriting(new OperatorStore(Path.Combine(archive.Directory, OperatorSources.Folder)), (spec, sources) =>
+        var folder = Path.Combine(archive.Directory, OperatorSources.Folder);
+        var costs = OperatorCostTable.Load(folder);
+        return new OperatorWriting(new OperatorStore(folder), (spec, sources) =>
         {
             var report = verification.Verify(spec, sources);
-            return report.Passed ? null : string.Join("\n", report.Problems);
-        });
+            if (!report.Passed)
+            {
+                return string.Join("\n", report.Problems);
+            }
+
+            // Measured once per operator and application, cached beside the source (operators/<hex>.costs.json).
+            foreach (var (reference, cost) in report.Costs())
+            {
+                costs.Add(reference, cost);
+            }
+
+            costs.Write(folder);
+            return null;
+        }, costs);
     }
 
     /// <summary>The longest a verification worker may run (compile, build, one forward and backward pass of two samples).</summary>

@@ -107,9 +107,16 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
 
     /// <summary>The spec if it fits the budget, else the spec width-scaled into it.</summary>
     /// <exception cref="InvalidOperationException">the spec is invalid, or no width fits the budget.</exception>
-    public ArchitectureSpec FitBudget(ArchitectureSpec spec)
+    public ArchitectureSpec FitBudget(ArchitectureSpec spec) => FitBudget(spec, null);
+
+    /// <summary>
+    /// The spec if it fits the budget, else the spec width-scaled into it, counting LLM-written operators at the costs
+    /// <paramref name="costs"/> gives (measured or estimated; a <c>custom</c> node not found there counts 0).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">the spec is invalid, or no width fits the budget.</exception>
+    public ArchitectureSpec FitBudget(ArchitectureSpec spec, IOperatorCosts? costs)
     {
-        var analysis = ArchitectureAnalyzer.Analyze(spec);
+        var analysis = ArchitectureAnalyzer.Analyze(spec, costs);
         if (!analysis.IsValid)
         {
             throw new InvalidOperationException($"invalid architecture: {string.Join("; ", analysis.Errors)}");
@@ -120,8 +127,8 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
             return spec;
         }
 
-        var scaled = WidthScaler.ScaleToBudget(spec, Budget);
-        return scaled.Parameters <= Budget && ArchitectureAnalyzer.Analyze(scaled.Spec).IsValid
+        var scaled = WidthScaler.ScaleToBudget(spec, Budget, costs: costs);
+        return scaled.Parameters <= Budget && ArchitectureAnalyzer.Analyze(scaled.Spec, costs).IsValid
             ? scaled.Spec
             : throw new InvalidOperationException($"no width fits {Budget:N0} parameters");
     }

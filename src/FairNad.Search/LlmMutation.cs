@@ -28,9 +28,11 @@ public sealed class LlmMutationException(string message, Exception? inner = null
 /// <summary>
 /// Lets the LLM write operators: <see cref="Store"/> is the run's content-addressed folder of operator sources (what
 /// earlier mutations introduced, reusable by hash), and <see cref="Verify"/> runs structural verification of a child and
-/// the sources it uses in a worker process, returning null or the problem for the repair round.
+/// the sources it uses in a worker process, returning null or the problem for the repair round. <see cref="Costs"/>, when
+/// set, is the run's table of measured operator costs, which a passing verification fills: the child's parameters are
+/// then checked against the budget as measured (see <see cref="LlmSpecMutator.Check(JsonElement, LlmMutationRequest, Func{ArchitectureSpec, string?}, OperatorWriting?)"/>).
 /// </summary>
-public sealed record OperatorWriting(OperatorStore Store, Func<ArchitectureSpec, IReadOnlyDictionary<string, string>, string?> Verify);
+public sealed record OperatorWriting(OperatorStore Store, Func<ArchitectureSpec, IReadOnlyDictionary<string, string>, string?> Verify, OperatorCostTable? Costs = null);
 
 /// <summary>The LLM-driven mutation, behind an interface so the strategy can be tested against a scripted mutator.</summary>
 public interface ILlmMutator<T>
@@ -324,8 +326,76 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
             return (null, "structural verification failed: " + failed, null);
         }
 
+        if (operators is { Costs: { } costs } && sources.Count > 0)
+        {
+            var (measured, overBudget) = WithinBudgetAsMeasured(spec, fitted, request, check, operators, costs, sources);
+            if (measured is null)
+            {
+                return (null, overBudget, null);
+            }
+
+            fitted = measured;
+        }
+
         return (fitted, null, sources);
     }
+
+    /// <summary>
+    /// The child checked against the budget with its operators' measured costs (the first fit counted them as 0, not yet
+    /// knowing them). Over budget, it is fitted again with the estimate from the operators' probe measurements
+    /// (<see cref="OperatorCostTable.Estimates"/>), verified and measured again; still over budget, it goes back for repair.
+    /// Every figure here is measured or estimated from fixed probes, so a replay refits the same way.
+    /// </summary>
+    private static (ArchitectureSpec? Child, string? Problem) WithinBudgetAsMeasured(ArchitectureSpec spec, ArchitectureSpec fitted, LlmMutationRequest request,
+        Func<ArchitectureSpec, string?>? check, OperatorWriting operators, OperatorCostTable costs, IReadOnlyDictionary<string, string> sources)
+    {
+        var measured = ArchitectureAnalyzer.Analyze(fitted, costs);
+        if (measured.Unmeasured.Count > 0)
+        {
+            return (null, "verification passed but measured no cost for " + string.Join("; ", measured.Unmeasured.Take(4)));
+        }
+
+        if (measured.IsValid && measured.Parameters <= request.Space.Budget)
+        {
+            return (fitted, null);
+        }
+
+        ArchitectureSpec refitted;
+        try
+        {
+            refitted = request.Space.FitBudget(spec, costs.Estimates);
+        }
+        catch (InvalidOperationException e)
+        {
+            return (null, OverBudget(measured, request, $" and no width fits it ({e.Message})"));
+        }
+
+        if (refitted.Id == fitted.Id || refitted.Id == request.Parent.Id)
+        {
+            return (null, OverBudget(measured, request, string.Empty));
+        }
+
+        if (check?.Invoke(refitted) is { } problem)
+        {
+            return (null, problem);
+        }
+
+        if (operators.Verify(refitted, sources) is { } failed)
+        {
+            return (null, "structural verification failed: " + failed);
+        }
+
+        var remeasured = ArchitectureAnalyzer.Analyze(refitted, costs);
+        return remeasured.Unmeasured.Count > 0
+            ? (null, "verification passed but measured no cost for " + string.Join("; ", remeasured.Unmeasured.Take(4)))
+            : remeasured.IsValid && remeasured.Parameters <= request.Space.Budget
+            ? (refitted, null)
+            : (null, OverBudget(remeasured, request, " even after fitting its widths to the operators' measured costs"));
+    }
+
+    private static string OverBudget(ArchitectureAnalysis measured, LlmMutationRequest request, string detail) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"with your operators' costs measured, the architecture has {measured.Parameters:N0} parameters, over the budget of {request.Space.Budget:N0}{detail}; make the operator or the block cheaper");
 
     /// <summary>Replaces positional references <c>operators[i]</c> by the hash of the answer's i-th source.</summary>
     private static (ArchitectureSpec Spec, string? Problem) ResolveReferences(ArchitectureSpec spec, IReadOnlyList<string> written)

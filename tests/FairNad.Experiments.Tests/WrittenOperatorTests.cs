@@ -143,6 +143,9 @@ public sealed class WrittenOperatorTests : IDisposable
         var ghost = OperatorSources.Hash(WrittenOperators.Ghost);
         Assert.Equal(WrittenOperators.Ghost, new OperatorStore(Path.Combine(live.RunDirectory, OperatorSources.Folder)).Get(ghost));
         Assert.False(new OperatorStore(Path.Combine(live.RunDirectory, OperatorSources.Folder)).Contains(OperatorSources.Hash(WrittenOperators.DeletesFile)));
+        // Its measured costs are in the run's table, and the journal's parameters and MACs count them.
+        var costs = OperatorCostTable.Load(Path.Combine(live.RunDirectory, OperatorSources.Folder));
+        Assert.NotEmpty(costs.CostsOf(ghost));
         using (var git = new Repository(_a.Root))
         {
             foreach (var candidate in written)
@@ -150,7 +153,14 @@ public sealed class WrittenOperatorTests : IDisposable
                 var commit = git.Lookup<Commit>(candidate.Commit);
                 var blob = Assert.IsType<Blob>(commit[$"{OperatorSources.Folder}/{OperatorSources.FileName(ghost)}"]?.Target);
                 Assert.Equal(WrittenOperators.Ghost, blob.GetContentText());
-                Assert.Contains(ghost, ((Blob)commit[LineageLayout.SpecFile].Target).GetContentText(), StringComparison.Ordinal);
+                var specText = ((Blob)commit[LineageLayout.SpecFile].Target).GetContentText();
+                Assert.Contains(ghost, specText, StringComparison.Ordinal);
+                var spec = SpecJson.Read(specText, "architecture.json");
+                var measured = ArchitectureAnalyzer.Analyze(spec, costs);
+                Assert.Empty(measured.Unmeasured);
+                Assert.Equal((measured.Parameters, measured.Macs), (candidate.Parameters!.Value, candidate.Macs!.Value));
+                Assert.True(candidate.Parameters > ArchitectureAnalyzer.Analyze(spec).Parameters);
+                Assert.True(candidate.Parameters <= experiment.ParameterBudget);
             }
         }
 
@@ -159,6 +169,7 @@ public sealed class WrittenOperatorTests : IDisposable
         var replayed = SearchFixture.Run(_b.Request(new ExperimentOverrides(LlmMode: "replay", LlmModel: "test-model"), train: true)).Single();
 
         Assert.Equal(SearchFixture.Fingerprint(live.Candidates), SearchFixture.Fingerprint(replayed.Candidates));
+        Assert.Equal(live.Candidates.Select(c => (c.Candidate, c.Parameters, c.Macs)), replayed.Candidates.Select(c => (c.Candidate, c.Parameters, c.Macs)));
     }
 
     private static void CopyDirectory(string from, string to)

@@ -55,6 +55,71 @@ public sealed class OperatorAnswerTests : IDisposable
         }), calls);
     }
 
+    /// <summary>
+    /// Verification that "measures" like a worker, with <paramref name="cost"/> per application (in, out channels) and at
+    /// the probe corners, into the run's table: the custom node "w" takes the block's former output at the block width.
+    /// </summary>
+    private (OperatorWriting Writing, List<ArchitectureSpec> Verified) Measuring(Func<int, int, long> cost)
+    {
+        var costs = new OperatorCostTable();
+        var verified = new List<ArchitectureSpec>();
+        return (new OperatorWriting(new OperatorStore(_directory), (spec, sources) =>
+        {
+            verified.Add(spec);
+            var reference = sources.Keys.Single();
+            var input = spec.Block.Nodes.Single(n => n.Id == "w").Inputs[0];
+            foreach (var stage in ArchitectureAnalyzer.Analyze(spec).Stages)
+            {
+                var size = stage.NodeShapes[input].H;
+                costs.Add(reference, new OperatorCost(stage.NodeShapes[input].C, stage.Width, 1, size, size, cost(stage.NodeShapes[input].C, stage.Width), 0));
+                foreach (var i in OperatorCostTable.ProbeChannels)
+                {
+                    foreach (var o in OperatorCostTable.ProbeChannels)
+                    {
+                        costs.Add(reference, new OperatorCost(i, o, 1, size, size, cost(i, o), 0));
+                    }
+                }
+            }
+
+            return null;
+        }, costs), verified);
+    }
+
+    [Fact]
+    public void Check_MeasuredOperatorOverBudget_RefittedWithEstimateAndMeasuredWithin()
+    {
+        var request = Request();
+        // A 3 x 3 convolution's parameters: far more than the 20,000 budget leaves at the seed's widths.
+        var (writing, verified) = Measuring((i, o) => (9L * i * o) + o);
+
+        var (child, problem, _) = LlmSpecMutator.Check(Answer(request.Parent, "operators[0]", WrittenOperators.Ghost), request, null, writing);
+
+        Assert.Null(problem);
+        // Verified twice: as fitted with the operator at 0, then refitted with its measured cost.
+        Assert.Equal(2, verified.Count);
+        Assert.Equal(child!.Id, verified[1].Id);
+        Assert.True(ArchitectureAnalyzer.Analyze(verified[0], writing.Costs).Parameters > request.Space.Budget);
+        var measured = ArchitectureAnalyzer.Analyze(child, writing.Costs);
+        Assert.Empty(measured.Unmeasured);
+        Assert.InRange(measured.Parameters, request.Space.Budget * 8 / 10, request.Space.Budget);
+        Assert.True(child.Stages[^1].Width < verified[0].Stages[^1].Width);
+    }
+
+    [Fact]
+    public void Check_MeasuredCostTheEstimateMisses_OverBudgetProblemWithMeasuredCount()
+    {
+        var request = Request();
+        // Cheap at the probe widths, a million parameters anywhere else: the estimate cannot see it.
+        var (writing, verified) = Measuring((i, o) => OperatorCostTable.ProbeChannels.Contains(i) && OperatorCostTable.ProbeChannels.Contains(o) ? 1 : 1_000_000);
+
+        var (child, problem, _) = LlmSpecMutator.Check(Answer(request.Parent, "operators[0]", WrittenOperators.Ghost), request, null, writing);
+
+        Assert.Null(child);
+        Assert.Contains("with your operators' costs measured, the architecture has", problem, StringComparison.Ordinal);
+        Assert.Contains("over the budget of 20,000", problem, StringComparison.Ordinal);
+        Assert.Single(verified);
+    }
+
     [Fact]
     public void Check_PositionalReference_ResolvedToHashAndVerifiedWithTheSource()
     {

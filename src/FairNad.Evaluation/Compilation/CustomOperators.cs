@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using FairNad.Architecture;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using static TorchSharp.torch;
 
 namespace FairNad.Evaluation.Compilation;
@@ -38,7 +41,7 @@ public static class CustomOperators
         }
 
         var file = "operators/" + OperatorSources.FileName(reference);
-        var assembly = CandidateCompiler.Compile("operator_" + reference[OperatorSources.Prefix.Length..][..16], [new SourceFile(file, source)]);
+        var assembly = CandidateCompiler.Compile("operator_" + reference[OperatorSources.Prefix.Length..][..16], [new SourceFile(file, Hooked(source))]);
         try
         {
             var modules = assembly.Assembly.GetTypes()
@@ -67,6 +70,24 @@ public static class CustomOperators
         {
             Load(store.Get(reference));
         }
+    }
+
+    /// <summary>
+    /// The source as compiled: every call <c>x.forward(...)</c> on another object becomes <c>x.call(...)</c>, which runs
+    /// the same forward but also the module's hooks (TorchSharp's <c>forward</c> skips them), so that
+    /// <see cref="MacCounter"/> sees every layer the operator runs. Only the name token changes, so lines stay as written
+    /// and diagnostics point at the source as the LLM wrote it; the reference is the hash of that source.
+    /// </summary>
+    public static string Hooked(string source)
+    {
+        var root = CSharpSyntaxTree.ParseText(source).GetRoot();
+        var names = root.DescendantNodes().OfType<InvocationExpressionSyntax>()
+            .Select(i => i.Expression).OfType<MemberAccessExpressionSyntax>()
+            .Where(m => m.Name is IdentifierNameSyntax { Identifier.Text: "forward" } && m.Expression is not (ThisExpressionSyntax or BaseExpressionSyntax))
+            .Select(m => m.Name).ToList();
+        return names.Count == 0
+            ? source
+            : root.ReplaceNodes(names, (name, _) => SyntaxFactory.IdentifierName(SyntaxFactory.Identifier(name.GetLeadingTrivia(), "call", name.GetTrailingTrivia()))).ToFullString();
     }
 
     public static bool IsLoaded(string reference) => Loaded.ContainsKey(reference);

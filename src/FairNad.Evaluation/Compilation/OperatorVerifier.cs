@@ -9,16 +9,33 @@ using static TorchSharp.torch;
 
 namespace FairNad.Evaluation.Compilation;
 
-/// <summary>One application of an LLM-written operator as verified: its contract arguments, input size and measured cost.</summary>
-public sealed record VerifiedOperator(string Source, int InChannels, int OutChannels, int Stride, int Height, int Width, long Parameters);
+/// <summary>
+/// One application of an LLM-written operator as verified: its contract arguments, input size and measured cost
+/// (parameters, and multiply-accumulates per sample as <see cref="MacCounter"/> counts them).
+/// </summary>
+public sealed record VerifiedOperator(string Source, int InChannels, int OutChannels, int Stride, int Height, int Width, long Parameters, long Macs = 0)
+{
+    /// <summary>The measurement as the cost table keeps it.</summary>
+    public OperatorCost Cost => new(InChannels, OutChannels, Stride, Height, Width, Parameters, Macs);
+}
 
 /// <summary>
 /// What structural verification found: <see cref="Problems"/> (empty when everything passed: each message names the
-/// operator, and for compile errors the file, line and symbol), each operator application's measured parameters, and the
-/// whole network's measured parameter count.
+/// operator, and for compile errors the file, line and symbol), each operator application's measured parameters and
+/// MACs, and the whole network's measured parameter count.
 /// </summary>
 public sealed record OperatorVerificationReport(IReadOnlyList<string> Problems, IReadOnlyList<VerifiedOperator> Operators, long NetworkParameters)
 {
+    /// <summary>
+    /// The operators measured at the probe widths (<see cref="OperatorCostTable.ProbeChannels"/>, in and out) at each
+    /// stride and input size they are applied with: the corners of the estimate width fitting uses. A probe the operator
+    /// fails at is left out (its estimate is then unavailable; what is recorded is measured regardless).
+    /// </summary>
+    public IReadOnlyList<VerifiedOperator> Probes { get; init; } = [];
+
+    /// <summary>Every measurement of the report, applications and probes, by operator reference.</summary>
+    public IEnumerable<(string Reference, OperatorCost Cost)> Costs() => Operators.Concat(Probes).Select(o => (o.Source, o.Cost));
+
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
     public bool Passed => Problems.Count == 0;
@@ -45,7 +62,8 @@ public sealed record OperatorVerificationReport(IReadOnlyList<string> Problems, 
 /// Structural verification of a candidate that uses LLM-written operators, as FairNAD's loop has it: compile each source
 /// through the sandbox, then for every distinct application in the network build the operator alone, run a forward and a
 /// backward pass on its input size (batch 2, seeded), check the output shape the contract promises, that every output is
-/// finite and that a gradient reaches every parameter, and count its parameters; finally build the whole network and do
+/// finite and that a gradient reaches every parameter, and count its parameters and MACs (<see cref="MacCounter"/>), then
+/// measure it at the probe widths of <see cref="OperatorCostTable.ProbeChannels"/> for width fitting's estimate; finally build the whole network and do
 /// the same on the spec's input shape. Runs compiled LLM code, so only a worker process calls it (`fairnad operators verify`).
 /// </summary>
 public static class OperatorVerifier
@@ -96,14 +114,14 @@ public static class OperatorVerifier
         foreach (var application in Applications(plan).Distinct())
         {
             torch.manual_seed(seed);
-            var problem = Run(application, out var parameters);
+            var problem = Run(application, out var parameters, out var macs);
             if (problem is not null)
             {
                 problems.Add($"operator {application.Source} (inChannels {application.InChannels}, outChannels {application.OutChannels}, stride {application.Stride}, input {application.Height} x {application.Width}): {problem}");
             }
             else
             {
-                verified.Add(application with { Parameters = parameters });
+                verified.Add(application with { Parameters = parameters, Macs = macs });
             }
         }
 
@@ -112,9 +130,51 @@ public static class OperatorVerifier
             return new(problems, verified, 0);
         }
 
+        var probes = new List<VerifiedOperator>();
+        foreach (var (source, stride, height, width) in verified.Select(v => (v.Source, v.Stride, v.Height, v.Width)).Distinct().Order())
+        {
+            foreach (var inChannels in OperatorCostTable.ProbeChannels)
+            {
+                foreach (var outChannels in OperatorCostTable.ProbeChannels)
+                {
+                    torch.manual_seed(seed);
+                    var probe = new VerifiedOperator(source, inChannels, outChannels, stride, height, width, 0);
+                    if (Measure(probe) is { } measured)
+                    {
+                        probes.Add(measured);
+                    }
+                }
+            }
+        }
+
         torch.manual_seed(seed);
         var network = NetworkCheck(plan, out var networkParameters);
-        return network is null ? new([], verified, networkParameters) : new([$"the network: {network}"], verified, networkParameters);
+        return (network is null ? new OperatorVerificationReport([], verified, networkParameters) : new([$"the network: {network}"], verified, networkParameters)) with { Probes = probes };
+    }
+
+    /// <summary>
+    /// Parameters and MACs of one application from a forward pass alone, or null when the operator fails there or its
+    /// count cannot be trusted. For probes: the applications themselves go through the full check of <see cref="Run"/>.
+    /// </summary>
+    private static VerifiedOperator? Measure(VerifiedOperator a)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        try
+        {
+            using var module = Layers.Custom(a.Source, a.InChannels, a.OutChannels, a.Stride);
+            using var counter = MacCounter.Attach(module);
+            module.train();
+            var output = module.forward(torch.randn(Batch, a.InChannels, a.Height, a.Width));
+            long[] expected = [Batch, a.OutChannels, OperatorSources.Strided(a.Height, a.Stride), OperatorSources.Strided(a.Width, a.Stride)];
+            return output.shape.SequenceEqual(expected) && counter.Problems().Count == 0
+                ? a with { Parameters = module.parameters().Sum(p => p.numel()), Macs = counter.MacsPerSample(Batch) }
+                : null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Every application of an LLM-written operator in the plan (parameters not yet measured).</summary>
@@ -133,9 +193,10 @@ public static class OperatorVerifier
         }
     }
 
-    private static string? Run(VerifiedOperator a, out long parameters)
+    private static string? Run(VerifiedOperator a, out long parameters, out long macs)
     {
         parameters = 0;
+        macs = 0;
         using var scope = torch.NewDisposeScope();
         nn.Module<Tensor, Tensor> module;
         try
@@ -149,8 +210,22 @@ public static class OperatorVerifier
 
         using (module)
         {
+            using var counter = MacCounter.Attach(module);
             var expected = new long[] { Batch, a.OutChannels, OperatorSources.Strided(a.Height, a.Stride), OperatorSources.Strided(a.Width, a.Stride) };
-            return Check(module, torch.randn(Batch, a.InChannels, a.Height, a.Width), expected, out parameters);
+            var problem = Check(module, torch.randn(Batch, a.InChannels, a.Height, a.Width), expected, out parameters);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            var counting = counter.Problems();
+            if (counting.Count > 0)
+            {
+                return string.Join("; ", counting);
+            }
+
+            macs = counter.MacsPerSample(Batch);
+            return null;
         }
     }
 

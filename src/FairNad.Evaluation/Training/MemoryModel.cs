@@ -66,9 +66,10 @@ public static class MemoryModel
     public const long WorkspaceBytes = 320L << 20;
 
     /// <summary>The prediction for training <paramref name="spec"/> with <paramref name="config"/> on a dataset of <paramref name="datasetPixelBytes"/> raw pixel bytes.</summary>
-    public static MemoryPrediction Predict(ArchitectureSpec spec, TrainingConfig config, long datasetPixelBytes)
+    /// <param name="costs">Measured costs of LLM-written operators (their parameters), or null.</param>
+    public static MemoryPrediction Predict(ArchitectureSpec spec, TrainingConfig config, long datasetPixelBytes, IOperatorCosts? costs = null)
     {
-        var footprint = TrainingMemory.Footprint(spec);
+        var footprint = TrainingMemory.Footprint(spec, costs);
         checked
         {
             return new MemoryPrediction(

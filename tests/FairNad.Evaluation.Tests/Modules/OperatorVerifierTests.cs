@@ -60,6 +60,142 @@ public sealed class OperatorVerifierTests
     }
 
     [Fact]
+    public void Verify_Ghost_MacsAsCountedByHand()
+    {
+        var report = Verify(WrittenOperators.Ghost);
+
+        // 8 -> 8 at 12 x 12: primary 1x1 conv 8 -> 4 (4 x 8 per output element), cheap depthwise 3x3 over 4 channels (9 per output element).
+        Assert.Equal((4 * 8 * 144) + (4 * 9 * 144), report.Operators.Single(o => o.InChannels == 8).Macs);
+        // 16 -> 16 at 6 x 6: 8 x 16 and 8 x 9 per position.
+        var wide = report.Operators.Single(o => o.InChannels == 16);
+        Assert.Equal((8 * 16 * 36) + (8 * 9 * 36), wide.Macs);
+        Assert.Equal(128 + 16 + 72 + 16, wide.Parameters);
+    }
+
+    [Fact]
+    public void Verify_LayersCalledThroughForward_MacsStillCounted()
+    {
+        var report = Verify(WrittenOperators.GatedMlp);
+
+        // value and gate 1x1 8 -> 16, project 16 -> 8, each called as layer.forward(x) in the source, at 12 x 12.
+        Assert.True(report.Passed, string.Join("\n", report.Problems));
+        Assert.Equal(3 * 16 * 8 * 144, report.Operators.Single(o => o.InChannels == 8).Macs);
+    }
+
+    [Fact]
+    public void Verify_Ghost_ProbesGiveExactEstimateAtUnmeasuredWidth()
+    {
+        var report = Verify(WrittenOperators.Ghost);
+        var reference = OperatorSources.Hash(WrittenOperators.Ghost);
+        var probes = new OperatorCostTable();
+        foreach (var probe in report.Probes)
+        {
+            probes.Add(reference, probe.Cost);
+        }
+
+        // Four corners (in, out in 16, 32) per stride and input size: 12 x 12 and 6 x 6.
+        Assert.Equal(8, report.Probes.Count);
+        Assert.Null(probes.Find(reference, 8, 8, 1, 12, 12));
+        // The ghost module is bilinear in even channel counts, so the estimate at 8 -> 8 is the measurement.
+        var measured = report.Operators.Single(o => o.InChannels == 8).Cost;
+        Assert.Equal(measured, probes.Estimates.Find(reference, 8, 8, 1, 12, 12));
+    }
+
+    /// <summary>A 1 x 1 convolution and a module class of its own holding a per-channel scale (its own arithmetic).</summary>
+    private const string ScaledConv = """
+        using System;
+        using TorchSharp;
+        using static TorchSharp.torch;
+
+        public sealed class ScaledConv : nn.Module<Tensor, Tensor>
+        {
+            private readonly nn.Module<Tensor, Tensor> conv;
+            private readonly ChannelScale scale;
+
+            public ScaledConv(string name, long inChannels, long outChannels, long stride)
+                : base(name)
+            {
+                conv = nn.Conv2d(inChannels, outChannels, 1, stride: stride);
+                scale = new ChannelScale("scale", outChannels);
+                RegisterComponents();
+            }
+
+            public override Tensor forward(Tensor input) => scale.forward(conv.forward(input));
+        }
+
+        internal sealed class ChannelScale : nn.Module<Tensor, Tensor>
+        {
+            private readonly TorchSharp.Modules.Parameter weight;
+
+            public ChannelScale(string name, long channels)
+                : base(name)
+            {
+                weight = nn.Parameter(torch.ones(1, channels, 1, 1));
+                RegisterComponents();
+            }
+
+            public override Tensor forward(Tensor input) => input * weight;
+        }
+
+        """;
+
+    /// <summary>Runs its convolution through a delegate, which no hook sees.</summary>
+    private const string DelegateConv = """
+        using System;
+        using TorchSharp;
+        using static TorchSharp.torch;
+
+        public sealed class DelegateConv : nn.Module<Tensor, Tensor>
+        {
+            private readonly nn.Module<Tensor, Tensor> conv;
+
+            public DelegateConv(string name, long inChannels, long outChannels, long stride)
+                : base(name)
+            {
+                conv = nn.Conv2d(inChannels, outChannels, 1, stride: stride);
+                RegisterComponents();
+            }
+
+            public override Tensor forward(Tensor input)
+            {
+                Func<Tensor, Tensor> run = conv.forward;
+                return run(input);
+            }
+        }
+
+        """;
+
+    [Fact]
+    public void Verify_OwnModuleWithParameters_ItsArithmeticNotCounted()
+    {
+        var report = Verify(ScaledConv);
+
+        Assert.True(report.Passed, string.Join("\n", report.Problems));
+        var application = report.Operators.Single(o => o.InChannels == 8);
+        // The 1 x 1 convolution 8 -> 8 at 12 x 12 only; the scale's 8 parameters count, its products do not.
+        Assert.Equal(8 * 8 * 144, application.Macs);
+        Assert.Equal(64 + 8 + 8, application.Parameters);
+    }
+
+    [Fact]
+    public void Verify_LayerRunThroughDelegate_RefusedAsUncountable()
+    {
+        var report = Verify(DelegateConv);
+
+        Assert.Contains(report.Problems, p => p.Contains("ran through forward(x), which skips the hooks", StringComparison.Ordinal) && p.Contains("(Conv2d)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Hooked_ForwardOnOtherObjects_BecomesCallOnSameLines()
+    {
+        var hooked = CustomOperators.Hooked(WrittenOperators.GatedMlp);
+
+        Assert.Contains("project.call(value.call(x) * torch.sigmoid(gate.call(x)))", hooked, StringComparison.Ordinal);
+        Assert.Contains("public override Tensor forward(Tensor input)", hooked, StringComparison.Ordinal);
+        Assert.Equal(WrittenOperators.GatedMlp.Split('\n').Length, hooked.Split('\n').Length);
+    }
+
+    [Fact]
     public void Verify_IgnoresStride_ShapeProblemNamesContract()
     {
         var report = Verify(WrittenOperators.IgnoresStride, stride: 2);
@@ -143,6 +279,8 @@ public sealed class OperatorVerifierTests
 
         Assert.Equal(report.Problems, read.Problems);
         Assert.Equal(report.Operators, read.Operators);
+        Assert.Equal(report.Probes, read.Probes);
+        Assert.NotEmpty(read.Probes);
         Assert.Equal(report.NetworkParameters, read.NetworkParameters);
     }
 }
