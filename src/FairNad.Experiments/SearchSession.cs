@@ -228,6 +228,12 @@ public sealed class SearchSession : IDisposable
         }
 
         var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
+        if (effective.Llm.WriteOperators && manifest.Content["knowledge"] is JsonObject knowledge)
+        {
+            // What the report needs to say which attributes the run's operators gave a first realisation.
+            knowledge[OperatorArchiveSummary.UnrealisedField] = OperatorArchiveSummary.Unrealised(tree);
+        }
+
         Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
     }
 

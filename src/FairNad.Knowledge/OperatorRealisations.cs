@@ -15,7 +15,7 @@ public sealed record RealisedShare(int Realised, int Attributes)
         return new RealisedShare(all.Count(a => a.Realisations.Count > 0), all.Count);
     }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Realised}/{Attributes} ({Fraction:P1})");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Realised}/{Attributes} ({100 * Fraction:0.0}%)");
 }
 
 /// <summary>

@@ -40,15 +40,17 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
     public OperatorArchive? Operators { get; init; }
 
     /// <summary>
-    /// The archived operators <paramref name="candidate"/> uses, each as a realisation of the attribute its entry names
-    /// (<see cref="OperatorRealisations"/>), ordered by reference. Operators without an entry (written before the archive
-    /// existed) realise nothing.
+    /// The archived operators <paramref name="candidate"/> introduced (their entries name it), each as a realisation of
+    /// the attribute its entry names (<see cref="OperatorRealisations"/>), ordered by reference. Only the introducing
+    /// candidate counts, so the tree grows when that candidate is recorded, on resume as in the first session; operators
+    /// without an entry (written before the archive existed) realise nothing.
     /// </summary>
     /// <exception cref="InvalidDataException">an entry is unreadable or its source was changed.</exception>
     public IReadOnlyList<(string AttributeId, Realisation Realisation)> Discovered(ArchitectureSpec candidate) =>
         Operators is not { } archive
             ? []
-            : OperatorSources.References(candidate).Where(archive.Contains).Select(r => (archive.Get(r).Attribute, OperatorRealisations.For(r))).ToList();
+            : OperatorSources.References(candidate).Where(archive.Contains).Select(archive.Get).Where(e => e.Candidate == candidate.Id)
+                .Select(e => (e.Attribute, OperatorRealisations.For(e.Reference))).ToList();
 
     public IReadOnlyList<ArchitectureSpec> Seeds { get; }
 
