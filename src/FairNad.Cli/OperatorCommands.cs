@@ -49,6 +49,12 @@ public static class OperatorCommands
             output.WriteLine(report.Passed ? "verified" : string.Join("\n", report.Problems));
             return report.Passed ? 0 : 1;
         });
-        return new Command("operators", "LLM-written operators.") { verify };
+        var operators = new Command("operators", "LLM-written operators: verification, and the archive of each run (list, show, promote).") { verify };
+        foreach (var command in OperatorArchiveCommands.Commands(output))
+        {
+            operators.Subcommands.Add(command);
+        }
+
+        return operators;
     }
 }

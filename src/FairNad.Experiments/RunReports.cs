@@ -93,6 +93,13 @@ public static class RunReports
             }
         }
 
+        if (e.Llm.WriteOperators)
+        {
+            // Only for a run that lets the LLM write operators, so other summaries keep their text.
+            var introduced = OperatorArchiveSummary.Introduced(context.Archive.Directory, outcome.AllEvaluations);
+            text.Append(OperatorArchiveSummary.Markdown(OperatorArchiveSummary.Shares(context.Tree, introduced), introduced));
+        }
+
         if (outcome.LlmUse is { } use)
         {
             text.Append("\n## LLM use\n\nOver every session of the run (a resumed run replays what it had asked, at no cost); seconds are time spent in live calls, retries included.\n\n");

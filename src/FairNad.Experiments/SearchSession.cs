@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using FairNad.Data;
 using FairNad.Evaluation;
+using FairNad.Evaluation.Compilation;
 using FairNad.Evaluation.Isolation;
 using FairNad.Evaluation.Training;
 using FairNad.Knowledge;
@@ -243,8 +244,11 @@ public sealed class SearchSession : IDisposable
 
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, tree, log, cancel).ConfigureAwait(false)) : null;
-        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget);
-        var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem, OperatorWriting(request, effective, archive)), log, llm.RecordFailure);
+        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget)
+        {
+            Operators = effective.Llm.WriteOperators ? OperatorArchive.OfRun(archive.Directory) : null,
+        };
+        var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem, OperatorWriting(request, effective, archive, run)), log, llm.RecordFailure);
         log($"evaluation {evaluator.Description}");
         if (effective.Choice.DrawsMutations)
         {
@@ -254,6 +258,12 @@ public sealed class SearchSession : IDisposable
 
         log($"knowledge {knowledge.Name} ({knowledge.Sha256}, {tree.Attributes.Count()} attributes, {tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0)} realised)");
         var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, knowledge);
+        if (effective.Llm.WriteOperators && manifest.Content["knowledge"] is JsonObject knowledgeNode)
+        {
+            // What the report needs to say which attributes the run's operators gave a first realisation.
+            knowledgeNode[OperatorArchiveSummary.UnrealisedField] = OperatorArchiveSummary.Unrealised(tree);
+        }
+
         Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
     }
 
@@ -324,8 +334,9 @@ public sealed class SearchSession : IDisposable
     /// <summary>
     /// With llm.writeOperators, the run's operator store and verification in a fresh worker (the evaluation's memory cap;
     /// a time limit of its own, generous against a forward and backward pass of two samples but short of a training run).
+    /// Each operator an accepted answer writes gets its archive entry (the first introduction wins; see <see cref="OperatorArchive"/>).
     /// </summary>
-    private static OperatorWriting? OperatorWriting(SearchRequest request, Experiment effective, RunArchive archive)
+    private static OperatorWriting? OperatorWriting(SearchRequest request, Experiment effective, RunArchive archive, string run)
     {
         if (!effective.Llm.WriteOperators)
         {
@@ -352,7 +363,12 @@ public sealed class SearchSession : IDisposable
 
             costs.Write(folder);
             return null;
-        }, costs);
+        }, costs, introduced =>
+        {
+            var operators = OperatorArchive.OfRun(archive.Directory);
+            operators.Add(new OperatorEntry(introduced.Reference, OperatorArchive.ClassName(introduced.Source) ?? "(no public module class found)", CustomOperators.Contract,
+                introduced.Attribute.Id, run, introduced.Candidate.Id, OperatorEntry.GeneratedLicence, operators.MeasuredCosts(introduced.Reference) ?? []));
+        });
     }
 
     /// <summary>The longest a verification worker may run (compile, build, one forward and backward pass of two samples).</summary>

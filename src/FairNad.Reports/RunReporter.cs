@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using CsvHelper;
+using FairNad.Architecture;
 using FairNad.Experiments;
 using FairNad.Search;
 
@@ -58,7 +59,15 @@ public static class RunReporter
         var attributes = Attributes(entries, failedMutations);
         Save("attributes.csv", Csv(attributes));
         Save("table.tex", Latex(run, experiment, entries, front));
-        Save("report.md", Markdown(run, experiment, manifest, entries, front, attributes));
+        string? operators = null;
+        if (experiment.Llm.WriteOperators || OperatorArchive.OfRun(runDirectory).References().Count > 0)
+        {
+            // Only for a run with an operator archive, so other reports keep their text.
+            var introduced = OperatorArchiveSummary.Introduced(runDirectory, entries);
+            operators = OperatorArchiveSummary.Markdown(OperatorArchiveSummary.Shares(manifest, introduced), introduced);
+        }
+
+        Save("report.md", Markdown(run, experiment, manifest, entries, front, attributes, operators));
         files.AddRange(RunPlots.Write(output, run, experiment, entries, front, attributes));
         return new RunReport(run, output, files);
     }
@@ -133,7 +142,8 @@ public static class RunReporter
         return text.ToString();
     }
 
-    public static string Markdown(string run, Experiment experiment, JsonNode? manifest, IReadOnlyList<CandidateRecord> entries, IReadOnlyList<CandidateRecord> front, IReadOnlyList<AttributeRow> attributes)
+    public static string Markdown(string run, Experiment experiment, JsonNode? manifest, IReadOnlyList<CandidateRecord> entries, IReadOnlyList<CandidateRecord> front, IReadOnlyList<AttributeRow> attributes,
+        string? operators = null)
     {
         var text = new StringBuilder();
         text.Append(Invariant, $"# Report: {run}\n\n");
@@ -169,6 +179,7 @@ public static class RunReporter
             }
         }
 
+        text.Append(operators ?? string.Empty);
         text.Append("\n## Figures\n\n![accuracy vs parameters](accuracy-vs-parameters.png)\n![best so far](best-so-far.png)\n![attributes](attributes.png)\n![lineage of the best candidate](lineage.png)\n");
         text.Append("\nFiles: candidates.csv, front.csv, attributes.csv (CSV, invariant culture), table.tex (booktabs). Regenerate with `./build.sh Report --run ").Append(run).Append("`.\n");
         return text.ToString();

@@ -33,6 +33,25 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
 
     public AttributeTree Tree { get; }
 
+    /// <summary>
+    /// The run's operator archive, when the run lets the LLM write operators: a recorded candidate that uses an archived
+    /// operator makes it a realisation of the entry's attribute (<see cref="Discovered"/>).
+    /// </summary>
+    public OperatorArchive? Operators { get; init; }
+
+    /// <summary>
+    /// The archived operators <paramref name="candidate"/> introduced (their entries name it), each as a realisation of
+    /// the attribute its entry names (<see cref="OperatorRealisations"/>), ordered by reference. Only the introducing
+    /// candidate counts, so the tree grows when that candidate is recorded, on resume as in the first session; operators
+    /// without an entry (written before the archive existed) realise nothing.
+    /// </summary>
+    /// <exception cref="InvalidDataException">an entry is unreadable or its source was changed.</exception>
+    public IReadOnlyList<(string AttributeId, Realisation Realisation)> Discovered(ArchitectureSpec candidate) =>
+        Operators is not { } archive
+            ? []
+            : OperatorSources.References(candidate).Where(archive.Contains).Select(archive.Get).Where(e => e.Candidate == candidate.Id)
+                .Select(e => (e.Attribute, OperatorRealisations.For(e.Reference))).ToList();
+
     public IReadOnlyList<ArchitectureSpec> Seeds { get; }
 
     public long Budget { get; }

@@ -10,7 +10,8 @@ namespace FairNad.Search;
 /// </summary>
 public sealed class FairIdeaSampler
 {
-    private readonly IReadOnlyList<GranularityNode> _tree;
+    private readonly Func<AttributeNode, bool> _include;
+    private IReadOnlyList<GranularityNode> _tree;
     private readonly Dictionary<string, int> _tries = new(StringComparer.Ordinal);
     private readonly Random _random;
 
@@ -19,7 +20,8 @@ public sealed class FairIdeaSampler
     /// <param name="include">Which attributes may be sampled (e.g. only realisable ones when the LLM is off).</param>
     public FairIdeaSampler(AttributeTree tree, int seed, Func<AttributeNode, bool>? include = null)
     {
-        _tree = Narrow(tree.Granularities, include ?? (_ => true));
+        _include = include ?? (_ => true);
+        _tree = Narrow(tree.Granularities, _include);
         if (_tree.Count == 0)
         {
             throw new ArgumentException("no attribute of the tree may be sampled");
@@ -36,6 +38,12 @@ public sealed class FairIdeaSampler
     /// subtracts half the improvements, so attributes that keep breaking candidates are tried less and ones that help more).
     /// </summary>
     public Func<string, double>? ExtraLoad { get; set; }
+
+    /// <summary>
+    /// Samples from <paramref name="tree"/> from now on (the same attributes, some with more realisations: an archived
+    /// operator became one), keeping the trial counts and the tie-breaking draws where they are.
+    /// </summary>
+    public void Use(AttributeTree tree) => _tree = Narrow(tree.Granularities, _include);
 
     /// <summary>Counts a trial that happened elsewhere (e.g. replayed from a journal on resume).</summary>
     public void Record(string attributeId) => _tries[attributeId] = _tries.GetValueOrDefault(attributeId) + 1;

@@ -76,6 +76,12 @@ public interface IIdeaSpace<T>
 
     /// <summary>The child realising <paramref name="attribute"/> on <paramref name="parent"/>, or null when it does not apply.</summary>
     AppliedIdea<T>? Apply(T parent, AttributeNode attribute, Random random);
+
+    /// <summary>
+    /// Realisations a recorded candidate brings to the tree (an archived LLM-written operator it uses, as a realisation
+    /// of the attribute it was written for); none by default.
+    /// </summary>
+    IReadOnlyList<(string AttributeId, Realisation Realisation)> Discovered(T candidate) => [];
 }
 
 /// <summary>An attempted mutation that produced no candidate, kept for the run's record.</summary>
@@ -114,6 +120,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
         _options = options;
         _llm = llm;
         _random = new Random(seed);
+        Tree = space.Tree;
         _sampler = new FairIdeaSampler(space.Tree, seed + 1);
         if (options.Feedback)
         {
@@ -127,6 +134,13 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     }
 
     public string Name { get; }
+
+    /// <summary>
+    /// The attribute tree as the search uses it now: the space's tree, plus the realisations recorded candidates brought
+    /// (<see cref="IIdeaSpace{T}.Discovered"/>), in the order the candidates were told. Resuming replays the same tells,
+    /// so it grows the same way.
+    /// </summary>
+    public AttributeTree Tree { get; private set; }
 
     public FeedbackLedger Feedback { get; } = new();
 
@@ -176,6 +190,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
         // A repeat (told again by deduplication) counts for feedback, but joins neither the population nor the front twice.
         if (_byKey.TryAdd(proposal.Key, (proposal, outcome)))
         {
+            Discover(proposal.Candidate);
             _firstOutcome[proposal.Key] = outcome;
             if (outcome.Ok)
             {
@@ -196,6 +211,17 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     }
 
     private static bool Realised(AttributeNode a) => a.Realisations.Count > 0;
+
+    /// <summary>Adds what a newly recorded candidate brings to the tree, and lets the sampler see it.</summary>
+    private void Discover(T candidate)
+    {
+        var tree = _space.Discovered(candidate).Aggregate(Tree, (t, d) => t.WithRealisation(d.AttributeId, d.Realisation));
+        if (!ReferenceEquals(tree, Tree))
+        {
+            Tree = tree;
+            _sampler.Use(tree);
+        }
+    }
 
     private Proposal<T>? FairIdea()
     {

@@ -28,11 +28,17 @@ public sealed class LlmMutationException(string message, Exception? inner = null
 /// <summary>
 /// Lets the LLM write operators: <see cref="Store"/> is the run's content-addressed folder of operator sources (what
 /// earlier mutations introduced, reusable by hash), and <see cref="Verify"/> runs structural verification of a child and
-/// the sources it uses in a worker process, returning null or the problem for the repair round. <see cref="Costs"/>, when
-/// set, is the run's table of measured operator costs, which a passing verification fills: the child's parameters are
-/// then checked against the budget as measured (see <see cref="LlmSpecMutator.Check(JsonElement, LlmMutationRequest, Func{ArchitectureSpec, string?}, OperatorWriting?)"/>).
+/// the sources it uses in a worker process, returning null or the problem for the repair round. <see cref="Introduced"/>,
+/// when set, hears of each operator an accepted answer wrote (not one it reused by hash), after its source joined the
+/// store: the run archives it there (<see cref="OperatorArchive"/>). <see cref="Costs"/>, when set, is the run's table of
+/// measured operator costs, which a passing verification fills: the child's parameters are then checked against the
+/// budget as measured (see <see cref="LlmSpecMutator.Check(JsonElement, LlmMutationRequest, Func{ArchitectureSpec, string?}, OperatorWriting?)"/>).
 /// </summary>
-public sealed record OperatorWriting(OperatorStore Store, Func<ArchitectureSpec, IReadOnlyDictionary<string, string>, string?> Verify, OperatorCostTable? Costs = null);
+public sealed record OperatorWriting(OperatorStore Store, Func<ArchitectureSpec, IReadOnlyDictionary<string, string>, string?> Verify,
+    OperatorCostTable? Costs = null, Action<OperatorIntroduction>? Introduced = null);
+
+/// <summary>An operator an accepted answer wrote: its reference and source, the child that uses it, and the attribute the mutation realised.</summary>
+public sealed record OperatorIntroduction(string Reference, string Source, ArchitectureSpec Candidate, AttributeNode Attribute);
 
 /// <summary>The LLM-driven mutation, behind an interface so the strategy can be tested against a scripted mutator.</summary>
 public interface ILlmMutator<T>
@@ -455,6 +461,15 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
         foreach (var source in sources.Values)
         {
             operators!.Store.Put(source);
+        }
+
+        if (operators?.Introduced is { } introduced && answer.TryGetProperty("operators", out var written) && written.ValueKind == JsonValueKind.Array)
+        {
+            var own = written.EnumerateArray().Select(w => OperatorSources.Hash(w.GetProperty("source").GetString()!)).ToHashSet(StringComparer.Ordinal);
+            foreach (var (reference, source) in sources.Where(s => own.Contains(s.Key)).OrderBy(s => s.Key, StringComparer.Ordinal))
+            {
+                introduced(new OperatorIntroduction(reference, source, child!, attribute));
+            }
         }
 
         return new LlmMutationResult<ArchitectureSpec>(child!, LlmSession.PromptHash(prompt), answer.GetProperty("summary").GetString()!.Trim(), attempts);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FairNad.Architecture;
+using FairNad.Evaluation.Compilation;
 using FairNad.Evaluation.Isolation;
 using FairNad.Lineage;
 using FairNad.Search;
@@ -164,12 +165,23 @@ public sealed class WrittenOperatorTests : IDisposable
             }
         }
 
+        // The operator is archived once, for the first candidate that introduced it and the attribute that candidate realised;
+        // the summary lists it and the realised share.
+        var entry = OperatorArchive.OfRun(live.RunDirectory).Get(ghost);
+        Assert.Equal((written[0].Candidate, written[0].Attribute, live.Run, "GhostModule", CustomOperators.Contract, OperatorEntry.GeneratedLicence),
+            (entry.Candidate, entry.Attribute, entry.Run, entry.ClassName, entry.Contract, entry.Licence));
+        Assert.Equal([ghost], OperatorArchive.OfRun(live.RunDirectory).References());
+        var summary = File.ReadAllText(Path.Combine(live.RunDirectory, "summary.md"));
+        Assert.Contains("## Written operators", summary, StringComparison.Ordinal);
+        Assert.Contains($"| `{ghost[..19]}` | GhostModule | {written[0].Attribute} |", summary, StringComparison.Ordinal);
+
         // The recorded exchanges replay the run with no server: same ids, same commits.
         CopyDirectory(Path.Combine(live.RunDirectory, "llm"), Path.Combine(_b.Results, live.Run, "llm"));
         var replayed = SearchFixture.Run(_b.Request(new ExperimentOverrides(LlmMode: "replay", LlmModel: "test-model"), train: true)).Single();
 
         Assert.Equal(SearchFixture.Fingerprint(live.Candidates), SearchFixture.Fingerprint(replayed.Candidates));
         Assert.Equal(live.Candidates.Select(c => (c.Candidate, c.Parameters, c.Macs)), replayed.Candidates.Select(c => (c.Candidate, c.Parameters, c.Macs)));
+        Assert.Equal(entry.ToJson(), OperatorArchive.OfRun(replayed.RunDirectory).Get(ghost).ToJson());
     }
 
     private static void CopyDirectory(string from, string to)

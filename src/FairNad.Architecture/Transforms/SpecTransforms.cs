@@ -224,6 +224,38 @@ public static class SpecTransforms
 
         yield return new("head_preactivation", "batch norm and an activation before global pooling", [Choice("fn", "relu", "activation", [.. Operators.Activations])],
             (spec, a) => new(spec with { Head = spec.Head with { PreActivation = a.Text("fn") } }, $"normalise and apply {a.Text("fn")} before pooling"));
+
+        yield return new(CustomOperatorTransform, "replace the block's first spatial operator (a k x k convolution, separable convolution, inverted residual or another written operator) by an LLM-written operator of the run's archive, keeping its inputs, id, output ratio and stride",
+            [new("source", ParamKind.Text, string.Empty, "sha256:<hex> of the operator's source (an entry of the run's operator archive)")],
+            (spec, a) => CustomOperator(spec, a.Text("source")));
+    }
+
+    /// <summary>The transform that applies an archived LLM-written operator (<see cref="CustomOperator"/>).</summary>
+    public const string CustomOperatorTransform = "custom_operator";
+
+    /// <summary>
+    /// Puts the operator <paramref name="source"/> in place of the block's first spatial operator. The contract of a written
+    /// operator is that of a convolution (in channels -> out channels at ceil(H / stride)), so the replaced node's inputs,
+    /// id, <c>out</c> and <c>stride</c> carry over and the block keeps its shapes and its other nodes; the node id is kept,
+    /// so the child's id is a function of the parent and the source alone. 1 x 1 convolutions are not replaced: they mix
+    /// channels, and the operator is meant to do the block's spatial work.
+    /// </summary>
+    private static TransformResult CustomOperator(ArchitectureSpec spec, string source)
+    {
+        if (!OperatorSources.IsReference(source))
+        {
+            throw new ArgumentException($"transform '{CustomOperatorTransform}': parameter 'source' is '{source}' but must be sha256:<64 lower-case hex digits>");
+        }
+
+        var target = spec.Block.Nodes.FirstOrDefault(n => n.Op switch
+        {
+            "conv" or "relu_conv_bn" or "sep_conv" or "inverted_residual" => Get(n, "kernel") > 1,
+            OperatorSources.OperatorName => !(n.Params.TryGetValue("source", out var s) && s.Text == source),
+            _ => false,
+        }) ?? throw new TransformNotApplicableException($"{CustomOperatorTransform}: no spatial operator in the block to replace by {source}");
+        var replacement = new NodeSpec(target.Id, OperatorSources.OperatorName, target.Inputs, Keep(target, "stride", "out")).With("source", source);
+        return new(WithNodes(spec, spec.Block.Nodes.Select(n => n.Id == target.Id ? replacement : n)),
+            $"replace {target.Op} {target.Id} by the written operator {source[..(OperatorSources.Prefix.Length + 12)]}");
     }
 
     private static int Get(NodeSpec n, string name) =>
