@@ -6,7 +6,7 @@ namespace FairNad.Architecture;
 /// <summary>
 /// The JSON schema of a spec as <see cref="SpecJson.Read"/> accepts it, generated from the IR's own definitions: the
 /// reader's fields (<see cref="SpecJson.Fields"/>, in its order), the enums <see cref="StemKind"/> and
-/// <see cref="DownsampleKind"/>, the operator library (<see cref="Operators.All"/>: one <c>anyOf</c> branch per operator
+/// <see cref="DownsampleKind"/>, the operators offered to the LLM (<see cref="Operators.Offered"/>: one <c>anyOf</c> branch per operator
 /// with its arity and typed parameters), <see cref="Operators.Activations"/> and the ranges of
 /// <see cref="ArchitectureLimits"/> that <see cref="ArchitectureAnalyzer"/> checks. The LLM-driven mutation sends it as
 /// Ollama's <c>format</c>, which llama.cpp turns into a grammar, so an answer always parses into a well-typed spec.
@@ -17,7 +17,8 @@ namespace FairNad.Architecture;
 /// The grammar enforces integer ranges but not number ranges; those, and what no schema can say (shape rules, odd
 /// kernels, a patchify stem's kernel = stride, ids that are unique and not <c>input</c>, inputs naming existing nodes,
 /// acyclicity, the budget), are left to validation, whose errors go back to the LLM for repair. Enums are written as the
-/// C# names <see cref="SpecJson.Write"/> writes (the reader also accepts other casings). The text is deterministic
+/// C# names <see cref="SpecJson.Write"/> writes (the reader also accepts other casings). A stage's own block
+/// (<see cref="SpecJson.Fields.StageBlock"/>) is not offered yet, for the reason <see cref="Operators.NotYetOffered"/> gives. The text is deterministic
 /// (operators sorted by name, fields in the reader's order, parameters in the library's order): it is part of LLM cache keys.
 /// </remarks>
 public static class SpecSchema
@@ -42,7 +43,7 @@ public static class SpecSchema
         var activations = new[] { Operators.NoActivation }.Concat(Operators.Activations).ToArray();
         var node = new JsonObject
         {
-            ["anyOf"] = new JsonArray((includeCustom ? Operators.WithCustom : Operators.All).OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => (JsonNode?)OperatorNode(o)).ToArray()),
+            ["anyOf"] = new JsonArray((includeCustom ? Operators.Offered.Append(Operators.Custom) : Operators.Offered).OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => (JsonNode?)OperatorNode(o)).ToArray()),
         };
         return Object(SpecJson.Fields.Root, optional: ["format", "name"], new()
         {

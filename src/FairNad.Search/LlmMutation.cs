@@ -150,7 +150,7 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
     public static IReadOnlyList<ChatMessage> Prompt(LlmMutationRequest request, OperatorStore? store)
     {
         var operators = new StringBuilder();
-        foreach (var op in (store is null ? Operators.All : Operators.WithCustom).OrderBy(o => o.Name, StringComparer.Ordinal))
+        foreach (var op in (store is null ? Operators.Offered : Operators.Offered.Append(Operators.Custom)).OrderBy(o => o.Name, StringComparer.Ordinal))
         {
             var inputs = op.MinInputs == op.MaxInputs ? $"{op.MinInputs} input{(op.MinInputs == 1 ? string.Empty : "s")}" : $"{op.MinInputs} to {op.MaxInputs} inputs";
             var parameters = op.Params.Count == 0 ? "no params" : "params " + string.Join(", ", op.Params.Select(p => $"{p.Name}={p.Default}"));
@@ -330,15 +330,36 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
     /// <summary>Replaces positional references <c>operators[i]</c> by the hash of the answer's i-th source.</summary>
     private static (ArchitectureSpec Spec, string? Problem) ResolveReferences(ArchitectureSpec spec, IReadOnlyList<string> written)
     {
+        var (block, problem) = ResolveReferences(spec.Block, written);
+        var stages = new List<StageSpec>();
+        foreach (var stage in spec.Stages)
+        {
+            if (problem is null && stage.Block is { } own)
+            {
+                (own, problem) = ResolveReferences(own, written);
+                stages.Add(stage with { Block = own });
+            }
+            else
+            {
+                stages.Add(stage);
+            }
+        }
+
+        return problem is null ? (spec with { Block = block, Stages = stages }, null) : (spec, problem);
+    }
+
+    /// <summary>The same for one block (the shared one, or a stage's own).</summary>
+    private static (BlockSpec Block, string? Problem) ResolveReferences(BlockSpec block, IReadOnlyList<string> written)
+    {
         var nodes = new List<NodeSpec>();
-        foreach (var node in spec.Block.Nodes)
+        foreach (var node in block.Nodes)
         {
             if (node.Op == OperatorSources.OperatorName && node.Params.TryGetValue("source", out var value) && value.Text is { } text && text.StartsWith(AnswerOperatorPrefix, StringComparison.Ordinal))
             {
                 var inner = text[AnswerOperatorPrefix.Length..].TrimEnd(']');
                 if (!text.EndsWith(']') || !int.TryParse(inner, NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= written.Count)
                 {
-                    return (spec, $"node '{node.Id}': source '{text}' does not point at one of your {written.Count} operator(s)");
+                    return (block, $"node '{node.Id}': source '{text}' does not point at one of your {written.Count} operator(s)");
                 }
 
                 nodes.Add(node.With("source", OperatorSources.Hash(written[index])));
@@ -349,7 +370,7 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
             }
         }
 
-        return (spec with { Block = spec.Block with { Nodes = nodes } }, null);
+        return (block with { Nodes = nodes }, null);
     }
 
     public async Task<LlmMutationResult<ArchitectureSpec>> MutateAsync(ArchitectureSpec parent, AttributeNode attribute, CategoryNode category, string feedback, CancellationToken cancel = default)
