@@ -77,7 +77,8 @@ public sealed class LlmPromptTests
         Assert.Contains($"\"{BlockSpec.InputName}\" is the block's input", system, StringComparison.Ordinal);
         Assert.DoesNotContain("'in'", system, StringComparison.Ordinal);
         Assert.All(Enum.GetNames<StemKind>().Concat(Enum.GetNames<DownsampleKind>()).Concat(Operators.Activations), n => Assert.Contains(n, system, StringComparison.Ordinal));
-        Assert.All(Operators.All, op => Assert.Contains($"- {op.Name} (", system, StringComparison.Ordinal));
+        Assert.All(Operators.Offered, op => Assert.Contains($"- {op.Name} (", system, StringComparison.Ordinal));
+        Assert.All(Operators.NotYetOffered, name => Assert.DoesNotContain($"- {name} (", system, StringComparison.Ordinal));
         Assert.Contains("\"out\" are ratios of the stage width", system, StringComparison.Ordinal);
         Assert.Contains("- conv (1 input; params kernel=3, stride=1, dilation=1, groups=1, depthwise=false, out=1, bias=false)", system, StringComparison.Ordinal);
         Assert.Contains("- add (2 to 8 inputs; no params)", system, StringComparison.Ordinal);

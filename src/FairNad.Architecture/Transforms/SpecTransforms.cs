@@ -54,13 +54,14 @@ public sealed class TransformArguments(IReadOnlyDictionary<string, ParamValue> v
 /// </summary>
 public static class SpecTransforms
 {
-    private static readonly Dictionary<string, TransformDefinition> Library = Build().Select(WithScope).ToDictionary(t => t.Name, StringComparer.Ordinal);
-
     /// <summary>Transforms of the macro structure: they never touch a block.</summary>
     private static readonly string[] MacroTransforms = ["widen_stage", "deepen_stage", "change_downsample", "patchify_stem", "conv_stem", "head_dropout", "head_preactivation"];
 
     /// <summary>Transforms that add a global-token mixer: in a stage-wise spec, to the last stage's block only.</summary>
     private static readonly string[] LateTransforms = ["add_attention", "add_token_mixing"];
+
+    // After the scope lists: static fields are initialised in declaration order.
+    private static readonly Dictionary<string, TransformDefinition> Library = Build().Select(WithScope).ToDictionary(t => t.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<TransformDefinition> All => Library.Values;
 
