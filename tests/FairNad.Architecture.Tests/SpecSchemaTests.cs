@@ -68,6 +68,29 @@ public sealed class SpecSchemaTests
     public static TheoryData<string> StageWiseReferences => [.. StageWiseSpecTests.StageWiseReferences];
 
     [Theory]
+    [MemberData(nameof(StageWiseReferences))]
+    public void StageWiseSchema_StageWiseReferenceAtEveryInputAndBudget_AcceptedAndOldTextUnchanged(string name)
+    {
+        var stageWise = JsonSchema.FromText(SpecSchema.ToNodeStageWise(includeCustom: false).ToJsonString());
+        foreach (var input in Inputs)
+        {
+            var reference = ReferenceArchitectures.Get(name, input);
+            foreach (var spec in Budgets.Select(b => WidthScaler.ScaleToBudget(reference, b).Spec).Prepend(reference))
+            {
+                foreach (var json in new[] { SpecJson.Write(spec), SpecJson.Canonical(spec) })
+                {
+                    using var document = JsonDocument.Parse(json);
+                    Assert.True(stageWise.Evaluate(document.RootElement, Flag).IsValid, $"{name} at {input} is rejected by the stage-wise schema:\n{json}");
+                }
+            }
+        }
+
+        using var resnet = JsonDocument.Parse(SpecJson.Write(ReferenceArchitectures.Get("resnet")));
+        Assert.True(stageWise.Evaluate(resnet.RootElement, Flag).IsValid);
+        Assert.Equal(SpecSchema.Text, SpecSchema.Build().ToJsonString());
+    }
+
+    [Theory]
     [MemberData(nameof(References))]
     public void Schema_ReferenceAtEveryInputAndBudget_Accepted(string name)
     {

@@ -10,11 +10,11 @@ public sealed class LlmPromptTests
 {
     private static readonly InputSpec Fashion = new(1, 28, 10);
 
-    private static LlmMutationRequest Request()
+    private static LlmMutationRequest Request(string reference = "resnet")
     {
         var tree = AttributeTree.Default();
         var category = tree.Granularities[0].Categories[0];
-        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(["resnet"], Fashion, 20_000), 20_000);
+        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences([reference], Fashion, 20_000), 20_000);
         return new LlmMutationRequest(space.Seeds[0], category.Attributes[0], category, "(none yet)\n", space);
     }
 
@@ -63,6 +63,22 @@ public sealed class LlmPromptTests
                 yield return name;
             }
         }
+    }
+
+    [Fact]
+    public void Prompt_StageWiseParent_OffersStageBlocksAndEveryOperator_PlainParentDoesNot()
+    {
+        var plain = LlmSpecMutator.Prompt(Request())[0].Text;
+        var stageWise = LlmSpecMutator.Prompt(Request("swin"))[0].Text;
+
+        Assert.DoesNotContain("may also have its own", plain, StringComparison.Ordinal);
+        Assert.Contains("- A stage may also have its own \"block\"", stageWise, StringComparison.Ordinal);
+        Assert.All(Operators.All, op => Assert.Contains($"- {op.Name} (", stageWise, StringComparison.Ordinal));
+        Assert.True(LlmSpecMutator.IsStageWise(Request("swin").Parent));
+        Assert.False(LlmSpecMutator.IsStageWise(Request().Parent));
+        Assert.Equal(LlmSpecMutator.Schema.GetRawText(), LlmSpecMutator.SchemaFor(Request().Parent, withOperators: false).GetRawText());
+        Assert.Equal(LlmSpecMutator.SchemaStageWiseWithOperators.GetRawText(), LlmSpecMutator.SchemaFor(Request("swin").Parent, withOperators: true).GetRawText());
+        Assert.Contains("window_mhsa", LlmSpecMutator.SchemaStageWise.GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]
