@@ -253,7 +253,7 @@ public static class SpecJson
 
         /// <summary>
         /// A stage's optional own block (an object like <see cref="Block"/>, or <see cref="PreviousBlock"/>). Not in
-        /// <see cref="Stage"/>: the LLM's format schema does not offer stage blocks yet (see <see cref="SpecSchema"/>).
+        /// <see cref="Stage"/>: only the stage-wise format schema offers stage blocks (see <see cref="SpecSchema.ToNodeStageWise"/>).
         /// </summary>
         public const string StageBlock = "block";
         public static readonly string[] Block = ["nodes", "output"];
