@@ -68,27 +68,28 @@ public static class ArchitectureAnalyzer
     private const int BytesPerElement = 4;
 
     /// <summary>Structural checks of the block that do not depend on shapes: ids, references, arity, parameters, cycles, dead nodes.</summary>
-    public static List<ValidationError> ValidateBlockStructure(BlockSpec block)
+    /// <param name="blockLocation">Where the block is in the spec: <c>block</c> (the shared one) or <c>stages[s].block</c>; errors' locations start with it.</param>
+    public static List<ValidationError> ValidateBlockStructure(BlockSpec block, string blockLocation = "block")
     {
         var errors = new List<ValidationError>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < block.Nodes.Count; i++)
         {
             var node = block.Nodes[i];
-            var location = $"block.nodes[{i}]";
+            var nodeLocation = $"{blockLocation}.nodes[{i}]";
             if (string.IsNullOrWhiteSpace(node.Id) || node.Id == BlockSpec.InputName)
             {
-                errors.Add(new(location, node.Id, node.Op, "bad-id", $"'{node.Id}' cannot be a node id"));
+                errors.Add(new(nodeLocation, node.Id, node.Op, "bad-id", $"'{node.Id}' cannot be a node id"));
             }
             else if (!ids.Add(node.Id))
             {
-                errors.Add(new(location, node.Id, node.Op, "duplicate-id", "another node has the same id"));
+                errors.Add(new(nodeLocation, node.Id, node.Op, "duplicate-id", "another node has the same id"));
             }
 
             var op = Operators.Find(node.Op);
             if (op is null)
             {
-                errors.Add(new(location, node.Id, node.Op, "unknown-op",
+                errors.Add(new(nodeLocation, node.Id, node.Op, "unknown-op",
                     $"unknown operator; known: {string.Join(", ", Operators.All.Select(o => o.Name).Order(StringComparer.Ordinal))}"));
                 continue;
             }
@@ -96,10 +97,10 @@ public static class ArchitectureAnalyzer
             if (node.Inputs.Count < op.MinInputs || node.Inputs.Count > op.MaxInputs)
             {
                 var expected = op.MinInputs == op.MaxInputs ? $"{op.MinInputs}" : $"{op.MinInputs} to {op.MaxInputs}";
-                errors.Add(new(location, node.Id, node.Op, "arity", $"takes {expected} input(s), got {node.Inputs.Count}"));
+                errors.Add(new(nodeLocation, node.Id, node.Op, "arity", $"takes {expected} input(s), got {node.Inputs.Count}"));
             }
 
-            errors.AddRange(ValidateParams(location, node, op));
+            errors.AddRange(ValidateParams(nodeLocation, node, op));
         }
 
         var known = block.Nodes.Select(n => n.Id).Append(BlockSpec.InputName).ToHashSet(StringComparer.Ordinal);
@@ -107,13 +108,13 @@ public static class ArchitectureAnalyzer
         {
             foreach (var input in block.Nodes[i].Inputs.Where(x => !known.Contains(x)))
             {
-                errors.Add(new($"block.nodes[{i}].inputs", block.Nodes[i].Id, block.Nodes[i].Op, "unknown-input", $"input '{input}' is not a node of the block"));
+                errors.Add(new($"{blockLocation}.nodes[{i}].inputs", block.Nodes[i].Id, block.Nodes[i].Op, "unknown-input", $"input '{input}' is not a node of the block"));
             }
         }
 
         if (!known.Contains(block.Output) || block.Output == BlockSpec.InputName)
         {
-            errors.Add(new("block.output", null, null, "unknown-output", $"output '{block.Output}' is not a node of the block"));
+            errors.Add(new($"{blockLocation}.output", null, null, "unknown-output", $"output '{block.Output}' is not a node of the block"));
         }
 
         if (errors.Count > 0)
@@ -124,7 +125,7 @@ public static class ArchitectureAnalyzer
         if (TopologicalOrder(block) is null)
         {
             var cyclic = FindCycle(block);
-            errors.Add(new("block.nodes", cyclic.First(), block.Nodes.First(n => n.Id == cyclic.First()).Op, "cycle",
+            errors.Add(new($"{blockLocation}.nodes", cyclic.First(), block.Nodes.First(n => n.Id == cyclic.First()).Op, "cycle",
                 $"the block has a cycle: {string.Join(" -> ", cyclic)}"));
             return errors;
         }
@@ -148,7 +149,7 @@ public static class ArchitectureAnalyzer
 
         foreach (var node in block.Nodes.Where(n => !contributing.Contains(n.Id)))
         {
-            errors.Add(new($"block.nodes[{IndexOf(block, node.Id)}]", node.Id, node.Op, "dead-node", "does not contribute to the block output"));
+            errors.Add(new($"{blockLocation}.nodes[{IndexOf(block, node.Id)}]", node.Id, node.Op, "dead-node", "does not contribute to the block output"));
         }
 
         var fed = new HashSet<string>(StringComparer.Ordinal) { BlockSpec.InputName };
@@ -159,7 +160,7 @@ public static class ArchitectureAnalyzer
 
         if (!fed.Contains(block.Output))
         {
-            errors.Add(new("block.output", null, null, "disconnected", $"output '{block.Output}' does not depend on the block input"));
+            errors.Add(new($"{blockLocation}.output", null, null, "disconnected", $"output '{block.Output}' does not depend on the block input"));
         }
 
         return errors;
@@ -178,12 +179,18 @@ public static class ArchitectureAnalyzer
         var unmeasured = new List<string>();
         var errors = ValidateMacro(spec);
         errors.AddRange(ValidateBlockStructure(spec.Block));
+        for (var s = 0; s < spec.Stages.Count; s++)
+        {
+            if (spec.Stages[s].Block is { } own)
+            {
+                errors.AddRange(ValidateBlockStructure(own, StageBlockLocation(s)).Select(e => e with { Message = $"{e.Message} (in the block of stage {s})" }));
+            }
+        }
+
         if (errors.Count > 0)
         {
             return new(errors, [], 0, 0, 0);
         }
-
-        var order = TopologicalOrder(spec.Block)!;
         OperatorApplication stem;
         long parameters, macs, peak;
         try
@@ -242,7 +249,8 @@ public static class ArchitectureAnalyzer
             List<ValidationError> blockErrors;
             try
             {
-                (shapes, blockParameters, blockMacs, blockPeak, blockErrors) = AnalyzeBlock(spec.Block, order, current, s, costs, unmeasured);
+                var block = spec.BlockOf(s);
+                (shapes, blockParameters, blockMacs, blockPeak, blockErrors) = AnalyzeBlock(block, TopologicalOrder(block)!, current, s, stage.Block is null ? "block" : StageBlockLocation(s), costs, unmeasured);
             }
             catch (OverflowException)
             {
@@ -322,7 +330,7 @@ public static class ArchitectureAnalyzer
     }
 
     private static (Dictionary<string, Shape> Shapes, long Parameters, long Macs, long Peak, List<ValidationError> Errors) AnalyzeBlock(
-        BlockSpec block, List<string> order, Shape input, int stageIndex, IOperatorCosts? costs, List<string> unmeasured)
+        BlockSpec block, List<string> order, Shape input, int stageIndex, string blockLocation, IOperatorCosts? costs, List<string> unmeasured)
     {
         var byId = block.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
         var shapes = new Dictionary<string, Shape>(StringComparer.Ordinal) { [BlockSpec.InputName] = input };
@@ -366,7 +374,7 @@ public static class ArchitectureAnalyzer
 
         if (shapes[block.Output] != input)
         {
-            errors.Add(new("block.output", block.Output, byId[block.Output].Op, "output-shape",
+            errors.Add(new($"{blockLocation}.output", block.Output, byId[block.Output].Op, "output-shape",
                 $"block output has shape {shapes[block.Output]} but must keep the block's input shape {input} (stage {stageIndex})"));
         }
 
@@ -503,6 +511,9 @@ public static class ArchitectureAnalyzer
 
         return errors;
     }
+
+    /// <summary>Where stage <paramref name="stage"/>'s own block is in a spec.</summary>
+    public static string StageBlockLocation(int stage) => $"stages[{stage}].block";
 
     private static int IndexOf(BlockSpec block, string id) => block.Nodes.Select((n, i) => (n, i)).First(x => x.n.Id == id).i;
 

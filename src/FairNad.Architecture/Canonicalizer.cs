@@ -9,12 +9,29 @@ namespace FairNad.Architecture;
 /// operators) and a downstream signature (how its consumers use it); nodes are numbered by topological order, ties broken
 /// by (upstream, downstream). Nodes equal in both are interchangeable in every block we build, so the result is unique in
 /// practice; a residual tie falls back to declaration order.
+/// Stage-wise specs: the canonical shared block is stage 0's block, and a stage has a block of its own only when its
+/// block differs from that one (compared in canonical form), so every spec describing one network has one id; a spec
+/// without stage blocks is unchanged by this rule and keeps its id.
 /// </summary>
 public static class Canonicalizer
 {
     public static ArchitectureSpec Canonicalize(ArchitectureSpec spec)
     {
-        var block = spec.Block;
+        if (!spec.HasStageBlocks)
+        {
+            return spec with { Name = string.Empty, Block = CanonicalizeBlock(spec.Block) };
+        }
+
+        var blocks = Enumerable.Range(0, spec.Stages.Count).Select(s => CanonicalizeBlock(spec.BlockOf(s))).ToList();
+        CanonicalizeBlock(spec.Block); // the shared block must be valid even when every stage has its own
+        var shared = SpecJson.BlockText(blocks[0]);
+        var stages = spec.Stages.Select((stage, s) => stage with { Block = SpecJson.BlockText(blocks[s]) == shared ? null : blocks[s] }).ToList();
+        return spec with { Name = string.Empty, Block = blocks[0], Stages = stages };
+    }
+
+    /// <summary>One block in canonical form: defaults filled in, nodes renamed n0.. in canonical order.</summary>
+    public static BlockSpec CanonicalizeBlock(BlockSpec block)
+    {
         var structural = ArchitectureAnalyzer.ValidateBlockStructure(block).Where(e => e.Rule != "dead-node" && e.Rule != "disconnected").ToList();
         if (structural.Count > 0)
         {
@@ -82,7 +99,7 @@ public static class Canonicalizer
             return new NodeSpec(rename[id], node.Op, inputs.ToList(), filled[id]);
         }).ToList();
 
-        return spec with { Name = string.Empty, Block = new BlockSpec(nodes, rename[block.Output]) };
+        return new BlockSpec(nodes, rename[block.Output]);
     }
 
     private static string Digest(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];

@@ -31,9 +31,9 @@ public static class OperatorSources
     /// <summary>The spatial size the contract promises: ceil(size / stride).</summary>
     public static int Strided(int size, int stride) => (size + stride - 1) / stride;
 
-    /// <summary>The operator references a spec's block uses, sorted.</summary>
+    /// <summary>The operator references a spec's blocks (the shared one and every stage's own) use, sorted.</summary>
     public static IReadOnlyList<string> References(ArchitectureSpec spec) =>
-        spec.Block.Nodes.Where(n => n.Op == OperatorName && n.Params.TryGetValue("source", out var v) && v.Text is not null)
+        spec.AllBlocks.SelectMany(b => b.Nodes).Where(n => n.Op == OperatorName && n.Params.TryGetValue("source", out var v) && v.Text is not null)
             .Select(n => n.Params["source"].Text!).Distinct().Order(StringComparer.Ordinal).ToList();
 }
 

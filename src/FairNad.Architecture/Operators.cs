@@ -130,6 +130,17 @@ public static class Operators
         },
         SavesOutput);
 
+    /// <summary>
+    /// Library operators that the LLM's mutation prompt and format schema do not list yet. Recorded LLM exchanges are
+    /// keyed by their prompt, which lists the operators (and the schema, too), so offering an operator changes every
+    /// prompt and invalidates every recorded transcript (the quickstart replays some); an operator joins
+    /// <see cref="Offered"/> when transcripts are recorded anew. Specs, references, analysis and training use them all.
+    /// </summary>
+    public static IReadOnlyList<string> NotYetOffered { get; } = [WindowAttentionName];
+
+    /// <summary>The operators the LLM is offered (<see cref="All"/> less <see cref="NotYetOffered"/>).</summary>
+    public static IEnumerable<OperatorDefinition> Offered => All.Where(o => !NotYetOffered.Contains(o.Name));
+
     /// <summary>The fixed library and <see cref="Custom"/>: every operator a spec may name.</summary>
     public static IEnumerable<OperatorDefinition> WithCustom => All.Append(Custom);
 
@@ -196,6 +207,28 @@ public static class Operators
             throw new ShapeRuleException("not-divisible", $"{channels} channels are not divisible by {what} {by}");
         }
     }
+
+    /// <summary>The name of Swin's window attention operator.</summary>
+    public const string WindowAttentionName = "window_mhsa";
+
+    /// <summary>
+    /// Window attention at the node's resolution: the window clamped to the smaller side, the shift (half the window, or 0
+    /// when not asked for or when one window covers the whole map, as Swin does), and the positions of the map zero-padded
+    /// to a multiple of the window (what the projections and the attention run over).
+    /// </summary>
+    public static (int Window, int Shift, long PaddedPositions) WindowLayout(int height, int width, int window, bool shift)
+    {
+        checked
+        {
+            var clamped = Math.Max(1, Math.Min(window, Math.Min(height, width)));
+            var shifted = shift && (clamped < height || clamped < width) ? clamped / 2 : 0;
+            long Pad(int size) => (size + clamped - 1) / clamped * (long)clamped;
+            return (clamped, shifted, Pad(height) * Pad(width));
+        }
+    }
+
+    private static (int Window, int Shift, long PaddedPositions) WindowLayout(OperatorArguments a) =>
+        WindowLayout(a.Input.H, a.Input.W, a.Int("window"), a.Flag("shift"));
 
     /// <summary>Training keeps the output once.</summary>
     private static SavedForBackward SavesOutput(OperatorArguments a, Shape output) => new(output.Elements, 0);
@@ -413,6 +446,25 @@ public static class Operators
                     // Q, K, V and three token tensors; three attention matrices (scores, scaled, softmax) per head.
                     var tokens = (long)a.Input.H * a.Input.W;
                     return new((6 * (long)a.Input.C * tokens) + o.Elements, 3 * (long)a.Int("heads") * tokens * tokens);
+                });
+
+            yield return new(WindowAttentionName, "multi-head self-attention within non-overlapping window x window groups of positions (Swin): QKV projection, scaled dot-product per window, output projection; 'shift' moves the windows by half a window (cyclically, masked) so alternating blocks connect neighbouring windows. The window is clamped to the resolution and the map is zero-padded to a multiple of it", 1, 1, false,
+                [new("heads", ParamKind.Int, 4, "attention heads", 1, 64), new("window", ParamKind.Int, 4, "window side in positions (clamped to the resolution)", 1, 64),
+                 new("shift", ParamKind.Flag, false, "shift the windows by half a window (Swin's shifted windows)"), new("bias", ParamKind.Flag, true, "biases in the projections")],
+                a =>
+                {
+                    var c = a.Input.C;
+                    RequireDivisible(c, a.Int("heads"), "heads");
+                    var (window, shift, padded) = WindowLayout(a);
+                    var parameters = (4L * c * c) + (a.Flag("bias") ? 4L * c : 0);
+                    return new(a.Input, parameters, (4L * c * c * padded) + (2L * padded * window * window * c),
+                        new LayerCall("WindowAttention", ("channels", c), ("heads", a.Int("heads")), ("window", window), ("shift", shift), ("bias", a.Flag("bias"))));
+                },
+                (a, o) =>
+                {
+                    // As mhsa, over the padded map, with window x window attention matrices per window.
+                    var (window, _, padded) = WindowLayout(a);
+                    return new((6 * (long)a.Input.C * padded) + o.Elements, 3 * (long)a.Int("heads") * padded * window * window);
                 });
 
             yield return new("token_mlp", "MLP across the H x W tokens, per channel (MLP-Mixer token mixing): Linear, GELU, Linear", 1, 1, false,

@@ -11,7 +11,7 @@ public static class ReferenceArchitectures
 
     /// <summary>Every reference by name, in a fixed order.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["resnet", "se_resnet", "mobilenetv2", "shufflenetv2", "convnext", "vit", "mlp_mixer", "resnext", "eca_mobilenetv2", "cbam_resnet"];
+        ["resnet", "se_resnet", "mobilenetv2", "shufflenetv2", "convnext", "vit", "mlp_mixer", "resnext", "eca_mobilenetv2", "cbam_resnet", "mobilevit", "efficientformer", "swin"];
 
     public static ArchitectureSpec Get(string name, InputSpec? input = null)
     {
@@ -28,6 +28,9 @@ public static class ReferenceArchitectures
             "resnext" => ResNeXt(i),
             "eca_mobilenetv2" => EcaMobileNetV2(i),
             "cbam_resnet" => CbamResNet(i),
+            "mobilevit" => MobileVit(i),
+            "efficientformer" => EfficientFormer(i),
+            "swin" => Swin(i),
             _ => throw new KeyNotFoundException($"unknown reference architecture '{name}'; known: {string.Join(", ", Names)}"),
         };
     }
@@ -135,6 +138,106 @@ public static class ReferenceArchitectures
             new NodeSpec("sum", "add", "bn3", "input"),
             new NodeSpec("out", "act", "sum"),
         ], "out", new HeadSpec("none", 0));
+
+    /// <summary>
+    /// MobileViT-like (stage-wise): MobileNetV2-style inverted residuals (expand 4, SiLU) in the two high-resolution
+    /// stages, then two stages of MobileViT blocks: a local depthwise 3 x 3 and pointwise representation, a pre-norm
+    /// transformer layer (MHSA and MLP, each with identity) over the positions, and fusion with the block input by
+    /// concatenation and a 1 x 1 convolution. The last stage says "same block as the previous stage".
+    /// </summary>
+    public static ArchitectureSpec MobileVit(InputSpec input)
+    {
+        BlockSpec mobileVitBlock = new(
+        [
+            new NodeSpec("local", "conv", "input").With("depthwise", true),
+            new NodeSpec("local_bn", "batch_norm", "local"),
+            new NodeSpec("project", "conv", "local_bn").With("kernel", 1),
+            new NodeSpec("norm1", "layer_norm", "project"),
+            new NodeSpec("attn", "mhsa", "norm1"),
+            new NodeSpec("sum1", "add", "attn", "project"),
+            new NodeSpec("norm2", "layer_norm", "sum1"),
+            new NodeSpec("mlp", "channel_mlp", "norm2").With("ratio", 2.0).With("act", "silu"),
+            new NodeSpec("sum2", "add", "mlp", "sum1"),
+            new NodeSpec("join", "concat", "sum2", "input"),
+            new NodeSpec("fuse", "conv", "join").With("kernel", 1),
+            new NodeSpec("fuse_bn", "batch_norm", "fuse"),
+            new NodeSpec("out", "act", "fuse_bn").With("fn", "silu"),
+        ], "out");
+        return new("mobilevit", input, new StemSpec(StemKind.Conv, 16, 3, 1, "silu"),
+            [
+                new StageSpec(1, 16, DownsampleKind.None),
+                new StageSpec(2, 24, DownsampleKind.AvgPoolConv),
+                new StageSpec(1, 48, DownsampleKind.AvgPoolConv, mobileVitBlock),
+                new StageSpec(1, 64, DownsampleKind.AvgPoolConv, mobileVitBlock),
+            ],
+            new BlockSpec([new NodeSpec("ir", "inverted_residual", "input").With("expand", 4.0).With("act", "silu"), new NodeSpec("sum", "add", "ir", "input")], "sum"),
+            new HeadSpec("silu", 0));
+    }
+
+    /// <summary>
+    /// EfficientFormer-like (stage-wise): a strided convolutional stem, MetaFormer blocks with a pooling token mixer
+    /// (batch norm, 3 x 3 average pooling, identity) and a convolutional MLP in the first two stages, and pre-norm
+    /// multi-head self-attention blocks (MHSA and MLP, each with identity) in the last, lowest-resolution stage.
+    /// </summary>
+    public static ArchitectureSpec EfficientFormer(InputSpec input) => new("efficientformer", input, new StemSpec(StemKind.Conv, 24, 3, 2, "gelu"),
+        [
+            new StageSpec(2, 24, DownsampleKind.None),
+            new StageSpec(2, 48, DownsampleKind.StridedConv),
+            new StageSpec(2, 96, DownsampleKind.StridedConv, new BlockSpec(
+            [
+                new NodeSpec("norm1", "layer_norm", "input"),
+                new NodeSpec("attn", "mhsa", "norm1"),
+                new NodeSpec("sum1", "add", "attn", "input"),
+                new NodeSpec("norm2", "layer_norm", "sum1"),
+                new NodeSpec("mlp", "channel_mlp", "norm2").With("ratio", 2.0),
+                new NodeSpec("sum2", "add", "mlp", "sum1"),
+            ], "sum2")),
+        ],
+        new BlockSpec(
+        [
+            new NodeSpec("norm1", "batch_norm", "input"),
+            new NodeSpec("pool", "avg_pool", "norm1"),
+            new NodeSpec("sum1", "add", "pool", "input"),
+            new NodeSpec("norm2", "batch_norm", "sum1"),
+            new NodeSpec("mlp", "channel_mlp", "norm2").With("ratio", 2.0),
+            new NodeSpec("sum2", "add", "mlp", "sum1"),
+        ], "sum2"),
+        new HeadSpec("none", 0));
+
+    /// <summary>
+    /// Swin-like (stage-wise): a patchify stem to about 8 x 8 positions, and per stage pairs of Swin blocks, window
+    /// attention (4 x 4 windows) then shifted-window attention, each pre-norm with identity and followed by a pre-norm
+    /// MLP with identity; patch merging between stages. Heads double with the width (2, 4, 8: a head size of 16 before
+    /// width scaling), so every stage has its own block. Positions come from a learned encoding at the start of every
+    /// block, as in the ViT reference, instead of Swin's relative position bias.
+    /// </summary>
+    public static ArchitectureSpec Swin(InputSpec input)
+    {
+        BlockSpec SwinPair(int heads) => new(
+        [
+            new NodeSpec("pos", "pos_embed", "input"),
+            new NodeSpec("norm1", "layer_norm", "pos"),
+            new NodeSpec("attn", Operators.WindowAttentionName, "norm1").With("heads", heads),
+            new NodeSpec("sum1", "add", "attn", "pos"),
+            new NodeSpec("norm2", "layer_norm", "sum1"),
+            new NodeSpec("mlp", "channel_mlp", "norm2").With("ratio", 2.0),
+            new NodeSpec("sum2", "add", "mlp", "sum1"),
+            new NodeSpec("norm3", "layer_norm", "sum2"),
+            new NodeSpec("shifted", Operators.WindowAttentionName, "norm3").With("heads", heads).With("shift", true),
+            new NodeSpec("sum3", "add", "shifted", "sum2"),
+            new NodeSpec("norm4", "layer_norm", "sum3"),
+            new NodeSpec("mlp2", "channel_mlp", "norm4").With("ratio", 2.0),
+            new NodeSpec("sum4", "add", "mlp2", "sum3"),
+        ], "sum4");
+        var patch = new[] { 4, 2, 1 }.First(p => input.Resolution % p == 0 && (input.Resolution / p >= 7 || p == 1));
+        return new("swin", input, new StemSpec(StemKind.Patchify, 32, patch, patch, "none"),
+            [
+                new StageSpec(1, 32, DownsampleKind.None),
+                new StageSpec(1, 64, DownsampleKind.PatchMerging, SwinPair(4)),
+                new StageSpec(1, 128, DownsampleKind.PatchMerging, SwinPair(8)),
+            ],
+            SwinPair(2), new HeadSpec("none", 0));
+    }
 
     private static int PatchFor(InputSpec input) => input.Resolution % 4 == 0 && input.Resolution >= 16 ? 4 : input.Resolution % 2 == 0 ? 2 : 1;
 

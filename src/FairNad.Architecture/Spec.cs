@@ -2,8 +2,10 @@ namespace FairNad.Architecture;
 
 /// <summary>
 /// A candidate architecture: stem -> stages of repeated blocks (a downsampling step before each stage) -> head.
-/// Every block of every stage uses the same <see cref="Block"/> design at that stage's width, as in the open-ended NAS
-/// setting FairNAD inherits from NADER. Plain immutable data: its canonical JSON (<see cref="SpecJson"/>) hashes to its id.
+/// Every stage repeats the shared <see cref="Block"/> design at its width, as in the open-ended NAS setting FairNAD
+/// inherits from NADER, unless the stage names a block of its own (<see cref="StageSpec.Block"/>), so a network can be
+/// convolutional early and attention-based late. Plain immutable data: its canonical JSON (<see cref="SpecJson"/>)
+/// hashes to its id; a spec without stage blocks keeps the id it had before stages could have blocks.
 /// </summary>
 public sealed record ArchitectureSpec(
     string Name,
@@ -15,6 +17,15 @@ public sealed record ArchitectureSpec(
 {
     /// <summary>The content hash: SHA-256 of the canonical JSON (names excluded), hex, lower case.</summary>
     public string Id => SpecJson.Hash(this);
+
+    /// <summary>Whether some stage has a block of its own (a stage-wise architecture).</summary>
+    public bool HasStageBlocks => Stages.Any(s => s.Block is not null);
+
+    /// <summary>The block stage <paramref name="stage"/> repeats: its own, or the shared <see cref="Block"/>.</summary>
+    public BlockSpec BlockOf(int stage) => Stages[stage].Block ?? Block;
+
+    /// <summary>The shared block then every stage's own block, in stage order (a block may appear more than once).</summary>
+    public IEnumerable<BlockSpec> AllBlocks => Stages.Where(s => s.Block is not null).Select(s => s.Block!).Prepend(Block);
 }
 
 /// <summary>What the network sees: image channels, square resolution, and how many classes it predicts.</summary>
@@ -50,8 +61,12 @@ public enum DownsampleKind
     AvgPoolConv,
 }
 
-/// <summary>A stage: <see cref="Blocks"/> copies of the block at <see cref="Width"/> channels, after <see cref="Downsample"/>.</summary>
-public sealed record StageSpec(int Blocks, int Width, DownsampleKind Downsample);
+/// <summary>
+/// A stage: <see cref="Blocks"/> copies of the block at <see cref="Width"/> channels, after <see cref="Downsample"/>.
+/// <see cref="Block"/> is the stage's own block design; null means the spec's shared block. (In JSON a stage may also say
+/// <c>"block": "previous"</c>, which the reader resolves to the previous stage's block.)
+/// </summary>
+public sealed record StageSpec(int Blocks, int Width, DownsampleKind Downsample, BlockSpec? Block = null);
 
 /// <summary>
 /// Global pooling then the classifier. <see cref="PreActivation"/> adds batch norm and that activation before pooling

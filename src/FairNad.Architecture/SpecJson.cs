@@ -30,34 +30,8 @@ public static class SpecJson
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
-            w.WriteStartObject("block");
-            w.WriteStartArray("nodes");
-            foreach (var node in spec.Block.Nodes)
-            {
-                w.WriteStartObject();
-                w.WriteString("id", node.Id);
-                w.WriteStartArray("inputs");
-                foreach (var input in node.Inputs)
-                {
-                    w.WriteStringValue(input);
-                }
-
-                w.WriteEndArray();
-                w.WriteString("op", node.Op);
-                w.WriteStartObject("params");
-                foreach (var (key, value) in node.Params.OrderBy(p => p.Key, StringComparer.Ordinal))
-                {
-                    w.WritePropertyName(key);
-                    WriteValue(w, value);
-                }
-
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteString("output", spec.Block.Output);
-            w.WriteEndObject();
+            w.WritePropertyName("block");
+            WriteBlock(w, spec.Block);
             w.WriteNumber("format", FormatVersion);
             w.WriteStartObject("head");
             WriteNumber(w, "dropout", spec.Head.Dropout);
@@ -74,9 +48,24 @@ public static class SpecJson
             }
 
             w.WriteStartArray("stages");
-            foreach (var stage in spec.Stages)
+            for (var i = 0; i < spec.Stages.Count; i++)
             {
+                var stage = spec.Stages[i];
                 w.WriteStartObject();
+                if (stage.Block is { } own)
+                {
+                    // A stage without a block of its own writes no "block" field, so specs without stage blocks keep their text and id.
+                    w.WritePropertyName("block");
+                    if (i > 0 && spec.Stages[i - 1].Block is { } previous && BlockText(previous) == BlockText(own))
+                    {
+                        w.WriteStringValue(PreviousBlock);
+                    }
+                    else
+                    {
+                        WriteBlock(w, own);
+                    }
+                }
+
                 w.WriteNumber("blocks", stage.Blocks);
                 w.WriteString("downsample", stage.Downsample.ToString());
                 w.WriteNumber("width", stage.Width);
@@ -96,6 +85,53 @@ public static class SpecJson
 
         var text = Encoding.UTF8.GetString(stream.ToArray());
         return indented ? text.Replace("\r\n", "\n", StringComparison.Ordinal) + "\n" : text;
+    }
+
+    /// <summary>The value of a stage's <c>block</c> field that means "the same block as the previous stage".</summary>
+    public const string PreviousBlock = "previous";
+
+    private static void WriteBlock(Utf8JsonWriter w, BlockSpec block)
+    {
+        w.WriteStartObject();
+        w.WriteStartArray("nodes");
+        foreach (var node in block.Nodes)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", node.Id);
+            w.WriteStartArray("inputs");
+            foreach (var input in node.Inputs)
+            {
+                w.WriteStringValue(input);
+            }
+
+            w.WriteEndArray();
+            w.WriteString("op", node.Op);
+            w.WriteStartObject("params");
+            foreach (var (key, value) in node.Params.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                w.WritePropertyName(key);
+                WriteValue(w, value);
+            }
+
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteString("output", block.Output);
+        w.WriteEndObject();
+    }
+
+    /// <summary>One block as compact JSON: two blocks are the same design when these texts are equal.</summary>
+    internal static string BlockText(BlockSpec block)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            WriteBlock(w, block);
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
     }
 
     /// <summary>Reads a spec; <paramref name="source"/> (a file name) prefixes every error.</summary>
@@ -129,32 +165,37 @@ public static class SpecJson
             r.NoExtra(input, "$.input", Fields.Input);
             r.NoExtra(stem, "$.stem", Fields.Stem);
             r.NoExtra(head, "$.head", Fields.Head);
-            r.NoExtra(block, "$.block", Fields.Block);
 
-            var nodes = r.Array(r.Required(block, "$.block", "nodes"), "$.block.nodes").Select((node, i) =>
+            var shared = ReadBlock(r, block, "$.block");
+            var stageSpecs = new List<StageSpec>();
+            for (var i = 0; i < stages.Count; i++)
             {
-                var path = $"$.block.nodes[{i}]";
-                r.Object(node, path);
-                r.NoExtra(node, path, Fields.Node);
-                var parameters = new SortedDictionary<string, ParamValue>(StringComparer.Ordinal);
-                if (node.TryGetProperty("params", out var p))
+                var path = $"$.stages[{i}]";
+                var stage = r.Object(stages[i], path);
+                r.NoExtra(stage, path, [.. Fields.Stage, Fields.StageBlock]);
+                BlockSpec? own = null;
+                if (stage.TryGetProperty(Fields.StageBlock, out var ownBlock))
                 {
-                    foreach (var property in r.Object(p, $"{path}.params").EnumerateObject())
+                    if (ownBlock.ValueKind == JsonValueKind.String)
                     {
-                        parameters[property.Name] = property.Value.ValueKind switch
+                        if (ownBlock.GetString() != PreviousBlock)
                         {
-                            JsonValueKind.Number => property.Value.GetDouble(),
-                            JsonValueKind.String => property.Value.GetString()!,
-                            JsonValueKind.True => true,
-                            JsonValueKind.False => false,
-                            _ => throw r.Error($"{path}.params.{property.Name}", "must be a number, string or boolean"),
-                        };
+                            throw r.Error($"{path}.block", $"must be a block object or \"{PreviousBlock}\", found \"{ownBlock.GetString()}\"");
+                        }
+
+                        own = i > 0
+                            ? stageSpecs[i - 1].Block ?? shared
+                            : throw r.Error($"{path}.block", $"stage 0 has no previous stage; \"{PreviousBlock}\" may only be used from stage 1 on");
+                    }
+                    else
+                    {
+                        own = ReadBlock(r, r.Object(ownBlock, $"{path}.block"), $"{path}.block");
                     }
                 }
 
-                var inputs = r.Array(r.Required(node, path, "inputs"), $"{path}.inputs").Select((x, j) => r.String(x, $"{path}.inputs[{j}]")).ToList();
-                return new NodeSpec(r.String(r.Required(node, path, "id"), $"{path}.id"), r.String(r.Required(node, path, "op"), $"{path}.op"), inputs, parameters);
-            }).ToList();
+                stageSpecs.Add(new StageSpec(r.Int(r.Required(stage, path, "blocks"), $"{path}.blocks"), r.Int(r.Required(stage, path, "width"), $"{path}.width"),
+                    r.Enum<DownsampleKind>(r.Required(stage, path, "downsample"), $"{path}.downsample"), own));
+            }
 
             return new ArchitectureSpec(
                 root.TryGetProperty("name", out var name) ? r.String(name, "$.name") : string.Empty,
@@ -163,17 +204,40 @@ public static class SpecJson
                 new StemSpec(r.Enum<StemKind>(r.Required(stem, "$.stem", "kind"), "$.stem.kind"), r.Int(r.Required(stem, "$.stem", "channels"), "$.stem.channels"),
                     r.Int(r.Required(stem, "$.stem", "kernel"), "$.stem.kernel"), r.Int(r.Required(stem, "$.stem", "stride"), "$.stem.stride"),
                     r.String(r.Required(stem, "$.stem", "activation"), "$.stem.activation")),
-                stages.Select((stage, i) =>
-                {
-                    var path = $"$.stages[{i}]";
-                    r.Object(stage, path);
-                    r.NoExtra(stage, path, Fields.Stage);
-                    return new StageSpec(r.Int(r.Required(stage, path, "blocks"), $"{path}.blocks"), r.Int(r.Required(stage, path, "width"), $"{path}.width"),
-                        r.Enum<DownsampleKind>(r.Required(stage, path, "downsample"), $"{path}.downsample"));
-                }).ToList(),
-                new BlockSpec(nodes, r.String(r.Required(block, "$.block", "output"), "$.block.output")),
+                stageSpecs,
+                shared,
                 new HeadSpec(r.String(r.Required(head, "$.head", "preActivation"), "$.head.preActivation"), r.Number(r.Required(head, "$.head", "dropout"), "$.head.dropout")));
         }
+    }
+
+    private static BlockSpec ReadBlock(Reader r, JsonElement block, string blockPath)
+    {
+        r.NoExtra(block, blockPath, Fields.Block);
+        var nodes = r.Array(r.Required(block, blockPath, "nodes"), $"{blockPath}.nodes").Select((node, i) =>
+        {
+            var path = $"{blockPath}.nodes[{i}]";
+            r.Object(node, path);
+            r.NoExtra(node, path, Fields.Node);
+            var parameters = new SortedDictionary<string, ParamValue>(StringComparer.Ordinal);
+            if (node.TryGetProperty("params", out var p))
+            {
+                foreach (var property in r.Object(p, $"{path}.params").EnumerateObject())
+                {
+                    parameters[property.Name] = property.Value.ValueKind switch
+                    {
+                        JsonValueKind.Number => property.Value.GetDouble(),
+                        JsonValueKind.String => property.Value.GetString()!,
+                        JsonValueKind.True => true,
+                        JsonValueKind.False => false,
+                        _ => throw r.Error($"{path}.params.{property.Name}", "must be a number, string or boolean"),
+                    };
+                }
+            }
+
+            var inputs = r.Array(r.Required(node, path, "inputs"), $"{path}.inputs").Select((x, j) => r.String(x, $"{path}.inputs[{j}]")).ToList();
+            return new NodeSpec(r.String(r.Required(node, path, "id"), $"{path}.id"), r.String(r.Required(node, path, "op"), $"{path}.op"), inputs, parameters);
+        }).ToList();
+        return new BlockSpec(nodes, r.String(r.Required(block, blockPath, "output"), $"{blockPath}.output"));
     }
 
     /// <summary>
@@ -186,6 +250,12 @@ public static class SpecJson
         public static readonly string[] Input = ["channels", "resolution", "classes"];
         public static readonly string[] Stem = ["kind", "channels", "kernel", "stride", "activation"];
         public static readonly string[] Stage = ["blocks", "width", "downsample"];
+
+        /// <summary>
+        /// A stage's optional own block (an object like <see cref="Block"/>, or <see cref="PreviousBlock"/>). Not in
+        /// <see cref="Stage"/>: only the stage-wise format schema offers stage blocks (see <see cref="SpecSchema.ToNodeStageWise"/>).
+        /// </summary>
+        public const string StageBlock = "block";
         public static readonly string[] Block = ["nodes", "output"];
         public static readonly string[] Node = ["id", "op", "inputs", "params"];
         public static readonly string[] Head = ["preActivation", "dropout"];

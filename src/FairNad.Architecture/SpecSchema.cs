@@ -6,7 +6,7 @@ namespace FairNad.Architecture;
 /// <summary>
 /// The JSON schema of a spec as <see cref="SpecJson.Read"/> accepts it, generated from the IR's own definitions: the
 /// reader's fields (<see cref="SpecJson.Fields"/>, in its order), the enums <see cref="StemKind"/> and
-/// <see cref="DownsampleKind"/>, the operator library (<see cref="Operators.All"/>: one <c>anyOf</c> branch per operator
+/// <see cref="DownsampleKind"/>, the operators offered to the LLM (<see cref="Operators.Offered"/>: one <c>anyOf</c> branch per operator
 /// with its arity and typed parameters), <see cref="Operators.Activations"/> and the ranges of
 /// <see cref="ArchitectureLimits"/> that <see cref="ArchitectureAnalyzer"/> checks. The LLM-driven mutation sends it as
 /// Ollama's <c>format</c>, which llama.cpp turns into a grammar, so an answer always parses into a well-typed spec.
@@ -17,7 +17,9 @@ namespace FairNad.Architecture;
 /// The grammar enforces integer ranges but not number ranges; those, and what no schema can say (shape rules, odd
 /// kernels, a patchify stem's kernel = stride, ids that are unique and not <c>input</c>, inputs naming existing nodes,
 /// acyclicity, the budget), are left to validation, whose errors go back to the LLM for repair. Enums are written as the
-/// C# names <see cref="SpecJson.Write"/> writes (the reader also accepts other casings). The text is deterministic
+/// C# names <see cref="SpecJson.Write"/> writes (the reader also accepts other casings). A stage's own block
+/// (<see cref="SpecJson.Fields.StageBlock"/>) is offered only by <see cref="ToNodeStageWise"/>, for the reason
+/// <see cref="Operators.NotYetOffered"/> gives. The text is deterministic
 /// (operators sorted by name, fields in the reader's order, parameters in the library's order): it is part of LLM cache keys.
 /// </remarks>
 public static class SpecSchema
@@ -36,14 +38,38 @@ public static class SpecSchema
     /// </summary>
     public static JsonObject ToNodeWithCustom() => Build(includeCustom: true);
 
+    /// <summary>
+    /// The schema for mutating a stage-wise parent: every operator of the library (<see cref="Operators.NotYetOffered"/>
+    /// included) and a stage's optional own block (a block object, or <see cref="SpecJson.PreviousBlock"/>), so the answer
+    /// can keep what the parent has. Used only for such parents, so every other prompt and schema stays as recorded.
+    /// </summary>
+    public static JsonObject ToNodeStageWise(bool includeCustom) => Build(includeCustom, stageWise: true);
+
     /// <summary>Generates the schema anew (tests check that this gives the same text every time).</summary>
-    internal static JsonObject Build(bool includeCustom = false)
+    internal static JsonObject Build(bool includeCustom = false, bool stageWise = false)
     {
         var activations = new[] { Operators.NoActivation }.Concat(Operators.Activations).ToArray();
+        var library = stageWise ? Operators.All : Operators.Offered;
         var node = new JsonObject
         {
-            ["anyOf"] = new JsonArray((includeCustom ? Operators.WithCustom : Operators.All).OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => (JsonNode?)OperatorNode(o)).ToArray()),
+            ["anyOf"] = new JsonArray((includeCustom ? library.Append(Operators.Custom) : library).OrderBy(o => o.Name, StringComparer.Ordinal).Select(o => (JsonNode?)OperatorNode(o)).ToArray()),
         };
+        JsonObject Block() => Object(SpecJson.Fields.Block, optional: [], new()
+        {
+            ["nodes"] = ArrayOf(node.DeepClone(), minItems: 1),
+            ["output"] = NonEmptyString(),
+        });
+        var stage = new Dictionary<string, JsonNode>
+        {
+            ["blocks"] = Integer(1, ArchitectureLimits.MaxBlocks),
+            ["width"] = Integer(1, ArchitectureLimits.MaxWidth),
+            ["downsample"] = Names(Enum.GetNames<DownsampleKind>()),
+        };
+        if (stageWise)
+        {
+            stage[SpecJson.Fields.StageBlock] = new JsonObject { ["anyOf"] = new JsonArray(Block(), Names([SpecJson.PreviousBlock])) };
+        }
+
         return Object(SpecJson.Fields.Root, optional: ["format", "name"], new()
         {
             ["format"] = new JsonObject { ["const"] = SpecJson.FormatVersion },
@@ -62,17 +88,10 @@ public static class SpecSchema
                 ["stride"] = Integer(1, ArchitectureLimits.MaxStemKernel),
                 ["activation"] = Names(activations),
             }),
-            ["stages"] = ArrayOf(Object(SpecJson.Fields.Stage, optional: [], new()
-            {
-                ["blocks"] = Integer(1, ArchitectureLimits.MaxBlocks),
-                ["width"] = Integer(1, ArchitectureLimits.MaxWidth),
-                ["downsample"] = Names(Enum.GetNames<DownsampleKind>()),
-            }), minItems: 1),
-            ["block"] = Object(SpecJson.Fields.Block, optional: [], new()
-            {
-                ["nodes"] = ArrayOf(node, minItems: 1),
-                ["output"] = NonEmptyString(),
-            }),
+            ["stages"] = ArrayOf(stageWise
+                ? Object([.. SpecJson.Fields.Stage, SpecJson.Fields.StageBlock], optional: [SpecJson.Fields.StageBlock], stage)
+                : Object(SpecJson.Fields.Stage, optional: [], stage), minItems: 1),
+            ["block"] = Block(),
             ["head"] = Object(SpecJson.Fields.Head, optional: [], new()
             {
                 ["preActivation"] = Names(activations),

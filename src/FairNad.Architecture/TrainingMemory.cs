@@ -42,10 +42,11 @@ public static class TrainingMemory
             var activations = stem.Saved(spec, stemOut);
             long attention = 0;
             var current = stemOut;
-            var order = ArchitectureAnalyzer.TopologicalOrder(spec.Block)!;
-            var byId = spec.Block.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
             foreach (var stage in analysis.Stages)
             {
+                var block = spec.BlockOf(stage.Index);
+                var order = ArchitectureAnalyzer.TopologicalOrder(block)!;
+                var byId = block.Nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
                 var blockInput = new Shape(stage.Width, stage.Resolution, stage.Resolution);
                 activations += NetworkParts.Downsamples[spec.Stages[stage.Index].Downsample].Saved(current, blockInput);
                 long blockActivations = 0, blockAttention = 0;
@@ -61,7 +62,7 @@ public static class TrainingMemory
 
                 activations += blockActivations * spec.Stages[stage.Index].Blocks;
                 attention += blockAttention * spec.Stages[stage.Index].Blocks;
-                current = stage.NodeShapes[spec.Block.Output];
+                current = stage.NodeShapes[block.Output];
             }
 
             activations += NetworkParts.Head.Saved(spec, current);

@@ -107,7 +107,7 @@ internal static class ArchCommands
                     w.WriteNumber("blockParameters", stage.BlockParameters);
                     w.WriteNumber("blockMacs", stage.BlockMacs);
                     w.WriteStartObject("shapes");
-                    foreach (var node in spec.Block.Nodes)
+                    foreach (var node in spec.BlockOf(stage.Index).Nodes)
                     {
                         var shape = stage.NodeShapes[node.Id];
                         w.WriteString(node.Id, shape.ToString());
@@ -140,7 +140,7 @@ internal static class ArchCommands
             var s = spec.Stages[stage.Index];
             output.WriteLine(string.Create(Invariant,
                 $"stage {stage.Index}     {s.Downsample} then {s.Blocks} x block at {stage.Width} channels, {stage.Resolution} x {stage.Resolution}: {stage.BlockParameters:N0} parameters, {stage.BlockMacs:N0} MACs per block"));
-            foreach (var node in spec.Block.Nodes)
+            foreach (var node in spec.BlockOf(stage.Index).Nodes)
             {
                 output.WriteLine($"  {node.Id,-12} {node.Op,-18} {string.Join(", ", node.Inputs),-24} -> {stage.NodeShapes[node.Id]}");
             }

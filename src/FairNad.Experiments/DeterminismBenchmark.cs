@@ -342,6 +342,10 @@ public static class DeterminismBenchmark
                 case "mul":
                     yield return ("mul:gate", new NodeSpec("x", "mul", "input", "g"));
                     break;
+                case Operators.WindowAttentionName:
+                    yield return (op.Name, new NodeSpec("x", op.Name, "c"));
+                    yield return ($"{op.Name}:shifted3", new NodeSpec("x", op.Name, "c").With("window", 3).With("shift", true));
+                    break;
                 default:
                     yield return (op.Name, new NodeSpec("x", op.Name, "c"));
                     break;

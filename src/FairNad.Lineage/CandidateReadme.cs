@@ -24,7 +24,11 @@ internal static class CandidateReadme
         }
 
         text.Append(CultureInfo.InvariantCulture, $"- Input: {spec.Input.Channels} x {spec.Input.Resolution} x {spec.Input.Resolution}, {spec.Input.Classes} classes\n");
-        text.Append(CultureInfo.InvariantCulture, $"- Macro: {spec.Stem.Kind} stem, stages {string.Join(" / ", spec.Stages.Select(s => $"{s.Blocks} x {s.Width}"))}, block of {spec.Block.Nodes.Count} nodes ({string.Join(", ", spec.Block.Nodes.Select(n => n.Op).Distinct())})\n");
+        static string Describe(FairNad.Architecture.BlockSpec block) => $"{block.Nodes.Count} nodes ({string.Join(", ", block.Nodes.Select(n => n.Op).Distinct())})";
+        var blocks = spec.HasStageBlocks
+            ? "blocks per stage: " + string.Join(" / ", spec.Stages.Select((_, s) => Describe(spec.BlockOf(s))))
+            : $"block of {Describe(spec.Block)}";
+        text.Append(CultureInfo.InvariantCulture, $"- Macro: {spec.Stem.Kind} stem, stages {string.Join(" / ", spec.Stages.Select(s => $"{s.Blocks} x {s.Width}"))}, {blocks}\n");
         text.Append(CultureInfo.InvariantCulture, $"- Parameters: {plan.Analysis.Parameters:N0}; multiply-accumulates per sample: {plan.Analysis.Macs:N0}\n\n");
         text.Append(entry.Summary.ReplaceLineEndings(" ").Trim()).Append("\n\n");
         text.Append("Metrics live in a git note, so this commit's id depends only on the architecture and its lineage:\n\n");

@@ -152,13 +152,63 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
         ["additionalProperties"] = false,
     });
 
+    /// <summary><see cref="Schema"/> for a stage-wise parent (<see cref="SpecSchema.ToNodeStageWise"/>).</summary>
+    public static JsonElement SchemaStageWise { get; } = AnswerSchema(SpecSchema.ToNodeStageWise(includeCustom: false), withOperators: false);
+
+    /// <summary><see cref="SchemaWithOperators"/> for a stage-wise parent.</summary>
+    public static JsonElement SchemaStageWiseWithOperators { get; } = AnswerSchema(SpecSchema.ToNodeStageWise(includeCustom: true), withOperators: true);
+
+    /// <summary>
+    /// Whether a parent needs the stage-wise vocabulary: it has stage blocks or uses an operator not offered yet
+    /// (<see cref="Operators.NotYetOffered"/>). Only such parents get it, so every other prompt stays as recorded.
+    /// </summary>
+    public static bool IsStageWise(ArchitectureSpec parent) =>
+        parent.HasStageBlocks || parent.AllBlocks.SelectMany(b => b.Nodes).Any(n => Operators.NotYetOffered.Contains(n.Op));
+
+    /// <summary>The answer's schema for this parent and mutator.</summary>
+    public static JsonElement SchemaFor(ArchitectureSpec parent, bool withOperators) =>
+        IsStageWise(parent) ? (withOperators ? SchemaStageWiseWithOperators : SchemaStageWise) : (withOperators ? SchemaWithOperators : Schema);
+
+    private static JsonElement AnswerSchema(JsonObject architecture, bool withOperators)
+    {
+        var properties = new JsonObject
+        {
+            ["summary"] = new JsonObject { ["type"] = "string", ["minLength"] = 1 },
+            ["architecture"] = architecture,
+        };
+        if (withOperators)
+        {
+            properties["operators"] = new JsonObject
+            {
+                ["type"] = "array",
+                ["items"] = new JsonObject
+                {
+                    ["type"] = "object",
+                    ["properties"] = new JsonObject { ["source"] = new JsonObject { ["type"] = "string", ["minLength"] = 1 } },
+                    ["required"] = new JsonArray("source"),
+                    ["additionalProperties"] = false,
+                },
+            };
+        }
+
+        return JsonSerializer.SerializeToElement(new JsonObject
+        {
+            ["type"] = "object",
+            ["properties"] = properties,
+            ["required"] = new JsonArray("summary", "architecture"),
+            ["additionalProperties"] = false,
+        });
+    }
+
     public static IReadOnlyList<ChatMessage> Prompt(LlmMutationRequest request) => Prompt(request, null);
 
     /// <summary>The prompt; with <paramref name="operators"/>, it also lists the custom operator, its contract, an example and the run's operators.</summary>
     public static IReadOnlyList<ChatMessage> Prompt(LlmMutationRequest request, OperatorStore? store)
     {
         var operators = new StringBuilder();
-        foreach (var op in (store is null ? Operators.All : Operators.WithCustom).OrderBy(o => o.Name, StringComparer.Ordinal))
+        var stageWise = IsStageWise(request.Parent);
+        var library = stageWise ? Operators.All : Operators.Offered;
+        foreach (var op in (store is null ? library : library.Append(Operators.Custom)).OrderBy(o => o.Name, StringComparer.Ordinal))
         {
             var inputs = op.MinInputs == op.MaxInputs ? $"{op.MinInputs} input{(op.MinInputs == 1 ? string.Empty : "s")}" : $"{op.MinInputs} to {op.MaxInputs} inputs";
             var parameters = op.Params.Count == 0 ? "no params" : "params " + string.Join(", ", op.Params.Select(p => $"{p.Name}={p.Default}"));
@@ -174,6 +224,7 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
             $"- \"stem\": {{kind ({string.Join(" or ", Enum.GetNames<StemKind>())}), channels, kernel, stride, activation}}.\n" +
             $"- \"stages\": a list of {{blocks, width, downsample}}: each stage repeats the block \"blocks\" times at \"width\" channels, after a downsample step ({string.Join(", ", Enum.GetNames<DownsampleKind>())}; None only when the width does not change).\n" +
             $"- \"block\": {{nodes, output}}, the one block design every stage repeats: a DAG of \"nodes\", each {{id, op, inputs, params}}; \"inputs\" lists node ids, and \"{BlockSpec.InputName}\" is the block's input; \"params\" may omit any parameter to take its default; \"output\" is the id of the node that leaves the block, which must keep the block input's shape; node ids are unique, and every node must feed into \"output\".\n" +
+            (stageWise ? $"- A stage may also have its own \"block\": a block like the top-level one, or \"{SpecJson.PreviousBlock}\" for the previous stage's block; a stage without one repeats the top-level \"block\".\n" : string.Empty) +
             $"- \"head\": {{preActivation, dropout}}; preActivation (and the stem's activation) is \"{Operators.NoActivation}\" or an activation.\n" +
             "Channel parameters such as \"out\" are ratios of the stage width (out 1.0 = the stage width), so one block design fits every stage. " +
             $"Activations: {activations}. Operators (\"op\") you may use, with their parameters and defaults:\n" + operators +
@@ -406,15 +457,36 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
     /// <summary>Replaces positional references <c>operators[i]</c> by the hash of the answer's i-th source.</summary>
     private static (ArchitectureSpec Spec, string? Problem) ResolveReferences(ArchitectureSpec spec, IReadOnlyList<string> written)
     {
+        var (block, problem) = ResolveReferences(spec.Block, written);
+        var stages = new List<StageSpec>();
+        foreach (var stage in spec.Stages)
+        {
+            if (problem is null && stage.Block is { } own)
+            {
+                (own, problem) = ResolveReferences(own, written);
+                stages.Add(stage with { Block = own });
+            }
+            else
+            {
+                stages.Add(stage);
+            }
+        }
+
+        return problem is null ? (spec with { Block = block, Stages = stages }, null) : (spec, problem);
+    }
+
+    /// <summary>The same for one block (the shared one, or a stage's own).</summary>
+    private static (BlockSpec Block, string? Problem) ResolveReferences(BlockSpec block, IReadOnlyList<string> written)
+    {
         var nodes = new List<NodeSpec>();
-        foreach (var node in spec.Block.Nodes)
+        foreach (var node in block.Nodes)
         {
             if (node.Op == OperatorSources.OperatorName && node.Params.TryGetValue("source", out var value) && value.Text is { } text && text.StartsWith(AnswerOperatorPrefix, StringComparison.Ordinal))
             {
                 var inner = text[AnswerOperatorPrefix.Length..].TrimEnd(']');
                 if (!text.EndsWith(']') || !int.TryParse(inner, NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= written.Count)
                 {
-                    return (spec, $"node '{node.Id}': source '{text}' does not point at one of your {written.Count} operator(s)");
+                    return (block, $"node '{node.Id}': source '{text}' does not point at one of your {written.Count} operator(s)");
                 }
 
                 nodes.Add(node.With("source", OperatorSources.Hash(written[index])));
@@ -425,7 +497,7 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
             }
         }
 
-        return (spec with { Block = spec.Block with { Nodes = nodes } }, null);
+        return (block with { Nodes = nodes }, null);
     }
 
     public async Task<LlmMutationResult<ArchitectureSpec>> MutateAsync(ArchitectureSpec parent, AttributeNode attribute, CategoryNode category, string feedback, CancellationToken cancel = default)
@@ -441,7 +513,7 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
         JsonElement answer;
         try
         {
-            answer = await session.AskJsonAsync(Stage, prompt, operators is null ? Schema : SchemaWithOperators, a =>
+            answer = await session.AskJsonAsync(Stage, prompt, SchemaFor(parent, operators is not null), a =>
             {
                 attempts++;
                 (child, var problem, sources) = Check(a, request, check, operators);

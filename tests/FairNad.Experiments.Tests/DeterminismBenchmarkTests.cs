@@ -66,7 +66,7 @@ public sealed class DeterminismBenchmarkTests
         var report = DeterminismBenchmark.Run(settings, WorkerCommand.ForAssembly(Path.Combine(AppContext.BaseDirectory, "fairnad.dll")), _ => { });
 
         Assert.Empty(report.ReplicaFailures);
-        Assert.Equal(12, report.Cases.Count); // op:conv matches its four variants, resnet@20k also se_ and cbam_resnet
+        Assert.Equal(13, report.Cases.Count); // op:conv matches its four variants, resnet@20k also se_ and cbam_resnet, vit@20k also mobilevit
         Assert.True(report.Differences().Count == 0, DeterminismBenchmark.Table(report));
         Assert.All(report.Records.SelectMany(r => r.Values), r => Assert.Equal("ok", r.Status));
     }

@@ -10,11 +10,11 @@ public sealed class LlmPromptTests
 {
     private static readonly InputSpec Fashion = new(1, 28, 10);
 
-    private static LlmMutationRequest Request()
+    private static LlmMutationRequest Request(string reference = "resnet")
     {
         var tree = AttributeTree.Default();
         var category = tree.Granularities[0].Categories[0];
-        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(["resnet"], Fashion, 20_000), 20_000);
+        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences([reference], Fashion, 20_000), 20_000);
         return new LlmMutationRequest(space.Seeds[0], category.Attributes[0], category, "(none yet)\n", space);
     }
 
@@ -66,6 +66,22 @@ public sealed class LlmPromptTests
     }
 
     [Fact]
+    public void Prompt_StageWiseParent_OffersStageBlocksAndEveryOperator_PlainParentDoesNot()
+    {
+        var plain = LlmSpecMutator.Prompt(Request())[0].Text;
+        var stageWise = LlmSpecMutator.Prompt(Request("swin"))[0].Text;
+
+        Assert.DoesNotContain("may also have its own", plain, StringComparison.Ordinal);
+        Assert.Contains("- A stage may also have its own \"block\"", stageWise, StringComparison.Ordinal);
+        Assert.All(Operators.All, op => Assert.Contains($"- {op.Name} (", stageWise, StringComparison.Ordinal));
+        Assert.True(LlmSpecMutator.IsStageWise(Request("swin").Parent));
+        Assert.False(LlmSpecMutator.IsStageWise(Request().Parent));
+        Assert.Equal(LlmSpecMutator.Schema.GetRawText(), LlmSpecMutator.SchemaFor(Request().Parent, withOperators: false).GetRawText());
+        Assert.Equal(LlmSpecMutator.SchemaStageWiseWithOperators.GetRawText(), LlmSpecMutator.SchemaFor(Request("swin").Parent, withOperators: true).GetRawText());
+        Assert.Contains("window_mhsa", LlmSpecMutator.SchemaStageWise.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Prompt_System_UsesTheIrNamesOnly()
     {
         var system = LlmSpecMutator.Prompt(Request())[0].Text;
@@ -77,7 +93,8 @@ public sealed class LlmPromptTests
         Assert.Contains($"\"{BlockSpec.InputName}\" is the block's input", system, StringComparison.Ordinal);
         Assert.DoesNotContain("'in'", system, StringComparison.Ordinal);
         Assert.All(Enum.GetNames<StemKind>().Concat(Enum.GetNames<DownsampleKind>()).Concat(Operators.Activations), n => Assert.Contains(n, system, StringComparison.Ordinal));
-        Assert.All(Operators.All, op => Assert.Contains($"- {op.Name} (", system, StringComparison.Ordinal));
+        Assert.All(Operators.Offered, op => Assert.Contains($"- {op.Name} (", system, StringComparison.Ordinal));
+        Assert.All(Operators.NotYetOffered, name => Assert.DoesNotContain($"- {name} (", system, StringComparison.Ordinal));
         Assert.Contains("\"out\" are ratios of the stage width", system, StringComparison.Ordinal);
         Assert.Contains("- conv (1 input; params kernel=3, stride=1, dilation=1, groups=1, depthwise=false, out=1, bias=false)", system, StringComparison.Ordinal);
         Assert.Contains("- add (2 to 8 inputs; no params)", system, StringComparison.Ordinal);

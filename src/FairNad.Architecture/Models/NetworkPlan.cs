@@ -48,7 +48,7 @@ public static class NetworkPlanner
             var stage = canonical.Stages[s];
             var down = NetworkParts.Downsample(stage.Downsample, previous, stage.Width)!;
             var input = down.Output;
-            stages.Add(new StagePlan(s, down.Layer, stage.Blocks, PlanBlock(canonical.Block, s, input, analysis.Stages[s].NodeShapes)));
+            stages.Add(new StagePlan(s, down.Layer, stage.Blocks, PlanBlock(canonical.BlockOf(s), s, input, analysis.Stages[s].NodeShapes)));
             previous = input;
         }
 

@@ -8,12 +8,34 @@ public sealed class TransformNotApplicableException(string message) : Exception(
 /// <summary>The transformed spec and one line saying what changed (it becomes the candidate's commit summary).</summary>
 public sealed record TransformResult(ArchitectureSpec Spec, string Summary);
 
+/// <summary>
+/// What part of a stage-wise spec (one whose stages have blocks of their own) a transform acts on. A spec without stage
+/// blocks has one block, and every transform acts on it exactly as before.
+/// </summary>
+public enum TransformScope
+{
+    /// <summary>Every block: the shared one and each stage's own (a block where the transform does not apply stays as it is).</summary>
+    EveryBlock,
+
+    /// <summary>
+    /// Only the block of the last stage (which gets a block of its own if it shared one): for global-token mixers such as
+    /// self-attention and token MLPs, which hybrid designs put late, at the lowest resolution.
+    /// </summary>
+    LastStageBlock,
+
+    /// <summary>The macro structure (stem, stages, head); blocks are left alone.</summary>
+    Macro,
+}
+
 /// <summary>A named, parameterised change of an architecture spec: how an attribute of the knowledge tree is realised.</summary>
+/// <param name="Body">The change of a spec with one block (stage-wise specs: see <see cref="Scope"/>).</param>
+/// <param name="Scope">What it acts on in a stage-wise spec.</param>
 public sealed record TransformDefinition(
     string Name,
     string Description,
     IReadOnlyList<ParamSchema> Params,
-    Func<ArchitectureSpec, TransformArguments, TransformResult> Body);
+    Func<ArchitectureSpec, TransformArguments, TransformResult> Body,
+    TransformScope Scope = TransformScope.EveryBlock);
 
 /// <summary>A transform's parameters with defaults filled in.</summary>
 public sealed class TransformArguments(IReadOnlyDictionary<string, ParamValue> values)
@@ -32,7 +54,14 @@ public sealed class TransformArguments(IReadOnlyDictionary<string, ParamValue> v
 /// </summary>
 public static class SpecTransforms
 {
-    private static readonly Dictionary<string, TransformDefinition> Library = Build().ToDictionary(t => t.Name, StringComparer.Ordinal);
+    /// <summary>Transforms of the macro structure: they never touch a block.</summary>
+    private static readonly string[] MacroTransforms = ["widen_stage", "deepen_stage", "change_downsample", "patchify_stem", "conv_stem", "head_dropout", "head_preactivation"];
+
+    /// <summary>Transforms that add a global-token mixer: in a stage-wise spec, to the last stage's block only.</summary>
+    private static readonly string[] LateTransforms = ["add_attention", "add_token_mixing"];
+
+    // After the scope lists: static fields are initialised in declaration order.
+    private static readonly Dictionary<string, TransformDefinition> Library = Build().Select(WithScope).ToDictionary(t => t.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<TransformDefinition> All => Library.Values;
 
@@ -62,7 +91,9 @@ public static class SpecTransforms
             values[key] = value;
         }
 
-        var result = transform.Body(spec, new TransformArguments(values));
+        var result = spec.HasStageBlocks && transform.Scope != TransformScope.Macro
+            ? ApplyStageWise(transform, spec, new TransformArguments(values))
+            : transform.Body(spec, new TransformArguments(values));
         var analysis = ArchitectureAnalyzer.Analyze(result.Spec);
         if (!analysis.IsValid)
         {
@@ -75,6 +106,77 @@ public static class SpecTransforms
         }
 
         return result;
+    }
+
+    private static TransformDefinition WithScope(TransformDefinition t) =>
+        MacroTransforms.Contains(t.Name) ? t with { Scope = TransformScope.Macro } : LateTransforms.Contains(t.Name) ? t with { Scope = TransformScope.LastStageBlock } : t;
+
+    /// <summary>
+    /// A block transform on a stage-wise spec: its body runs on the spec seen with one block at a time (the shared block,
+    /// each stage's own block, or only the last stage's block, as <see cref="TransformDefinition.Scope"/> says), and the
+    /// changed blocks are put back where they came from. It does not apply when it applies to none of them.
+    /// </summary>
+    private static TransformResult ApplyStageWise(TransformDefinition transform, ArchitectureSpec spec, TransformArguments arguments)
+    {
+        var flatStages = spec.Stages.Select(s => s with { Block = null }).ToList();
+        TransformNotApplicableException? firstProblem = null;
+        (BlockSpec Block, string? Summary) Change(BlockSpec block)
+        {
+            try
+            {
+                var result = transform.Body(spec with { Block = block, Stages = flatStages }, arguments);
+                return (result.Spec.Block, result.Summary);
+            }
+            catch (TransformNotApplicableException e)
+            {
+                firstProblem ??= e;
+                return (block, null);
+            }
+        }
+
+        var stages = spec.Stages.ToList();
+        if (transform.Scope == TransformScope.LastStageBlock)
+        {
+            var last = stages.Count - 1;
+            var (block, summary) = Change(spec.BlockOf(last));
+            if (summary is null)
+            {
+                throw new TransformNotApplicableException($"{firstProblem!.Message} (in the block of the last stage, {last})");
+            }
+
+            stages[last] = stages[last] with { Block = block };
+            return new(spec with { Stages = stages }, $"{summary} (the block of the last stage, {last})");
+        }
+
+        var (shared, sharedSummary) = Change(spec.Block);
+        var summaries = new List<string>();
+        if (sharedSummary is not null)
+        {
+            summaries.Add(sharedSummary);
+        }
+
+        var blocks = 1;
+        for (var s = 0; s < stages.Count; s++)
+        {
+            if (stages[s].Block is { } own)
+            {
+                blocks++;
+                var (changed, summary) = Change(own);
+                stages[s] = stages[s] with { Block = changed };
+                if (summary is not null)
+                {
+                    summaries.Add(summary);
+                }
+            }
+        }
+
+        if (summaries.Count == 0)
+        {
+            throw new TransformNotApplicableException($"{firstProblem!.Message} (in every block of the stage-wise spec)");
+        }
+
+        var where = summaries.Count == blocks ? "in every block" : $"in {summaries.Count} of its {blocks} blocks";
+        return new(spec with { Block = shared, Stages = stages }, $"{summaries[0]} ({where})");
     }
 
     private static ParamSchema Choice(string name, string value, string description, params string[] choices) => new(name, ParamKind.Text, value, description, Choices: choices);

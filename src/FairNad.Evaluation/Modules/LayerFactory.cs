@@ -36,6 +36,7 @@ public static class LayerFactory
         Bind<int>(nameof(Layers.ChannelShuffle), Layers.ChannelShuffle, "groups"),
         Bind<int, int>(nameof(Layers.Split), Layers.Split, "parts", "part"),
         Bind<int, int, bool>(nameof(Layers.SelfAttention), Layers.SelfAttention, "channels", "heads", "bias"),
+        Bind<int, int, int, int, bool>(nameof(Layers.WindowAttention), Layers.WindowAttention, "channels", "heads", "window", "shift", "bias"),
         Bind<int, int>(nameof(Layers.TokenMlp), Layers.TokenMlp, "tokens", "hidden"),
         Bind<int, int, int, string>(nameof(Layers.ChannelMlp), Layers.ChannelMlp, "inChannels", "hidden", "outChannels", "activation"),
         Bind<int, int, int>(nameof(Layers.PositionalEmbedding), Layers.PositionalEmbedding, "channels", "height", "width"),

@@ -109,6 +109,9 @@ public static class Layers
 
     public static nn.Module<Tensor, Tensor> SelfAttention(int channels, int heads, bool bias) => new SpatialSelfAttention(channels, heads, bias);
 
+    /// <summary>Swin's window attention; <paramref name="window"/> and <paramref name="shift"/> are already resolved for the node's resolution.</summary>
+    public static nn.Module<Tensor, Tensor> WindowAttention(int channels, int heads, int window, int shift, bool bias) => new WindowSelfAttention(channels, heads, window, shift, bias);
+
     public static nn.Module<Tensor, Tensor> TokenMlp(int tokens, int hidden) => new TokenMlp(tokens, hidden);
 
     /// <summary>Per-position MLP as two 1 x 1 convolutions with bias (the same function as Linear layers over channels).</summary>
@@ -298,6 +301,111 @@ public sealed class SpatialSelfAttention : nn.Module<Tensor, Tensor>
         var attention = q.matmul(k.transpose(-2, -1)).mul(1.0 / Math.Sqrt(headSize)).softmax(-1);
         var mixed = attention.matmul(v).transpose(1, 2).reshape(n, h * w, c);
         return projection.forward(mixed).transpose(1, 2).reshape(n, c, h, w);
+    }
+}
+
+/// <summary>
+/// Multi-head self-attention within window x window groups of positions of an NCHW tensor (Swin). The map is
+/// zero-padded at the bottom and right to a multiple of the window (padded positions take part, as in Swin, and are
+/// cropped afterwards); with a shift, the map is rolled by -shift before and +shift after, and positions that the roll
+/// brought together from opposite edges do not attend to each other (Swin's mask, built on every call: it is small, and
+/// a cached tensor would not survive the caller's dispose scope).
+/// </summary>
+public sealed class WindowSelfAttention : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear qkv;
+    private readonly Linear projection;
+    private readonly int _heads;
+    private readonly int _window;
+    private readonly int _shift;
+
+    public WindowSelfAttention(int channels, int heads, int window, int shift, bool bias)
+        : base(nameof(WindowSelfAttention))
+    {
+        if (window < 1 || shift < 0 || shift >= window)
+        {
+            throw new ArgumentException($"window {window} and shift {shift}: need window >= 1 and 0 <= shift < window");
+        }
+
+        qkv = nn.Linear(channels, 3 * channels, hasBias: bias);
+        projection = nn.Linear(channels, channels, hasBias: bias);
+        (_heads, _window, _shift) = (heads, window, shift);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        var (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3]);
+        long ws = _window;
+        var (padH, padW) = ((ws - (h % ws)) % ws, (ws - (w % ws)) % ws);
+        var x = input.permute(0, 2, 3, 1); // [N, H, W, C]
+        if (padH > 0 || padW > 0)
+        {
+            x = nn.functional.pad(x, [0, 0, 0, padW, 0, padH]);
+        }
+
+        var (hp, wp) = (h + padH, w + padW);
+        if (_shift > 0)
+        {
+            x = x.roll([-_shift, -_shift], [1, 2]);
+        }
+
+        var (rows, columns, tokens) = (hp / ws, wp / ws, ws * ws);
+        var windows = x.reshape(n, rows, ws, columns, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(n * rows * columns, tokens, c);
+        var headSize = c / _heads;
+        var qkvHeads = qkv.forward(windows).view(n * rows * columns, tokens, 3, _heads, headSize).permute(2, 0, 3, 1, 4); // [3, B, heads, T, d]
+        var (q, k, v) = (qkvHeads[0], qkvHeads[1], qkvHeads[2]);
+        var scores = q.matmul(k.transpose(-2, -1)).mul(1.0 / Math.Sqrt(headSize)); // [B, heads, T, T]
+        if (_shift > 0)
+        {
+            scores = (scores.view(n, rows * columns, _heads, tokens, tokens) + Mask(hp, wp, input.device).unsqueeze(1).unsqueeze(0))
+                .view(n * rows * columns, _heads, tokens, tokens);
+        }
+
+        var mixed = scores.softmax(-1).matmul(v).transpose(1, 2).reshape(n * rows * columns, tokens, c);
+        var merged = projection.forward(mixed).view(n, rows, columns, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(n, hp, wp, c);
+        if (_shift > 0)
+        {
+            merged = merged.roll([_shift, _shift], [1, 2]);
+        }
+
+        if (padH > 0 || padW > 0)
+        {
+            merged = merged.narrow(1, 0, h).narrow(2, 0, w);
+        }
+
+        return merged.permute(0, 3, 1, 2).contiguous();
+    }
+
+    /// <summary>[windows, T, T]: 0 where two positions of a window came from the same region of the rolled map, -100 elsewhere.</summary>
+    private Tensor Mask(long height, long width, Device device)
+    {
+        var ws = _window;
+        int Region(long position, long size) => position < size - ws ? 0 : position < size - _shift ? 1 : 2;
+        var (rows, columns, tokens) = (height / ws, width / ws, ws * ws);
+        var values = new float[rows * columns * tokens * tokens];
+        var labels = new int[tokens];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var col = 0; col < columns; col++)
+            {
+                for (var t = 0; t < tokens; t++)
+                {
+                    labels[t] = (3 * Region((r * ws) + (t / ws), height)) + Region((col * ws) + (t % ws), width);
+                }
+
+                var offset = ((r * columns) + col) * tokens * tokens;
+                for (var i = 0; i < tokens; i++)
+                {
+                    for (var j = 0; j < tokens; j++)
+                    {
+                        values[offset + (i * tokens) + j] = labels[i] == labels[j] ? 0f : -100f;
+                    }
+                }
+            }
+        }
+
+        return torch.tensor(values, [rows * columns, tokens, tokens]).to(device);
     }
 }
 

@@ -53,6 +53,9 @@ public sealed class LayerLibraryTests
             new("ah", "layer_scale", "input"),
             new("ai", "dropout", "input"),
             new("aj", "drop_path", "input"),
+            new("ak", "window_mhsa", "input"),
+            new NodeSpec("al", "window_mhsa", "input").With("window", 3).With("shift", true).With("heads", 2),
+            new NodeSpec("am", "window_mhsa", "input").With("window", 16).With("shift", true).With("heads", 8).With("bias", false),
         };
         cases.AddRange(Operators.Activations.Select(fn => new NodeSpec("act_" + fn, "act", "input").With("fn", fn)));
         return cases.ToDictionary(n => $"{n.Op} {string.Join(" ", n.Params.Select(p => $"{p.Key}={p.Value}"))}".Trim(), StringComparer.Ordinal);

@@ -76,8 +76,37 @@ internal static class TestSpecs
         new BlockSpec([new NodeSpec("sep", "sep_conv", "input").With("kernel", 3), new NodeSpec("sum", "add", "sep", "input")], "sum"),
         new HeadSpec("none", 0));
 
+    /// <summary>
+    /// A stage-wise spec at 28 x 28: a convolutional shared block, a stage with shifted window attention whose window (4)
+    /// does not divide the resolution (7), and a last stage that reuses the previous stage's block at 4 x 4.
+    /// </summary>
+    public static ArchitectureSpec StageWise()
+    {
+        BlockSpec windowed = new(
+        [
+            new NodeSpec("norm", "layer_norm", "input"),
+            new NodeSpec("attn", "window_mhsa", "norm").With("heads", 2),
+            new NodeSpec("sum", "add", "attn", "input"),
+            new NodeSpec("norm2", "layer_norm", "sum"),
+            new NodeSpec("shifted", "window_mhsa", "norm2").With("heads", 2).With("shift", true),
+            new NodeSpec("sum2", "add", "shifted", "sum"),
+        ], "sum2");
+        return new(
+            "stage-wise",
+            new InputSpec(1, 28, 10),
+            new StemSpec(StemKind.Conv, 8, 3, 2, "relu"),
+            [
+                new StageSpec(1, 8, DownsampleKind.None),
+                new StageSpec(2, 16, DownsampleKind.AvgPoolConv, windowed),
+                new StageSpec(1, 24, DownsampleKind.StridedConv, windowed),
+            ],
+            new BlockSpec([new NodeSpec("conv", "conv", "input"), new NodeSpec("bn", "batch_norm", "conv"), new NodeSpec("sum", "add", "bn", "input")], "sum"),
+            new HeadSpec("none", 0));
+    }
+
     public static IEnumerable<ArchitectureSpec> All() =>
         ReferenceArchitectures.All()
+            .Append(StageWise())
             .Append(EveryOperator())
             .Append(Downsamplers())
             .Append(Nb201.ToSpec("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|", Nb201.InputFor("cifar100"), cellsPerStage: 2));
