@@ -6,13 +6,6 @@ using System.Text.RegularExpressions;
 namespace FairNad.Architecture;
 
 /// <summary>
-/// The measured cost of an operator at one shape: what a worker counted when it built the operator for
-/// <see cref="InChannels"/> -> <see cref="OutChannels"/> channels at <see cref="Height"/> x <see cref="Width"/> with
-/// <see cref="Stride"/>. Counts, not timings, so they are the same on every machine.
-/// </summary>
-public sealed record OperatorCost(int InChannels, int OutChannels, int Stride, int Height, int Width, long Parameters, long Macs);
-
-/// <summary>
 /// An archive entry: what a run knows about an LLM-written operator that passed verification and joined the run with a
 /// candidate (<c>results/&lt;run&gt;/operators/&lt;hex&gt;.json</c>, beside its source <c>&lt;hex&gt;.cs</c>). It names the
 /// source by hash, the contract it was verified against, the attribute the mutation that introduced it realised, and
