@@ -51,7 +51,8 @@ public sealed record SearchRequest(
     bool DownloadData = false,
     HttpClient? DataHttp = null,
     DataRequirements? DataRequirements = null,
-    FairNad.Experiments.Slurm.SlurmCommands? Slurm = null);
+    FairNad.Experiments.Slurm.SlurmCommands? Slurm = null,
+    int? LineageFormat = null);
 
 /// <summary>
 /// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
@@ -223,7 +224,7 @@ public sealed class SearchSession : IDisposable
             log($"mutation {mix}{(effective.Llm.Mode == "off" && effective.Mutation.Llm > 0 ? " (LLM off: its share is redistributed)" : string.Empty)}");
         }
 
-        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree);
+        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, tree, request.LineageFormat ?? LineageLayout.FormatVersion);
         Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
     }
 
@@ -477,7 +478,7 @@ public sealed class SearchSession : IDisposable
     }
 
     private static RunManifestDocument Manifest(Experiment e, int seed, string run, string experimentPath, string repository, DatasetSplits splits,
-        ICandidateEvaluator evaluator, LlmSession? session, AttributeTree tree)
+        ICandidateEvaluator evaluator, LlmSession? session, AttributeTree tree, int lineageFormat)
     {
         string Hash(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
         string ImageHash(ImageSet set) => Hash([.. set.Pixels, .. set.Labels.SelectMany(BitConverter.GetBytes)]);
@@ -538,6 +539,8 @@ public sealed class SearchSession : IDisposable
                 ["attributes"] = tree.Attributes.Count(),
                 ["realised"] = tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0),
             },
+            // The layout of the run's lineage commits (LineageLayout.FormatVersion); a reproduction records in it. Absent: 1.
+            ["lineage"] = new JsonObject { ["format"] = lineageFormat },
         });
     }
 
