@@ -13,7 +13,8 @@ namespace FairNad.Lineage;
 /// without the harness: <c>git worktree add</c> the branch, <c>dotnet run -- check</c>. Beside the spec, the generated
 /// network and the operators the commit already holds, it adds a csproj pinning the TorchSharp and libtorch versions
 /// this harness was built with, a copy of the layer library the generated code calls, stand-ins for the two harness
-/// types that library names, a registry of the network and operators, the recorded parameter count, and the entry point.
+/// types that library names, a registry of the network and operators, the recorded parameter count, the entry point,
+/// and a copy of the harness's build fix for TorchSharp's native bridge on hosts with an older libstdc++.
 /// Every file depends only on the plan, the operator sources and this build (its layer library and package versions),
 /// never on the machine or the clock, so the same candidate always gives the same commit.
 /// </summary>
@@ -26,6 +27,8 @@ public static partial class CandidateProject
     public const string LayersFile = "lib/Layers.cs";
     public const string HarnessFile = "lib/Harness.cs";
     public const string BuildPropsFile = "Directory.Build.props";
+    public const string NativeTargetsFile = "build/TorchSharpNative.targets";
+    public const string NativeFixFile = "build/TorchNative/TorchSharpNativeFix.cs";
 
     /// <summary>The libtorch package the project references (the CPU build the harness restores by default).</summary>
     public const string LibTorchPackage = "libtorch-cpu-linux-x64";
@@ -43,6 +46,8 @@ public static partial class CandidateProject
             .Replace("@TorchSharpVersion@", TorchSharpVersion, StringComparison.Ordinal)
             .Replace("@LibTorchVersion@", LibTorchVersion, StringComparison.Ordinal));
         yield return new(BuildPropsFile, Resource("Directory.Build.props.txt"));
+        yield return new(NativeTargetsFile, Resource("TorchSharpNative.targets"));
+        yield return new(NativeFixFile, Resource("TorchSharpNativeFix.cs"));
         yield return new(ProgramFile, Resource("Program.cs.txt"));
         yield return new(HarnessFile, Resource("Harness.cs.txt").Replace("@OperatorPrefix@", OperatorSources.Prefix, StringComparison.Ordinal));
         yield return new(LayersFile, Resource("Layers.cs"));

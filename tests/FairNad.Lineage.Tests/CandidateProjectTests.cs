@@ -46,7 +46,8 @@ public sealed class CandidateProjectTests : IDisposable
         Assert.Equal(
             [
                 CandidateProject.ProjectFile, CandidateProject.BuildPropsFile, LineageLayout.CodeFile, CandidateProject.ProgramFile, LineageLayout.ReadmeFile,
-                CandidateProject.RegistryFile, LineageLayout.SpecFile, CandidateProject.CheckFile, CandidateProject.HarnessFile, CandidateProject.LayersFile,
+                CandidateProject.RegistryFile, LineageLayout.SpecFile, CandidateProject.NativeFixFile, CandidateProject.NativeTargetsFile, CandidateProject.CheckFile,
+                CandidateProject.HarnessFile, CandidateProject.LayersFile,
                 $"operators/{OperatorSources.FileName(OperatorSources.Hash(WrittenOperators.Ghost))}",
             ],
             first.Files.Select(f => f.Key).Order(StringComparer.Ordinal));
