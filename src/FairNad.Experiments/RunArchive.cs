@@ -118,6 +118,12 @@ public sealed class RunArchive
     /// <summary>The experiment's path as the run recorded it (the path committed in its lineage root).</summary>
     public string RecordedExperimentPath() => ReadManifest()!["experiment"]!["path"]!.GetValue<string>();
 
+    /// <summary>
+    /// The layout the run's lineage commits were written in (the manifest's lineage.format); 1 for a run recorded before
+    /// the manifest named it, when layout 1 was the only one.
+    /// </summary>
+    public int LineageFormat() => ReadManifest()?["lineage"]?["format"]?.GetValue<int>() ?? 1;
+
     /// <summary>Opens the journal for appending (creating it), after checking every line and the hash chain.</summary>
     public RunJournal OpenJournal() => RunJournal.Open(JournalPath, Run);
 

@@ -351,7 +351,11 @@ public sealed class RunRecorder : IDisposable
         var e = context.Experiment;
         Directory.CreateDirectory(archive.CandidatesDirectory);
         context.Manifest.WriteOrCheck(archive.ManifestPath, context.Resume);
-        context.Lineage.CreateRun(new RunManifest(context.Run, context.Seed, context.ExperimentPath, e.LineageJson(context.Seed), context.Tree.Write()));
+        // A fresh run records in the manifest's lineage layout; a resumed one keeps its root's (CreateRun reads it).
+        context.Lineage.CreateRun(new RunManifest(context.Run, context.Seed, context.ExperimentPath, e.LineageJson(context.Seed), context.Tree.Write())
+        {
+            Format = context.Resume ? null : context.Manifest.Content["lineage"]?["format"]?.GetValue<int>(),
+        });
         var journal = archive.OpenJournal();
         try
         {

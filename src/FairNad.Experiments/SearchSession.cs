@@ -52,7 +52,8 @@ public sealed record SearchRequest(
     bool DownloadData = false,
     HttpClient? DataHttp = null,
     DataRequirements? DataRequirements = null,
-    FairNad.Experiments.Slurm.SlurmCommands? Slurm = null);
+    FairNad.Experiments.Slurm.SlurmCommands? Slurm = null,
+    int? LineageFormat = null);
 
 /// <summary>
 /// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
@@ -257,7 +258,7 @@ public sealed class SearchSession : IDisposable
         }
 
         log($"knowledge {knowledge.Name} ({knowledge.Sha256}, {tree.Attributes.Count()} attributes, {tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0)} realised)");
-        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, knowledge);
+        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, knowledge, request.LineageFormat ?? LineageLayout.FormatVersion);
         if (effective.Llm.WriteOperators && manifest.Content["knowledge"] is JsonObject knowledgeNode)
         {
             // What the report needs to say which attributes the run's operators gave a first realisation.
@@ -537,7 +538,7 @@ public sealed class SearchSession : IDisposable
     }
 
     private static RunManifestDocument Manifest(Experiment e, int seed, string run, string experimentPath, string repository, DatasetSplits splits,
-        ICandidateEvaluator evaluator, LlmSession? session, KnowledgeSource knowledge)
+        ICandidateEvaluator evaluator, LlmSession? session, KnowledgeSource knowledge, int lineageFormat)
     {
         string Hash(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
         string ImageHash(ImageSet set) => Hash([.. set.Pixels, .. set.Labels.SelectMany(BitConverter.GetBytes)]);
@@ -591,6 +592,8 @@ public sealed class SearchSession : IDisposable
                 ["note"] = e.Llm.Mode == "off" && e.Mutation.Llm > 0 ? "the LLM is off, so LLM-driven mutation's share is redistributed over the other types" : null,
             },
             ["knowledge"] = knowledge.ManifestEntry(),
+            // The layout of the run's lineage commits (LineageLayout.FormatVersion); a reproduction records in it. Absent: 1.
+            ["lineage"] = new JsonObject { ["format"] = lineageFormat },
         });
     }
 

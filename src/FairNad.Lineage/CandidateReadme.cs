@@ -7,7 +7,8 @@ namespace FairNad.Lineage;
 /// <summary>The README committed with each candidate and each run root. Deterministic: it becomes part of the commit id.</summary>
 internal static class CandidateReadme
 {
-    public static string ForCandidate(string run, string candidateId, CandidateEntry entry, NetworkPlan plan)
+    /// <summary>The README of a candidate's commit in lineage layout <paramref name="format"/> (2 and later say how to build and check it on its own).</summary>
+    public static string ForCandidate(string run, string candidateId, CandidateEntry entry, NetworkPlan plan, int format = LineageLayout.FormatVersion)
     {
         var spec = plan.Canonical;
         var text = new StringBuilder();
@@ -36,6 +37,18 @@ internal static class CandidateReadme
         text.Append("Rebuild the model from the spec, check that the generated code agrees with it, and run a forward pass:\n\n");
         text.Append(CultureInfo.InvariantCulture, $"    fairnad arch build {LineageLayout.SpecFile} --generated\n\n");
         text.Append(CultureInfo.InvariantCulture, $"`{LineageLayout.CodeFile}` is generated from the spec (`fairnad arch codegen {LineageLayout.SpecFile}` regenerates it byte for byte).\n");
+        if (format >= 2)
+        {
+            text.Append("\nThe commit is also a project of its own: no FairNad needed, only the .NET 10 SDK and NuGet's ");
+            text.Append(CultureInfo.InvariantCulture, $"TorchSharp {CandidateProject.TorchSharpVersion} and {CandidateProject.LibTorchPackage} {CandidateProject.LibTorchVersion} (from the local package cache when there). ");
+            text.Append("`check` builds the network, runs a forward and a backward pass on the input shape of ");
+            text.Append(CultureInfo.InvariantCulture, $"`{LineageLayout.SpecFile}` and compares the parameter count with `{CandidateProject.CheckFile}`:\n\n");
+            text.Append(CultureInfo.InvariantCulture, $"    git worktree add ../candidate-{candidateId[..12]} fairnad/{run}/{candidateId}\n");
+            text.Append(CultureInfo.InvariantCulture, $"    cd ../candidate-{candidateId[..12]}\n");
+            text.Append("    dotnet build\n");
+            text.Append("    dotnet run -- check\n");
+        }
+
         return text.ToString();
     }
 

@@ -15,7 +15,16 @@ public sealed class LineageException(string message, Exception? inner = null) : 
 /// <param name="ExperimentPath">Where the experiment file lives in the repository, e.g. experiments/quickstart.json.</param>
 /// <param name="ExperimentContent">The experiment file's bytes as text.</param>
 /// <param name="KnowledgeContent">The attribute tree used, if any.</param>
-public sealed record RunManifest(string Run, long Seed, string ExperimentPath, string ExperimentContent, string? KnowledgeContent);
+public sealed record RunManifest(string Run, long Seed, string ExperimentPath, string ExperimentContent, string? KnowledgeContent)
+{
+    /// <summary>
+    /// The commit layout (<see cref="LineageLayout.FormatVersion"/> and older ones in <see cref="LineageLayout.Formats"/>)
+    /// the run records in; null for the layout of a run already recorded under this name, or the current one for a new run.
+    /// A run keeps the layout it started with (its Lineage-Format trailer), so resuming or reproducing an old run writes the
+    /// commits it wrote then.
+    /// </summary>
+    public int? Format { get; init; }
+}
 
 /// <summary>One candidate to record: its spec and where it came from.</summary>
 /// <param name="Index">Position in the run (0 for the first seed architecture); commit times derive from it.</param>
@@ -234,8 +243,15 @@ public static partial class Trailers
 /// <summary>Names and fixed values of the store's layout.</summary>
 public static partial class LineageLayout
 {
-    /// <summary>Bumped when commit contents change for the same input (the commit ids of a run change with it).</summary>
-    public const int FormatVersion = 1;
+    /// <summary>
+    /// Bumped when commit contents change for the same input (the commit ids of a run change with it). A run records its
+    /// layout in every commit's Lineage-Format trailer and keeps it: 1 holds the spec, the generated code, the README and
+    /// the operators; 2 adds a project that builds and checks the candidate on its own (<see cref="CandidateProject"/>).
+    /// </summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>Every layout this build writes and verifies, oldest first.</summary>
+    public static IReadOnlyList<int> Formats { get; } = [1, 2];
 
     public const string SpecFile = "architecture.json";
     public const string CodeFile = "Network.cs";

@@ -90,7 +90,14 @@ public sealed partial class LineageStore
             return null;
         }
 
-        var facts = new RunFacts(root.Sha, seed, experiment);
+        var formatText = One(trailers, "Lineage-Format");
+        if (ParseFormat(formatText) is not { } format)
+        {
+            findings.Add($"{where}: trailer Lineage-Format is {Quote(formatText)}, not a layout this build writes ({string.Join(", ", LineageLayout.Formats)}); the run is checked against layout {LineageLayout.FormatVersion}");
+            format = LineageLayout.FormatVersion;
+        }
+
+        var facts = new RunFacts(root.Sha, seed, experiment, format);
         if (root.Parents.Any())
         {
             findings.Add($"{where}: has parent(s) {string.Join(", ", root.Parents.Select(p => Short(p.Sha)))}; CreateRun writes a root commit without parents");
@@ -115,7 +122,7 @@ public sealed partial class LineageStore
         }
 
         var knowledge = root[KnowledgeFile]?.Target is Blob knowledgeBlob ? Text(knowledgeBlob) : null;
-        var expected = RunCommit(new RunManifest(run, seed, experiment, Text(experimentBlob), knowledge));
+        var expected = RunCommit(new RunManifest(run, seed, experiment, Text(experimentBlob), knowledge) { Format = format });
         CompareMessage(where, root.Message, expected.Message, "CreateRun writes for its trailers and files", findings);
         CompareTree(where, root, expected.Files.ToDictionary(f => f.Key, f => (string?)f.Value, StringComparer.Ordinal), "CreateRun", findings);
         CheckObjectId(where, root, expected, [], start, "CreateRun", findings);
@@ -145,7 +152,7 @@ public sealed partial class LineageStore
         AgreeWithRoot(where, trailers, "Run", run, findings);
         AgreeWithRoot(where, trailers, "Seed", LineageLayout.Invariant(facts.Seed), findings);
         AgreeWithRoot(where, trailers, "Experiment", facts.Experiment, findings);
-        AgreeWithRoot(where, trailers, "Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion), findings);
+        AgreeWithRoot(where, trailers, "Lineage-Format", LineageLayout.Invariant(facts.Format), findings);
         var indexText = One(trailers, "Index");
         int? index = int.TryParse(indexText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && LineageLayout.Invariant(parsed) == indexText ? parsed : null;
         if (index is null)
@@ -174,15 +181,16 @@ public sealed partial class LineageStore
         var summary = subject.StartsWith(mutation + ": ", StringComparison.Ordinal) ? subject[(mutation.Length + 2)..] : subject;
         var entry = new CandidateEntry(index.Value, plan.Canonical, stored.ParentCandidates, mutation, stored.Attribute, stored.Transcript, summary) { Operators = OperatorsIn(commit, plan.Canonical) };
         if (summary == plan.CandidateId[..ShortSha] && commit[LineageLayout.ReadmeFile]?.Target is Blob readme
-            && Text(readme) == CandidateReadme.ForCandidate(run, plan.CandidateId, entry with { Summary = string.Empty }, plan))
+            && Text(readme) == CandidateReadme.ForCandidate(run, plan.CandidateId, entry with { Summary = string.Empty }, plan, facts.Format))
         {
             // Add writes the id's first 12 characters as the subject of a candidate without a summary.
             entry = entry with { Summary = string.Empty };
         }
 
-        var expected = CandidateCommit(run, entry, plan, facts.Seed, facts.Experiment);
+        var expected = CandidateCommit(run, entry, plan, facts.Seed, facts.Experiment, facts.Format);
         var ownSeed = long.TryParse(One(trailers, "Seed"), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var s) ? s : facts.Seed;
-        var ownMessage = CandidateMessage(One(trailers, "Run") ?? run, entry, stored.CandidateId, ownSeed, One(trailers, "Experiment") ?? facts.Experiment);
+        var ownMessage = CandidateMessage(One(trailers, "Run") ?? run, entry, stored.CandidateId, ownSeed, One(trailers, "Experiment") ?? facts.Experiment,
+            ParseFormat(One(trailers, "Lineage-Format")) ?? facts.Format);
         CompareMessage(where, commit.Message, ownMessage, "Add writes for its own trailers", findings);
         CheckSignatures(where, commit, expected.Signature, findings);
         foreach (var (path, text) in expected.Files.Where(f => f.Key != LineageLayout.SpecFile))
@@ -465,7 +473,7 @@ public sealed partial class LineageStore
                 ? [facts.RootSha]
                 : record.Parents.Select(p => byId.TryGetValue(p, out var parent) ? parent.Commit : _repository.Refs[LineageLayout.CandidateBranch(run, p)]?.TargetIdentifier ?? $"(missing {p})").ToList();
             var entry = new CandidateEntry(record.Index, spec, record.Parents, record.MutationType, record.Attribute, record.Transcript, record.Summary) { Operators = OperatorsIn(commit, spec) };
-            var expected = CandidateCommit(run, entry, plan, facts.Seed, facts.Experiment).ObjectId(parents);
+            var expected = CandidateCommit(run, entry, plan, facts.Seed, facts.Experiment, facts.Format).ObjectId(parents);
             if (expected != record.Commit)
             {
                 findings.Add($"{where}: the journal's commit {Short(record.Commit)} is not what Add writes for the journal's entry #{record.Index} (that is commit {Short(expected)})");
@@ -731,7 +739,8 @@ public sealed partial class LineageStore
     }
 
     /// <summary>What the root commit fixes for the whole run.</summary>
-    private sealed record RunFacts(string RootSha, long Seed, string Experiment);
+    /// <summary>What the root commit fixes for every candidate of the run, its lineage layout among them.</summary>
+    private sealed record RunFacts(string RootSha, long Seed, string Experiment, int Format);
 
     /// <summary>A branch under <c>fairnad/&lt;run&gt;/</c>, its commit and the candidate read from it (null when it is none).</summary>
     private sealed record BranchCandidate(string Name, Commit? Commit, StoredCandidate? Stored);

@@ -52,9 +52,17 @@ public sealed partial class LineageStore : IDisposable
     public string CreateRun(RunManifest manifest)
     {
         LineageLayout.CheckRunName(manifest.Run);
+        if (manifest.Format is { } asked && !LineageLayout.Formats.Contains(asked))
+        {
+            throw new LineageException($"run {manifest.Run}: lineage format {asked} is not one this build writes ({string.Join(", ", LineageLayout.Formats)})");
+        }
+
         lock (_gate)
         {
-            var commit = Write(RunCommit(manifest), []);
+            // A run keeps the layout it started with: resuming an old run must write the root (and candidates) it wrote then.
+            var existing = _repository.Lookup<Commit>(LineageLayout.RootBranch(manifest.Run));
+            var format = manifest.Format ?? (existing is null ? LineageLayout.FormatVersion : RunInfo(existing).Format);
+            var commit = Write(RunCommit(manifest with { Format = format }), []);
             SetRef(LineageLayout.RootBranch(manifest.Run), commit.Id, $"run {manifest.Run}");
             return commit.Sha;
         }
@@ -78,14 +86,14 @@ public sealed partial class LineageStore : IDisposable
         lock (_gate)
         {
             var root = RootCommit(run);
-            var (seed, experiment) = RunInfo(root);
+            var (seed, experiment, format) = RunInfo(root);
             var parentCommits = entry.Parents.Count == 0
                 ? [root]
                 : entry.Parents.Select(p => _repository.Lookup<Commit>(Branch(run, p)) is { } c && Read(c, run) is not null
                     ? c
                     : throw new LineageException($"run {run}: parent {p} of candidate {id} is not recorded; add parents first")).ToList();
 
-            var commit = Write(CandidateCommit(run, entry, plan, seed, experiment), parentCommits);
+            var commit = Write(CandidateCommit(run, entry, plan, seed, experiment, format), parentCommits);
             SetRef(LineageLayout.CandidateBranch(run, id), commit.Id, $"candidate {id} of run {run}");
             return Read(commit, run)!;
         }
@@ -113,23 +121,34 @@ public sealed partial class LineageStore : IDisposable
             ("Experiment", manifest.ExperimentPath),
             ("Experiment-Sha256", LineageLayout.Sha256(manifest.ExperimentContent)),
             ("Knowledge", knowledgeHash),
-            ("Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion)),
+            ("Lineage-Format", LineageLayout.Invariant(manifest.Format ?? LineageLayout.FormatVersion)),
         ]);
         return new CommitContent(message, Signature(manifest.Seed, -1), files);
     }
 
     /// <summary>
     /// A candidate's commit as <see cref="Add"/> writes it (message, files, author and committer), for the run with
-    /// <paramref name="seed"/> and <paramref name="experiment"/>. Computed without touching a repository.
+    /// <paramref name="seed"/> and <paramref name="experiment"/>, in lineage layout <paramref name="format"/>. Computed
+    /// without touching a repository. From layout 2 on, the tree is also a project that builds and checks the candidate
+    /// on its own (<see cref="CandidateProject"/>).
     /// </summary>
-    internal static CommitContent CandidateCommit(string run, CandidateEntry entry, NetworkPlan plan, long seed, string experiment) =>
-        new(CandidateMessage(run, entry, plan.CandidateId, seed, experiment), Signature(seed, entry.Index),
+    internal static CommitContent CandidateCommit(string run, CandidateEntry entry, NetworkPlan plan, long seed, string experiment, int format = LineageLayout.FormatVersion)
+    {
+        var operators = OperatorFiles(entry).ToList();
+        List<KeyValuePair<string, string>> files =
         [
             new(LineageLayout.SpecFile, CanonicalSpecFile(entry.Spec)),
             new(LineageLayout.CodeFile, TorchSharpCodeWriter.Write(plan)),
-            new(LineageLayout.ReadmeFile, CandidateReadme.ForCandidate(run, plan.CandidateId, entry, plan)),
-            .. OperatorFiles(entry),
-        ]);
+            new(LineageLayout.ReadmeFile, CandidateReadme.ForCandidate(run, plan.CandidateId, entry, plan, format)),
+            .. operators,
+        ];
+        if (format >= 2)
+        {
+            files.AddRange(CandidateProject.Files(plan, operators));
+        }
+
+        return new(CandidateMessage(run, entry, plan.CandidateId, seed, experiment, format), Signature(seed, entry.Index), files);
+    }
 
     /// <summary>
     /// <c>operators/&lt;hex&gt;.cs</c> for each LLM-written operator the spec uses whose source is given and hashes to its
@@ -148,7 +167,7 @@ public sealed partial class LineageStore : IDisposable
             .ToDictionary(x => x.Reference, x => x.Blob!.GetContentText(Encoding.UTF8), StringComparer.Ordinal);
 
     /// <summary>The message of a candidate's commit: "&lt;mutation type&gt;: &lt;summary&gt;", a blank line and the trailers.</summary>
-    internal static string CandidateMessage(string run, CandidateEntry entry, string candidateId, long seed, string experiment)
+    internal static string CandidateMessage(string run, CandidateEntry entry, string candidateId, long seed, string experiment, int format = LineageLayout.FormatVersion)
     {
         var trailers = new List<(string, string)> { ("Candidate", candidateId), ("Run", run), ("Index", LineageLayout.Invariant(entry.Index)), ("Mutation-Type", entry.MutationType) };
         if (entry.Attribute is not null)
@@ -164,7 +183,7 @@ public sealed partial class LineageStore : IDisposable
 
         trailers.Add(("Seed", LineageLayout.Invariant(seed)));
         trailers.Add(("Experiment", experiment));
-        trailers.Add(("Lineage-Format", LineageLayout.Invariant(LineageLayout.FormatVersion)));
+        trailers.Add(("Lineage-Format", LineageLayout.Invariant(format)));
         return $"{Subject(entry.MutationType, entry.Summary, candidateId)}\n\n" + Trailers.Format(trailers);
     }
 
@@ -316,11 +335,20 @@ public sealed partial class LineageStore : IDisposable
     private Commit RootCommit(string run) =>
         _repository.Lookup<Commit>(LineageLayout.RootBranch(run)) ?? throw new LineageException($"run {run} has no root commit; create the run first");
 
-    private static (long Seed, string Experiment) RunInfo(Commit root)
+    /// <summary>The seed, experiment and lineage layout a run's root commit records.</summary>
+    /// <exception cref="LineageException">the root records a layout this build does not write.</exception>
+    private static (long Seed, string Experiment, int Format) RunInfo(Commit root)
     {
         var trailers = Trailers.Parse(root.Message).ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal);
-        return (long.Parse(trailers["Seed"], System.Globalization.CultureInfo.InvariantCulture), trailers["Experiment"]);
+        var format = ParseFormat(trailers.GetValueOrDefault("Lineage-Format"))
+            ?? throw new LineageException($"root commit {root.Sha[..12]}: Lineage-Format {trailers.GetValueOrDefault("Lineage-Format") ?? "(missing)"} is not a layout this build writes ({string.Join(", ", LineageLayout.Formats)})");
+        return (long.Parse(trailers["Seed"], System.Globalization.CultureInfo.InvariantCulture), trailers["Experiment"], format);
     }
+
+    /// <summary>A Lineage-Format trailer's value when it names a layout this build writes, else null.</summary>
+    private static int? ParseFormat(string? text) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var format)
+        && LineageLayout.Invariant(format) == text && LineageLayout.Formats.Contains(format) ? format : null;
 
     private StoredCandidate? Read(Commit commit, string run)
     {

@@ -20,6 +20,22 @@ public sealed class ReproductionTests : IDisposable
         Assert.Equal((10, 0.0), (report.Compared, report.Tolerance));
     }
 
+    /// <summary>A run recorded before lineage layout 2 (its manifest names no layout) reproduces its layout-1 commit ids.</summary>
+    [Fact]
+    public async Task Reproduce_RunRecordedInLayout1_SameCommits()
+    {
+        var outcome = SearchFixture.Run(_fixture.Request() with { LineageFormat = 1 }).Single();
+        var path = Path.Combine(outcome.RunDirectory, "manifest.json");
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        manifest.Remove("lineage");
+        File.WriteAllText(path, manifest.ToJsonString());
+
+        var report = await Reproduce(_fixture, outcome.Run);
+
+        Assert.True(report.Passed, string.Join("\n", report.Differences));
+        Assert.Equal(10, report.Compared);
+    }
+
     [Fact]
     public async Task Reproduce_AlteredMetric_FailsNamingCandidateFieldAndSize()
     {

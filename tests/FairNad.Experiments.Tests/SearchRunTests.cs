@@ -72,6 +72,35 @@ public sealed class SearchRunTests : IDisposable
         Assert.StartsWith("sha256:", manifest["dataset"]!["train"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(0.0, manifest["mutation"]!["effective"]!["llm"]!.GetValue<double>());
         Assert.Contains("redistributed", manifest["mutation"]!["note"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(FairNad.Lineage.LineageLayout.FormatVersion, manifest["lineage"]!["format"]!.GetValue<int>());
+    }
+
+    /// <summary>A reproduction of a run recorded in lineage layout 1 asks for it: the run's commits are then layout 1 throughout, and verify.</summary>
+    [Fact]
+    public void Run_LineageFormat1Requested_CommitsInLayout1AndManifestSaysSo()
+    {
+        var outcome = SearchFixture.Run(_a.Request() with { LineageFormat = 1 }).Single();
+
+        using var store = FairNad.Lineage.LineageStore.Open(_a.Root);
+        var archive = new RunArchive(outcome.RunDirectory);
+        Assert.Equal(1, archive.LineageFormat());
+        Assert.All(outcome.Candidates, c => Assert.Contains("Lineage-Format: 1\n", store.Message(c.Commit), StringComparison.Ordinal));
+        Assert.All(outcome.Candidates, c => Assert.Throws<FairNad.Lineage.LineageException>(() => store.ReadFile(c.Commit, FairNad.Lineage.CandidateProject.ProjectFile)));
+        Assert.Empty(store.Verify(outcome.Run));
+    }
+
+    [Fact]
+    public void LineageFormat_ManifestWithoutLineage_Layout1()
+    {
+        var outcome = SearchFixture.Run(_a.Request()).Single();
+        var path = Path.Combine(outcome.RunDirectory, "manifest.json");
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        Assert.Equal(FairNad.Lineage.LineageLayout.FormatVersion, new RunArchive(outcome.RunDirectory).LineageFormat());
+
+        manifest.Remove("lineage");
+        File.WriteAllText(path, manifest.ToJsonString());
+
+        Assert.Equal(1, new RunArchive(outcome.RunDirectory).LineageFormat());
     }
 
     [Fact]

@@ -25,11 +25,15 @@ public sealed class LineageStoreTests : IDisposable
         Assert.Equal(5, first.Select(c => c.Commit).Distinct().Count());
     }
 
-    /// <summary>The commit format is part of every published run: these ids change only with <see cref="LineageLayout.FormatVersion"/>.</summary>
+    /// <summary>
+    /// The commit format is part of every published run: a run recorded in layout 1 (before candidate commits carried a
+    /// project) keeps these ids, since a run keeps the layout its root records (<see cref="LineageLayout.Formats"/>).
+    /// </summary>
     [Fact]
-    public void Add_Family_CommitIdsPinned()
+    public void Add_FamilyInLayout1_CommitIdsPinned()
     {
         using var store = NewStore("a");
+        store.CreateRun(TempRepositories.Manifest() with { Format = 1 });
 
         var family = TempRepositories.RecordFamily(store);
         var root = TempRepositories.Git(_repos.PathFor("a"), null, "rev-parse", "fairnad/demo/root").Trim();

@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FairNad.Architecture;
+using FairNad.Architecture.Models;
+
+namespace FairNad.Lineage;
+
+/// <summary>
+/// The files that make a candidate's commit (lineage layout 2 and later) a project that builds and checks the candidate
+/// without the harness: <c>git worktree add</c> the branch, <c>dotnet run -- check</c>. Beside the spec, the generated
+/// network and the operators the commit already holds, it adds a csproj pinning the TorchSharp and libtorch versions
+/// this harness was built with, a copy of the layer library the generated code calls, stand-ins for the two harness
+/// types that library names, a registry of the network and operators, the recorded parameter count, the entry point,
+/// and a copy of the harness's build fix for TorchSharp's native bridge on hosts with an older libstdc++.
+/// Every file depends only on the plan, the operator sources and this build (its layer library and package versions),
+/// never on the machine or the clock, so the same candidate always gives the same commit.
+/// </summary>
+public static partial class CandidateProject
+{
+    public const string ProjectFile = "Candidate.csproj";
+    public const string CheckFile = "check.json";
+    public const string ProgramFile = "Program.cs";
+    public const string RegistryFile = "Registry.cs";
+    public const string LayersFile = "lib/Layers.cs";
+    public const string HarnessFile = "lib/Harness.cs";
+    public const string BuildPropsFile = "Directory.Build.props";
+    public const string NativeTargetsFile = "build/TorchSharpNative.targets";
+    public const string NativeFixFile = "build/TorchNative/TorchSharpNativeFix.cs";
+
+    /// <summary>The libtorch package the project references (the CPU build the harness restores by default).</summary>
+    public const string LibTorchPackage = "libtorch-cpu-linux-x64";
+
+    /// <summary>TorchSharp's version in the harness's Directory.Packages.props, stamped into this assembly at build time.</summary>
+    public static string TorchSharpVersion { get; } = Stamped("TorchSharpVersion");
+
+    /// <summary>The libtorch CPU package's version in the harness's Directory.Packages.props, stamped at build time.</summary>
+    public static string LibTorchVersion { get; } = Stamped("LibTorchVersion");
+
+    /// <summary>The project's files for <paramref name="plan"/>, given the commit's <c>operators/&lt;hex&gt;.cs</c> files.</summary>
+    public static IEnumerable<KeyValuePair<string, string>> Files(NetworkPlan plan, IReadOnlyList<KeyValuePair<string, string>> operators)
+    {
+        yield return new(ProjectFile, Resource("Candidate.csproj.txt")
+            .Replace("@TorchSharpVersion@", TorchSharpVersion, StringComparison.Ordinal)
+            .Replace("@LibTorchVersion@", LibTorchVersion, StringComparison.Ordinal));
+        yield return new(BuildPropsFile, Resource("Directory.Build.props.txt"));
+        yield return new(NativeTargetsFile, Resource("TorchSharpNative.targets"));
+        yield return new(NativeFixFile, Resource("TorchSharpNativeFix.cs"));
+        yield return new(ProgramFile, Resource("Program.cs.txt"));
+        yield return new(HarnessFile, Resource("Harness.cs.txt").Replace("@OperatorPrefix@", OperatorSources.Prefix, StringComparison.Ordinal));
+        yield return new(LayersFile, Resource("Layers.cs"));
+        yield return new(RegistryFile, Registry(plan, operators));
+        yield return new(CheckFile, Check(plan));
+    }
+
+    /// <summary>check.json: what <c>dotnet run -- check</c> compares with (sorted keys, "\n" line endings).</summary>
+    internal static string Check(NetworkPlan plan)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("candidate", plan.CandidateId);
+            w.WriteNumber("macs", plan.Analysis.Macs);
+            w.WriteString("network", TorchSharpCodeWriter.NetworkTypeName(plan.CandidateId));
+            w.WriteNumber("parameters", plan.Analysis.Parameters);
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray()).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
+    }
+
+    /// <summary>
+    /// Registry.cs: the network's constructor and, for each operator, a constructor call of the one public class of its
+    /// source that derives from <c>nn.Module&lt;Tensor, Tensor&gt;</c> (found in the text: this assembly has no compiler).
+    /// A source in which that is not found gets an entry that says so when the network asks for it.
+    /// </summary>
+    internal static string Registry(NetworkPlan plan, IReadOnlyList<KeyValuePair<string, string>> operators)
+    {
+        var text = new StringBuilder();
+        text.Append("// <auto-generated>\n");
+        text.Append(CultureInfo.InvariantCulture, $"//   Written by FairNad's lineage store for candidate {plan.CandidateId}: the network {LineageLayout.CodeFile} defines\n");
+        text.Append("//   and the LLM-written operators under operators/, by the reference (sha256 of the source) the spec names them with.\n");
+        text.Append("// </auto-generated>\n");
+        text.Append("#nullable enable\n\nusing TorchSharp;\nusing static TorchSharp.torch;\n\nnamespace FairNad.Candidate;\n\n");
+        text.Append("internal static class Registry\n{\n");
+        text.Append(CultureInfo.InvariantCulture, $"    public const string CandidateId = \"{plan.CandidateId}\";\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"    public static nn.Module<Tensor, Tensor> CreateNetwork() => new global::{TorchSharpCodeWriter.NetworkTypeName(plan.CandidateId)}();\n\n");
+        text.Append("    public static IReadOnlyDictionary<string, Func<string, long, long, long, nn.Module<Tensor, Tensor>>> Operators { get; } =\n");
+        text.Append("        new Dictionary<string, Func<string, long, long, long, nn.Module<Tensor, Tensor>>>(StringComparer.Ordinal)\n        {\n");
+        foreach (var (path, source) in operators.OrderBy(o => o.Key, StringComparer.Ordinal))
+        {
+            var reference = OperatorSources.Prefix + Path.GetFileNameWithoutExtension(path);
+            var create = ModuleClass(source) is { } type
+                ? $"new global::{type}(name, inChannels, outChannels, stride)"
+                : $"throw new InvalidOperationException(\"{path}: no single public class deriving from nn.Module<Tensor, Tensor> was found in the source\")";
+            text.Append(CultureInfo.InvariantCulture, $"            [\"{reference}\"] = (name, inChannels, outChannels, stride) => {create},\n");
+        }
+
+        text.Append("        };\n}\n");
+        return text.ToString();
+    }
+
+    /// <summary>The full name of the one public module class an operator source declares, or null when there is not exactly one.</summary>
+    internal static string? ModuleClass(string source)
+    {
+        var classes = ModuleClassPattern().Matches(source).Select(m => m.Groups["name"].Value).Distinct(StringComparer.Ordinal).ToList();
+        if (classes.Count != 1)
+        {
+            return null;
+        }
+
+        var namespaces = NamespacePattern().Matches(source).Select(m => m.Groups["name"].Value).ToList();
+        return namespaces.Count switch
+        {
+            0 => classes[0],
+            1 => $"{namespaces[0]}.{classes[0]}",
+            _ => null,
+        };
+    }
+
+    private static string Stamped(string key) =>
+        typeof(CandidateProject).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == key)?.Value is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException($"FairNad.Lineage was built without the {key} stamp (read from Directory.Packages.props at build time)");
+
+    private static string Resource(string name)
+    {
+        using var stream = typeof(CandidateProject).Assembly.GetManifestResourceStream("FairNad.Lineage.CandidateProject." + name)
+            ?? throw new InvalidOperationException($"FairNad.Lineage was built without its embedded {name}");
+        using var reader = new StreamReader(stream, new UTF8Encoding(false));
+        return reader.ReadToEnd().Replace("\r\n", "\n", StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"\bpublic\s+(?:(?:sealed|partial)\s+)*class\s+(?<name>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*(?:global::)?(?:[A-Za-z_][A-Za-z0-9_]*\.)*Module\s*<\s*Tensor\s*,\s*Tensor\s*>")]
+    private static partial Regex ModuleClassPattern();
+
+    [GeneratedRegex(@"^\s*namespace\s+(?<name>[A-Za-z_][A-Za-z0-9_.]*)\s*[;{]", RegexOptions.Multiline)]
+    private static partial Regex NamespacePattern();
+}
