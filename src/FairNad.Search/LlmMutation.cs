@@ -165,9 +165,16 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
     public static bool IsStageWise(ArchitectureSpec parent) =>
         parent.HasStageBlocks || parent.AllBlocks.SelectMany(b => b.Nodes).Any(n => Operators.NotYetOffered.Contains(n.Op));
 
+    /// <summary>
+    /// Whether the prompt and schema offer the stage-wise vocabulary (stage blocks, every operator): for a stage-wise
+    /// parent, and always when the LLM may write operators, the open-ended setting, whose prompt differs from the
+    /// closed one anyway; a closed search on a plain parent keeps the prompt its recorded exchanges were asked with.
+    /// </summary>
+    public static bool OffersStageWise(ArchitectureSpec parent, bool withOperators) => withOperators || IsStageWise(parent);
+
     /// <summary>The answer's schema for this parent and mutator.</summary>
     public static JsonElement SchemaFor(ArchitectureSpec parent, bool withOperators) =>
-        IsStageWise(parent) ? (withOperators ? SchemaStageWiseWithOperators : SchemaStageWise) : (withOperators ? SchemaWithOperators : Schema);
+        OffersStageWise(parent, withOperators) ? (withOperators ? SchemaStageWiseWithOperators : SchemaStageWise) : Schema;
 
     private static JsonElement AnswerSchema(JsonObject architecture, bool withOperators)
     {
@@ -206,7 +213,7 @@ public sealed class LlmSpecMutator(LlmSession session, ArchitectureSpace space, 
     public static IReadOnlyList<ChatMessage> Prompt(LlmMutationRequest request, OperatorStore? store)
     {
         var operators = new StringBuilder();
-        var stageWise = IsStageWise(request.Parent);
+        var stageWise = OffersStageWise(request.Parent, store is not null);
         var library = stageWise ? Operators.All : Operators.Offered;
         foreach (var op in (store is null ? library : library.Append(Operators.Custom)).OrderBy(o => o.Name, StringComparer.Ordinal))
         {

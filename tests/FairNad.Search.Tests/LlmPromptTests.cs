@@ -78,7 +78,13 @@ public sealed class LlmPromptTests
         Assert.False(LlmSpecMutator.IsStageWise(Request().Parent));
         Assert.Equal(LlmSpecMutator.Schema.GetRawText(), LlmSpecMutator.SchemaFor(Request().Parent, withOperators: false).GetRawText());
         Assert.Equal(LlmSpecMutator.SchemaStageWiseWithOperators.GetRawText(), LlmSpecMutator.SchemaFor(Request("swin").Parent, withOperators: true).GetRawText());
+        Assert.Equal(LlmSpecMutator.SchemaStageWiseWithOperators.GetRawText(), LlmSpecMutator.SchemaFor(Request().Parent, withOperators: true).GetRawText());
         Assert.Contains("window_mhsa", LlmSpecMutator.SchemaStageWise.GetRawText(), StringComparison.Ordinal);
+
+        // The open-ended setting (operators may be written) offers stage blocks to every parent.
+        var open = LlmSpecMutator.Prompt(Request(), new OperatorStore(Path.Combine(Path.GetTempPath(), "fairnad-no-such-operators")))[0].Text;
+        Assert.Contains("- A stage may also have its own \"block\"", open, StringComparison.Ordinal);
+        Assert.Contains("- window_mhsa (", open, StringComparison.Ordinal);
     }
 
     [Fact]
