@@ -104,7 +104,7 @@ public sealed record OperatorEntry(string Reference, string ClassName, string Co
 /// </summary>
 public sealed partial class OperatorArchive(string directory)
 {
-    public const string CostsFormat = "fairnad-operator-costs-1";
+    public const string CostsFormat = OperatorCostTable.Format;
 
     public string Directory { get; } = directory;
 
@@ -194,31 +194,9 @@ public sealed partial class OperatorArchive(string directory)
             return null;
         }
 
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllText(path, Encoding.UTF8));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})");
-        }
-
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String || format.GetString() != CostsFormat)
-            {
-                throw new InvalidDataException($"{path}: field 'format' must be '{CostsFormat}'");
-            }
-
-            if (!root.TryGetProperty("reference", out var r) || r.ValueKind != JsonValueKind.String || r.GetString() != reference)
-            {
-                throw new InvalidDataException($"{path}: field 'reference' must be {reference}");
-            }
-
-            return root.TryGetProperty("costs", out var costs) ? ReadCosts(costs, path, "costs") : throw new InvalidDataException($"{path}: field 'costs' is missing");
-        }
+        // One reader for the cost table's file format: the table's (format, fields and counts checked, path named).
+        var (measured, costs) = OperatorCostTable.Read(path);
+        return measured == reference ? costs : throw new InvalidDataException($"{path}: field 'reference' must be {reference}");
     }
 
     /// <summary>The costs to show for an entry: the measured file's when present, else the entry's own (possibly none).</summary>
