@@ -15,31 +15,8 @@ public static class ScriptedOperators
     private const string Usings = "using System;\nusing TorchSharp;\nusing static TorchSharp.torch;\n\n";
 
     /// <summary>GhostNet's ghost module: half the output channels by a (strided) 1 x 1 convolution, the rest by a cheap depthwise 3 x 3 one.</summary>
-    public static ScriptedOperator Ghost { get; } = new("GhostModule", "a ghost module (half the channels by a 1 x 1 convolution, the rest by a cheap depthwise 3 x 3 one)", Usings + """
-        public sealed class GhostModule : nn.Module<Tensor, Tensor>
-        {
-            private readonly nn.Module<Tensor, Tensor> primary;
-            private readonly nn.Module<Tensor, Tensor> cheap;
-            private readonly long rest;
-
-            public GhostModule(string name, long inChannels, long outChannels, long stride)
-                : base(name)
-            {
-                var half = (outChannels + 1) / 2;
-                primary = nn.Sequential(nn.Conv2d(inChannels, half, 1, stride: stride, bias: false), nn.BatchNorm2d(half), nn.ReLU());
-                rest = outChannels - half;
-                cheap = nn.Sequential(nn.Conv2d(half, half, 3, padding: 1, groups: half, bias: false), nn.BatchNorm2d(half), nn.ReLU());
-                RegisterComponents();
-            }
-
-            public override Tensor forward(Tensor input)
-            {
-                var x = primary.forward(input);
-                return torch.cat([x, cheap.forward(x).narrow(1, 0, rest)], 1);
-            }
-        }
-
-        """);
+    public static ScriptedOperator Ghost { get; } = new("GhostModule", "a ghost module (half the channels by a 1 x 1 convolution, the rest by a cheap depthwise 3 x 3 one)",
+        LlmSpecMutator.OperatorExample); // the prompt's example, word for word: one text, one hash
 
     /// <summary>A gated linear unit over a 3 x 3 convolution (GLU conv): one convolution makes value and gate, value * sigmoid(gate).</summary>
     public static ScriptedOperator GatedConv { get; } = new("GatedConv", "a gated 3 x 3 convolution (GLU: value * sigmoid(gate), both from one convolution)", Usings + """
