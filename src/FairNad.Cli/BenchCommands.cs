@@ -564,7 +564,41 @@ internal static class BenchCommands
     }
 
     /// <summary>The NAS-Bench-201 strategy benchmark: prints the Markdown tables and, with <paramref name="outDirectory"/>, writes them and the anytime curves.</summary>
-    public static int Nb201Strategies(FairNad.Search.Nb201BenchmarkSettings settings, string? outDirectory, TextWriter output, TextWriter log)
+    public static int Nb201Strategies(FairNad.Search.Nb201BenchmarkSettings settings, string? outDirectory, TextWriter output, TextWriter log) =>
+        Nb201Run(settings, null, string.Empty, "`./build.sh Benchmark --space nb201` (or `fairnad bench nb201 --out results/nb201`)", outDirectory, output, log);
+
+    /// <summary>
+    /// `fairnad bench nb201 --table`: the same benchmark on CSV tables of the cell space, one dataset per file (named by
+    /// the file name); what each table holds and the cost's input are stated above the Markdown, in the file too.
+    /// </summary>
+    public static int Nb201Tables(FairNad.Search.Nb201BenchmarkSettings settings, IReadOnlyList<string> paths, string queryColumn, string reportColumn, string? input,
+        string? outDirectory, TextWriter output, TextWriter log)
+    {
+        var tables = paths.Select(p => FairNad.Search.Nb201CsvTable.Load(p, queryColumn, reportColumn)).ToList();
+        foreach (var clash in tables.GroupBy(t => t.Name, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            throw new UsageException($"--table: {string.Join(" and ", clash.Select(t => t.Path))} would both be dataset '{clash.Key}' (the file name names the dataset); rename one");
+        }
+
+        var evaluators = new Dictionary<string, FairNad.Search.Nb201TableEvaluator>(StringComparer.Ordinal);
+        var about = new System.Text.StringBuilder();
+        foreach (var table in tables)
+        {
+            var (spec, source) = FairNad.Search.Nb201CsvTable.InputFor(table.Path, input);
+            evaluators[table.Name] = table.Evaluator(spec);
+            about.Append(Invariant, $"- `{table.Name}`: {Path.GetFileName(table.Path)}, cell column '{table.CellColumn}' (recognised by its values), {table.Rows.Count:N0} cells");
+            about.Append(table.Missing == 0 ? " (all 15,625)" : string.Create(Invariant, $"; {table.Missing:N0} of the 15,625 are missing: querying one is a failed query (not-in-table) that counts against the budget"));
+            about.Append(Invariant, $"; cost axis: parameter count at {spec.Channels}x{spec.Resolution}x{spec.Resolution}, {spec.Classes} classes ({source}).\n");
+        }
+
+        var command = string.Create(Invariant,
+            $"`fairnad bench nb201 --table {string.Join(" ", paths.Select(Path.GetFileName))} --query-column '{queryColumn}' --report-column '{reportColumn}'{(input is null ? string.Empty : $" --input {input}")} --seeds {settings.Seeds} --budgets {string.Join(" ", settings.Budgets)} --out DIR`");
+        var header = $"Tables (--table), query column '{queryColumn}', report column '{reportColumn}':\n\n{about}\n";
+        return Nb201Run(settings with { Datasets = [.. tables.Select(t => t.Name)], QueryColumn = queryColumn, ReportColumn = reportColumn }, name => evaluators[name], header, command, outDirectory, output, log);
+    }
+
+    private static int Nb201Run(FairNad.Search.Nb201BenchmarkSettings settings, Func<string, FairNad.Search.Nb201TableEvaluator>? tables, string header, string regenerate,
+        string? outDirectory, TextWriter output, TextWriter log)
     {
         if (outDirectory is not null)
         {
@@ -582,15 +616,15 @@ internal static class BenchCommands
         }
 
         var watch = Stopwatch.StartNew();
-        var result = FairNad.Search.Nb201Benchmark.Run(settings);
+        var result = FairNad.Search.Nb201Benchmark.Run(settings, tables);
         var seconds = watch.Elapsed.TotalSeconds;
-        var markdown = FairNad.Search.Nb201Benchmark.Markdown(result);
+        var markdown = header + FairNad.Search.Nb201Benchmark.Markdown(result);
         output.Write(markdown);
         log.WriteLine(string.Create(Invariant, $"{settings.Datasets.Count} dataset(s) x {settings.Strategies.Count} strategies x {settings.Seeds} seeds x {settings.Budgets.Max()} queries in {seconds:F1} s on {Environment.ProcessorCount} core(s)"));
         if (outDirectory is not null)
         {
             Directory.CreateDirectory(outDirectory);
-            File.WriteAllText(Path.Combine(outDirectory, "benchmark.md"), "# NAS-Bench-201 strategy benchmark\n\nRegenerate: `./build.sh Benchmark --space nb201` (or `fairnad bench nb201 --out results/nb201`).\n\n" + markdown +
+            File.WriteAllText(Path.Combine(outDirectory, "benchmark.md"), $"# NAS-Bench-201 strategy benchmark\n\nRegenerate: {regenerate}.\n\n" + markdown +
                 "\n" + string.Concat(settings.Datasets.Select(d => $"![anytime {d}](anytime-{d}.png)\n")));
             File.WriteAllText(Path.Combine(outDirectory, "anytime.csv"), FairNad.Search.Nb201Benchmark.AnytimeCsv(result));
             var plots = FairNad.Reports.RunPlots.Anytime(result, outDirectory);

@@ -210,12 +210,40 @@ public static class Program
         var nb201Strategies = new Option<string[]>("--strategies") { Description = "Strategies: " + string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Benchmark.AllStrategies], AllowMultipleArgumentsPerToken = true };
         var nb201Datasets = new Option<string[]>("--datasets") { Description = "Tables: " + string.Join(", ", FairNad.Search.Nb201Tables.Datasets) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Tables.Datasets], AllowMultipleArgumentsPerToken = true };
         var nb201Out = new Option<string?>("--out") { Description = "Also write benchmark.md and anytime.csv into this folder (e.g. results/nb201)." };
-        var nb201 = new Command("nb201", "Search strategies on the shipped NAS-Bench-201 tables: mean +- std, regret, Wilcoxon tests against REA and random, anytime curves.")
+        var nb201Tables = new Option<string[]>("--table")
         {
-            nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out,
+            Description = "Instead of the shipped tables: CSV tables of the NAS-Bench-201 cell space (NATS-Bench topology, HW-NAS-Bench, ...); the cell column is recognised by its values; the dataset name is the file name.",
+            AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => [],
         };
-        nb201.SetAction(r => BenchCommands.Nb201Strategies(new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds)),
-            r.GetValue(nb201Out), output, error));
+        var nb201Query = new Option<string>("--query-column") { Description = "With --table: the column the strategies see (e.g. 'validation accuracy').", DefaultValueFactory = _ => FairNad.Search.Nb201BenchmarkSettings.DefaultQueryColumn };
+        var nb201Report = new Option<string>("--report-column") { Description = "With --table: the column reported for the best cell by the query column (e.g. 'test accuracy').", DefaultValueFactory = _ => FairNad.Search.Nb201BenchmarkSettings.DefaultReportColumn };
+        var nb201Input = new Option<string?>("--input") { Description = "With --table: the input the parameter-count cost assumes: cifar10 (3x32x32, 10 classes), cifar100 or imagenet16-120 (default: named by the file name, else cifar10)." };
+        nb201Input.AcceptOnlyFromAmong("cifar10", "cifar100", "imagenet16-120");
+        var nb201 = new Command("nb201", "Search strategies on the shipped NAS-Bench-201 tables (or --table CSVs): mean +- std, regret, Wilcoxon tests against REA and random, FairNAD against each other strategy with Holm's correction, anytime curves.")
+        {
+            nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out, nb201Tables, nb201Query, nb201Report, nb201Input,
+        };
+        nb201.SetAction(r =>
+        {
+            var tables = r.GetValue(nb201Tables)!;
+            var explicitDatasets = r.GetResult(nb201Datasets) is { Implicit: false };
+            var columnsGiven = r.GetResult(nb201Query) is { Implicit: false } || r.GetResult(nb201Report) is { Implicit: false } || r.GetValue(nb201Input) is not null;
+            if (tables.Length > 0 && explicitDatasets)
+            {
+                throw new UsageException("--table and --datasets exclude each other: --table runs on the CSV files named, --datasets on the shipped tables");
+            }
+
+            if (tables.Length == 0 && columnsGiven)
+            {
+                throw new UsageException("--query-column, --report-column and --input apply to --table CSVs; the shipped tables use 'validation accuracy' and 'test accuracy'");
+            }
+
+            var settings = new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds));
+            return tables.Length == 0
+                ? BenchCommands.Nb201Strategies(settings, r.GetValue(nb201Out), output, error)
+                : BenchCommands.Nb201Tables(settings, tables, r.GetValue(nb201Query)!, r.GetValue(nb201Report)!, r.GetValue(nb201Input), r.GetValue(nb201Out), output, error);
+        });
         var replicas = new Option<int>("--replicas") { Description = "Separate worker processes that each train every case (orders and native heaps differ).", DefaultValueFactory = _ => 3 };
         var determinismJobs = new Option<int>("--jobs") { Description = "Replicas running at once.", DefaultValueFactory = _ => 2 };
         var load = new Option<int>("--load") { Description = "Busy CPU threads kept running during the benchmark (other load on the machine).", DefaultValueFactory = _ => 0 };

@@ -193,7 +193,18 @@ public sealed class LocalSearch<T>(ISearchSpace<T> space, INeighbourhood<T> neig
 /// <summary>What the NAS-Bench-201 strategy benchmark runs.</summary>
 /// <param name="Budgets">Query budgets reported (unique architectures looked up); each run goes to the largest and is read at each.</param>
 /// <param name="Seeds">Seeds 0..Seeds-1, the same for every strategy (paired tests pair them).</param>
-public sealed record Nb201BenchmarkSettings(IReadOnlyList<string> Datasets, IReadOnlyList<string> Strategies, IReadOnlyList<int> Budgets, int Seeds);
+/// <param name="QueryColumn">What the strategies see of a cell (the evaluator's accuracy); only words the report: the tables passed to <see cref="Nb201Benchmark.Run"/> hold the values.</param>
+/// <param name="ReportColumn">What is reported of the best cell by <paramref name="QueryColumn"/>.</param>
+public sealed record Nb201BenchmarkSettings(IReadOnlyList<string> Datasets, IReadOnlyList<string> Strategies, IReadOnlyList<int> Budgets, int Seeds,
+    string QueryColumn = Nb201BenchmarkSettings.DefaultQueryColumn, string ReportColumn = Nb201BenchmarkSettings.DefaultReportColumn)
+{
+    public const string DefaultQueryColumn = "validation accuracy";
+
+    public const string DefaultReportColumn = "test accuracy";
+
+    /// <summary>Whether the run uses NAS-Bench-201's own protocol (validation accuracy seen, test accuracy reported).</summary>
+    public bool StandardColumns => QueryColumn == DefaultQueryColumn && ReportColumn == DefaultReportColumn;
+}
 
 /// <summary>One strategy at one budget on one dataset, over all seeds.</summary>
 /// <param name="Test">Per seed: test accuracy of the architecture with the best validation accuracy so far (NAS-Bench-201's protocol).</param>
@@ -214,8 +225,10 @@ public sealed record Nb201Row(string Dataset, string Strategy, int Budget, IRead
     public double MeanRegret => Optimum - MeanTest;
 }
 
-/// <summary>The benchmark's results: a row per dataset, strategy and budget, and mean anytime curves.</summary>
-public sealed record Nb201BenchmarkResult(Nb201BenchmarkSettings Settings, IReadOnlyList<Nb201Row> Rows, IReadOnlyDictionary<(string Dataset, string Strategy), IReadOnlyList<double>> Anytime);
+/// <summary>The benchmark's results: a row per dataset, strategy and budget, mean anytime curves, and FairNAD's paired comparisons.</summary>
+/// <param name="Comparisons">FairNAD against every other strategy run, per dataset and budget, Holm-corrected per dataset and budget (empty when FairNAD or every other strategy is left out).</param>
+public sealed record Nb201BenchmarkResult(Nb201BenchmarkSettings Settings, IReadOnlyList<Nb201Row> Rows, IReadOnlyDictionary<(string Dataset, string Strategy), IReadOnlyList<double>> Anytime,
+    IReadOnlyList<PairedComparison> Comparisons);
 
 /// <summary>
 /// Strategies on the NAS-Bench-201 tables: random search, REA, local search and FairNAD (fair idea and Pareto-aware
@@ -226,6 +239,9 @@ public sealed record Nb201BenchmarkResult(Nb201BenchmarkSettings Settings, IRead
 public static class Nb201Benchmark
 {
     public static readonly IReadOnlyList<string> AllStrategies = ["random", "rea", "local", "fairnad", "fairnad-no-fair-idea", "fairnad-no-pareto", "fairnad-no-feedback"];
+
+    /// <summary>The strategy the direct paired tests are about: FairNAD's default configuration against each baseline and ablation.</summary>
+    public const string Reference = "fairnad";
 
     /// <summary>Population and tournament of REA and FairNAD, as in NAS-Bench-201's REA baseline.</summary>
     public const int Population = 10;
@@ -273,6 +289,7 @@ public static class Nb201Benchmark
 
         var byKey = jobs.Select((j, i) => (j, i)).GroupBy(x => (x.j.Dataset, x.j.Strategy)).ToDictionary(g => g.Key, g => g.OrderBy(x => x.j.Seed).Select(x => runs[x.i]).ToList());
         var rows = new List<Nb201Row>();
+        var comparisons = new List<PairedComparison>();
         foreach (var dataset in settings.Datasets)
         {
             var optimum = evaluators[dataset].BestTest;
@@ -286,11 +303,18 @@ public static class Nb201Benchmark
                         strategy != "rea" && settings.Strategies.Contains("rea") ? Statistics.Wilcoxon(test, At("rea")) : null,
                         strategy != "random" && settings.Strategies.Contains("random") ? Statistics.Wilcoxon(test, At("random")) : null));
                 }
+
+                // One family per dataset and budget: FairNAD against every other strategy run, Holm-corrected together.
+                var others = settings.Strategies.Where(x => x != Reference).Select(x => (x, At(x))).ToList();
+                if (settings.Strategies.Contains(Reference) && others.Count > 0)
+                {
+                    comparisons.AddRange(PairedComparisons.Family(dataset, budget, Reference, At(Reference), others));
+                }
             }
         }
 
         var anytime = byKey.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)Enumerable.Range(0, maxBudget).Select(q => kv.Value.Average(r => r.Test[q])).ToList());
-        return new Nb201BenchmarkResult(settings, rows, anytime);
+        return new Nb201BenchmarkResult(settings, rows, anytime, comparisons);
     }
 
     /// <summary>
@@ -316,7 +340,9 @@ public static class Nb201Benchmark
         var text = new StringBuilder();
         var maxBudget = s.Budgets.Max();
         text.Append(c, $"NAS-Bench-201 strategy benchmark: {s.Seeds} seeds (0-{s.Seeds - 1}) per strategy; a budget counts unique architectures queried. ");
-        text.Append("Cells give the test accuracy (%) of the architecture with the best validation accuracy so far, mean +- std over seeds.\n");
+        text.Append(s.StandardColumns
+            ? "Cells give the test accuracy (%) of the architecture with the best validation accuracy so far, mean +- std over seeds.\n"
+            : $"Cells give the '{s.ReportColumn}' of the architecture with the best '{s.QueryColumn}' so far (the strategies see only '{s.QueryColumn}'), mean +- std over seeds.\n");
         foreach (var dataset in s.Datasets)
         {
             var rows = result.Rows.Where(r => r.Dataset == dataset).ToList();
@@ -326,7 +352,7 @@ public static class Nb201Benchmark
                 text.Append(c, $"| {strategy} | {string.Join(" | ", s.Budgets.Select(b => rows.Single(r => r.Strategy == strategy && r.Budget == b)).Select(r => $"{r.MeanTest:F2} +- {r.StdTest:F2}"))} |\n");
             }
 
-            text.Append(c, $"\nAt {maxBudget} queries:\n\n| strategy | validation | test | regret | vs REA (p, Wilcoxon) | vs random (p) |\n|---|---|---|---|---|---|\n");
+            text.Append(c, $"\nAt {maxBudget} queries:\n\n| strategy | {(s.StandardColumns ? "validation" : s.QueryColumn)} | {(s.StandardColumns ? "test" : s.ReportColumn)} | regret | vs REA (p, Wilcoxon) | vs random (p) |\n|---|---|---|---|---|---|\n");
             foreach (var r in rows.Where(r => r.Budget == maxBudget))
             {
                 static string Versus(Nb201Row row, WilcoxonResult? w) => w is null ? "-" : w.N == 0 ? "identical" :
@@ -334,7 +360,8 @@ public static class Nb201Benchmark
                 text.Append(c, $"| {r.Strategy} | {r.MeanValidation:F2} +- {r.StdValidation:F2} | {r.MeanTest:F2} +- {r.StdTest:F2} | {r.MeanRegret:F2} | {Versus(r, r.VersusRea)} | {Versus(r, r.VersusRandom)} |\n");
             }
 
-            var published = Published.Where(p => p.Dataset == dataset).ToList();
+            AppendComparisons(text, result.Comparisons.Where(x => x.Dataset == dataset).ToList());
+            var published = s.StandardColumns ? Published.Where(p => p.Dataset == dataset).ToList() : [];
             if (published.Count > 0)
             {
                 text.Append("\nPublished (NAS-Bench-201 paper, Table 5, time budget of 12,000 s; transcribed, not re-checked against the paper on a machine without internet):\n\n| method | validation | test |\n|---|---|---|\n");
@@ -346,6 +373,29 @@ public static class Nb201Benchmark
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// FairNAD against each other strategy at every budget: mean paired difference, its direction, the Wilcoxon p-value
+    /// and the Holm-adjusted one (the family: FairNAD's comparisons at one budget on one dataset).
+    /// </summary>
+    private static void AppendComparisons(StringBuilder text, IReadOnlyList<PairedComparison> comparisons)
+    {
+        if (comparisons.Count == 0)
+        {
+            return;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        static string P(double p) => p < 1e-4 ? "< 0.0001" : p.ToString("0.0000", CultureInfo.InvariantCulture);
+        text.Append(c, $"\n{comparisons[0].Strategy} against each other strategy, paired on the same seeds (two-sided Wilcoxon signed-rank test). ");
+        text.Append(c, $"Holm's step-down correction is applied per family: the {comparisons[0].FamilySize} comparisons at one budget on this dataset. ");
+        text.Append(c, $"Difference = mean over seeds of ({comparisons[0].Strategy} - other), in accuracy points; significant: Holm-adjusted p < {PairedComparison.Alpha:0.00}.\n\n");
+        text.Append(c, $"| budget | {comparisons[0].Strategy} vs | difference | direction | pairs differing | p | Holm p | significant |\n|---|---|---|---|---|---|---|---|\n");
+        foreach (var x in comparisons)
+        {
+            text.Append(c, $"| {x.Budget} | {x.Other} | {x.MeanDifference:+0.000;-0.000;0.000} | {x.Direction} | {x.Test.N} | {P(x.Test.P)} | {P(x.HolmP)} | {(x.Significant ? "yes" : "no")} |\n");
+        }
     }
 
     /// <summary>Mean anytime curves as CSV: dataset, strategy, query, mean best-so-far test accuracy (invariant culture, "\n").</summary>
