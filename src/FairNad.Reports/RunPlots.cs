@@ -40,7 +40,7 @@ public static class RunPlots
         var files = new List<string>();
         foreach (var dataset in result.Settings.Datasets)
         {
-            var plot = NewPlot($"NAS-Bench-201 {dataset}: mean best-so-far test accuracy ({result.Settings.Seeds} seeds)", "queries (unique architectures)", "test accuracy (%)");
+            var plot = NewPlot($"NAS-Bench-201 {dataset}: mean best-so-far {(result.Settings.StandardColumns ? "test accuracy" : result.Settings.ReportColumn)} ({result.Settings.Seeds} seeds)", "queries (unique architectures)", result.Settings.StandardColumns ? "test accuracy (%)" : result.Settings.ReportColumn);
             var optimum = result.Rows.First(r => r.Dataset == dataset).Optimum;
             foreach (var strategy in result.Settings.Strategies)
             {

@@ -349,7 +349,12 @@ public static class Nb201Benchmark
             text.Append(c, $"\n### {dataset} (optimum {rows[0].Optimum:F2})\n\n| strategy | {string.Join(" | ", s.Budgets.Select(b => b.ToString(c)))} |\n|---|{string.Concat(s.Budgets.Select(_ => "---|"))}\n");
             foreach (var strategy in s.Strategies)
             {
-                text.Append(c, $"| {strategy} | {string.Join(" | ", s.Budgets.Select(b => rows.Single(r => r.Strategy == strategy && r.Budget == b)).Select(r => $"{r.MeanTest:F2} +- {r.StdTest:F2}"))} |\n");
+                text.Append(c, $"| {strategy} | {string.Join(" | ", s.Budgets.Select(b => rows.Single(r => r.Strategy == strategy && r.Budget == b)).Select(r => MeanStd(r.MeanTest, r.StdTest)))} |\n");
+            }
+
+            if (rows.Any(r => double.IsNaN(r.MeanTest)))
+            {
+                text.Append("\nn/a: at that budget some seed had not yet found a cell the table holds (every query it made was of a missing cell).\n");
             }
 
             text.Append(c, $"\nAt {maxBudget} queries:\n\n| strategy | {(s.StandardColumns ? "validation" : s.QueryColumn)} | {(s.StandardColumns ? "test" : s.ReportColumn)} | regret | vs REA (p, Wilcoxon) | vs random (p) |\n|---|---|---|---|---|---|\n");
@@ -357,7 +362,7 @@ public static class Nb201Benchmark
             {
                 static string Versus(Nb201Row row, WilcoxonResult? w) => w is null ? "-" : w.N == 0 ? "identical" :
                     string.Create(CultureInfo.InvariantCulture, $"{(w.Z > 0 ? "better" : w.Z < 0 ? "worse" : "tied")}, {(w.P < 1e-4 ? "p < 0.0001" : $"p = {w.P:0.0000}")}");
-                text.Append(c, $"| {r.Strategy} | {r.MeanValidation:F2} +- {r.StdValidation:F2} | {r.MeanTest:F2} +- {r.StdTest:F2} | {r.MeanRegret:F2} | {Versus(r, r.VersusRea)} | {Versus(r, r.VersusRandom)} |\n");
+                text.Append(c, $"| {r.Strategy} | {MeanStd(r.MeanValidation, r.StdValidation)} | {MeanStd(r.MeanTest, r.StdTest)} | {(double.IsNaN(r.MeanRegret) ? "n/a" : r.MeanRegret.ToString("F2", c))} | {Versus(r, r.VersusRea)} | {Versus(r, r.VersusRandom)} |\n");
             }
 
             AppendComparisons(text, result.Comparisons.Where(x => x.Dataset == dataset).ToList());
@@ -374,6 +379,8 @@ public static class Nb201Benchmark
 
         return text.ToString();
     }
+
+    private static string MeanStd(double mean, double std) => double.IsFinite(mean) ? string.Create(CultureInfo.InvariantCulture, $"{mean:F2} +- {std:F2}") : "n/a";
 
     /// <summary>
     /// FairNAD against each other strategy at every budget: mean paired difference, its direction, the Wilcoxon p-value
@@ -394,7 +401,7 @@ public static class Nb201Benchmark
         text.Append(c, $"| budget | {comparisons[0].Strategy} vs | difference | direction | pairs differing | p | Holm p | significant |\n|---|---|---|---|---|---|---|---|\n");
         foreach (var x in comparisons)
         {
-            text.Append(c, $"| {x.Budget} | {x.Other} | {x.MeanDifference:+0.000;-0.000;0.000} | {x.Direction} | {x.Test.N} | {P(x.Test.P)} | {P(x.HolmP)} | {(x.Significant ? "yes" : "no")} |\n");
+            text.Append(c, $"| {x.Budget} | {x.Other} | {(double.IsNaN(x.MeanDifference) ? "n/a" : x.MeanDifference.ToString("+0.000;-0.000;0.000", c))} | {x.Direction} | {x.Test.N} | {P(x.Test.P)} | {P(x.HolmP)} | {(x.Significant ? "yes" : "no")} |\n");
         }
     }
 

@@ -6,7 +6,7 @@ namespace FairNad.Search;
 /// within the family it belongs to (every comparison of <see cref="Strategy"/> at this budget on this dataset), so a
 /// reader can count significant differences without the family's size inflating them.
 /// </summary>
-/// <param name="MeanDifference">Mean over seeds of (strategy - other), in accuracy points; positive: the strategy is ahead.</param>
+/// <param name="MeanDifference">Mean over seeds of (strategy - other), in accuracy points; positive: the strategy is ahead. Pairs with a NaN (no result yet) are left out; NaN when none is left.</param>
 /// <param name="Test">The paired Wilcoxon test (strategy as x, other as y).</param>
 /// <param name="HolmP">The Wilcoxon p-value after Holm's correction over the <paramref name="FamilySize"/> comparisons of the family.</param>
 public sealed record PairedComparison(string Dataset, int Budget, string Strategy, string Other, double MeanDifference, WilcoxonResult Test, double HolmP, int FamilySize)
@@ -15,7 +15,7 @@ public sealed record PairedComparison(string Dataset, int Budget, string Strateg
     public const double Alpha = 0.05;
 
     /// <summary>The sign of the mean paired difference, from the strategy's side: better, worse or tied.</summary>
-    public string Direction => MeanDifference > 0 ? "better" : MeanDifference < 0 ? "worse" : "tied";
+    public string Direction => MeanDifference > 0 ? "better" : MeanDifference < 0 ? "worse" : MeanDifference == 0 ? "tied" : "n/a";
 
     public bool Significant => HolmP < Alpha;
 }
@@ -31,7 +31,16 @@ public static class PairedComparisons
     {
         var tests = others.Select(o => Statistics.Wilcoxon(values, o.Values)).ToList();
         var holm = Statistics.Holm(tests.Select(t => t.P).ToList());
-        return others.Select((o, i) => new PairedComparison(dataset, budget, strategy, o.Other,
-            values.Count == 0 ? 0 : values.Zip(o.Values, (a, b) => a - b).Average(), tests[i], holm[i], others.Count)).ToList();
+        return others.Select((o, i) => new PairedComparison(dataset, budget, strategy, o.Other, MeanDifference(values, o.Values), tests[i], holm[i], others.Count)).ToList();
+    }
+
+    /// <summary>
+    /// Mean of the paired differences over pairs without a NaN (NaN if none); below 1e-9 in size it is floating-point
+    /// residue of equal samples (sums of the same values in another order), so it reads 0 and the direction "tied".
+    /// </summary>
+    private static double MeanDifference(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        var mean = x.Zip(y, (a, b) => a - b).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.NaN).Average();
+        return Math.Abs(mean) < 1e-9 ? 0 : mean;
     }
 }

@@ -25,7 +25,8 @@ public static class Statistics
 
     /// <summary>
     /// Two-sided Wilcoxon signed-rank test of paired samples (same seeds), normal approximation with tie and continuity
-    /// corrections; adequate from about 20 non-zero pairs, which the benchmark's 100 seeds give.
+    /// corrections; adequate from about 20 non-zero pairs, which the benchmark's 100 seeds give. A pair with a NaN (a run
+    /// with no result yet, e.g. one that found no cell of a partial table) is dropped like a zero difference.
     /// </summary>
     public static WilcoxonResult Wilcoxon(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
@@ -34,7 +35,7 @@ public static class Statistics
             throw new ArgumentException($"paired samples differ in length ({x.Count} and {y.Count})");
         }
 
-        var differences = x.Zip(y, (a, b) => a - b).Where(d => d != 0).ToList();
+        var differences = x.Zip(y, (a, b) => a - b).Where(d => d != 0 && !double.IsNaN(d)).ToList();
         var n = differences.Count;
         if (n == 0)
         {
