@@ -380,6 +380,10 @@ public static class Nb201Benchmark
         return text.ToString();
     }
 
+    /// <summary>A difference with its sign kept even where it rounds to 0.000 (the direction column reads the unrounded value).</summary>
+    private static string Signed(double value) => double.IsNaN(value) ? "n/a" : value == 0 ? "0.000"
+        : (value > 0 ? "+" : "-") + Math.Abs(value).ToString("0.000", CultureInfo.InvariantCulture);
+
     private static string MeanStd(double mean, double std) => double.IsFinite(mean) ? string.Create(CultureInfo.InvariantCulture, $"{mean:F2} +- {std:F2}") : "n/a";
 
     /// <summary>
@@ -401,7 +405,7 @@ public static class Nb201Benchmark
         text.Append(c, $"| budget | {comparisons[0].Strategy} vs | difference | direction | pairs differing | p | Holm p | significant |\n|---|---|---|---|---|---|---|---|\n");
         foreach (var x in comparisons)
         {
-            text.Append(c, $"| {x.Budget} | {x.Other} | {(double.IsNaN(x.MeanDifference) ? "n/a" : x.MeanDifference.ToString("+0.000;-0.000;0.000", c))} | {x.Direction} | {x.Test.N} | {P(x.Test.P)} | {P(x.HolmP)} | {(x.Significant ? "yes" : "no")} |\n");
+            text.Append(c, $"| {x.Budget} | {x.Other} | {Signed(x.MeanDifference)} | {x.Direction} | {x.Test.N} | {P(x.Test.P)} | {P(x.HolmP)} | {(x.Significant ? "yes" : "no")} |\n");
         }
     }
 

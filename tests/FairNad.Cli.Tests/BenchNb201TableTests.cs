@@ -42,14 +42,14 @@ public sealed class BenchNb201TableTests : IDisposable
     [InlineData("--table {table} --query-column nope", "fairnad: {table}: no column 'nope' (--query-column); the columns are: 'score b', 'arch', 'score a'")]
     [InlineData("--table {table} --datasets cifar100", "fairnad: --table and --datasets exclude each other")]
     [InlineData("--query-column x", "fairnad: --query-column, --report-column and --input apply to --table CSVs")]
-    [InlineData("--table {table} {table}", "would both be dataset 'latency-table'")]
+    [InlineData("--table {table} {table} --query-column score+a --report-column score+b", "would both be dataset 'latency-table'")]
     public void BenchNb201_BadTableInput_OneClearLine(string arguments, string expected)
     {
         var table = Table();
         var missing = Path.Combine(_directory, "missing.csv");
         string Expand(string text) => text.Replace("{table}", table, StringComparison.Ordinal).Replace("{missing}", missing, StringComparison.Ordinal);
 
-        var (code, _, error) = Run(["bench", "nb201", "--seeds", "1", "--budgets", "1", .. Expand(arguments).Split(' ')]);
+        var (code, _, error) = Run(["bench", "nb201", "--seeds", "1", "--budgets", "1", .. Expand(arguments).Split(' ').Select(a => a.Replace('+', ' '))]);
 
         Assert.Equal(2, code);
         Assert.Contains(Expand(expected), error, StringComparison.Ordinal);
