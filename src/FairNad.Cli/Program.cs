@@ -212,7 +212,7 @@ public static class Program
         var nb201Out = new Option<string?>("--out") { Description = "Also write benchmark.md and anytime.csv into this folder (e.g. results/nb201)." };
         var nb201Tables = new Option<string[]>("--table")
         {
-            Description = "Instead of the shipped tables: CSV tables of the NAS-Bench-201 cell space (NATS-Bench topology, HW-NAS-Bench, ...); the cell column is recognised by its values; the dataset name is the file name.",
+            Description = "Instead of the shipped tables: CSV tables of the NAS-Bench-201 cell space (NATS-Bench topology, HW-NAS-Bench, ...); the cell column is recognised by its values; the dataset name is the file name without its extension.",
             AllowMultipleArgumentsPerToken = true,
             DefaultValueFactory = _ => [],
         };
