@@ -24,10 +24,22 @@ internal sealed partial class Build
     [Parameter("Seeds per strategy in the strategy benchmark.")]
     readonly int BenchSeeds = 100;
 
+    [Parameter("CSV tables of the NAS-Bench-201 cell space for the Benchmark target instead of the shipped ones (fairnad bench nb201 --table); writes results/nb201-tables/.")]
+    readonly AbsolutePath[]? BenchTable;
+
+    [Parameter("With --bench-table: the column the strategies see (default 'validation accuracy').")]
+    readonly string? QueryColumn;
+
+    [Parameter("With --bench-table: the column reported for the best cell by the query column (default 'test accuracy').")]
+    readonly string? ReportColumn;
+
     Target Benchmark => _ => _
-        .Description("Strategy benchmark (--space nb201): random, REA, local search, FairNAD and its ablations on the NAS-Bench-201 tables, 100 seeds; writes results/nb201/.")
+        .Description("Strategy benchmark (--space nb201): random, REA, local search, FairNAD and its ablations on the NAS-Bench-201 tables, 100 seeds, FairNAD against each with Holm's correction; writes results/nb201/ (with --bench-table, those CSVs into results/nb201-tables/).")
         .DependsOn(Restore)
-        .Executes(() => Fairnad("bench", Space == "nb201" ? "nb201" : throw new InvalidOperationException($"--space {Space}: only nb201 has a strategy benchmark"), "--seeds", BenchSeeds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", RootDirectory / "results" / "nb201"));
+        .Executes(() => Fairnad(["bench", Space == "nb201" ? "nb201" : throw new InvalidOperationException($"--space {Space}: only nb201 has a strategy benchmark"), "--seeds", BenchSeeds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            .. BenchTable is { Length: > 0 } tables
+                ? ["--table", .. tables.Select(t => (string)t), "--query-column", QueryColumn ?? "validation accuracy", "--report-column", ReportColumn ?? "test accuracy", "--out", RootDirectory / "results" / "nb201-tables"]
+                : new string[] { "--out", RootDirectory / "results" / "nb201" }]));
 
     Target BenchmarkProxies => _ => _
         .Description("Spearman rho of the synflow zero-cost proxy against NAS-Bench-201 test accuracy on a seeded sample of cells, per dataset.")
