@@ -12,9 +12,9 @@ public sealed record AnytimePoint(string Strategy, int Seed, int Candidates, dou
 /// <summary>A strategy's anytime curve over its seeds at one candidate count: mean and range (the band) of the best validation accuracy and of its test accuracy.</summary>
 public sealed record AnytimeBand(string Strategy, int Candidates, int Seeds, double MeanValidation, double MinValidation, double MaxValidation, double? MeanTest, double? MinTest, double? MaxTest);
 
-/// <summary>One run's end result: its best candidate (validation, test, size), the CPU time its training took and how deep its candidates are.</summary>
+/// <summary>One run's end result: its best candidate (validation, test, size), the training time it recorded (its candidates' train seconds; CPU time with one thread per worker on an idle machine) and how deep its candidates are.</summary>
 public sealed record FinalRow(string Run, string Strategy, int Seed, int Candidates, int Failed, double? BestValidation, double? TestOfBest, long? ParametersOfBest, string? BestCandidate,
-    double TrainCpuHours, double? MeanEditDepth, int? MaxEditDepth);
+    double TrainHours, double? MeanEditDepth, int? MaxEditDepth);
 
 /// <summary>
 /// A paired comparison of two strategies' final test accuracy on the seeds both ran: Wilcoxon signed-rank, with the exact
@@ -352,19 +352,19 @@ public static class StrategyComparison
         text.Append(Invariant, $"{c.Runs.Count} runs on {e.Dataset}, {e.ParameterBudget:N0} parameters or fewer, cost objective {e.CostObjective}: ");
         text.Append(string.Join("; ", c.Strategies.Select(s => $"{s} (seeds {string.Join(", ", c.Runs.Where(r => r.Strategy == s).Select(r => r.Seed))})"))).Append(".\n\n");
         text.Append("## Final result of each run\n\nThe best candidate by the run's own ranking (validation accuracy, a higher ladder rung first) and its test accuracy.\n\n");
-        text.Append("| strategy | seed | candidates | failed | best validation % | its test % | parameters | training CPU-hours | mean / max edit depth |\n|---|---|---|---|---|---|---|---|---|\n");
+        text.Append("| strategy | seed | candidates | failed | best validation % | its test % | parameters | training hours | mean / max edit depth |\n|---|---|---|---|---|---|---|---|---|\n");
         foreach (var f in c.Final)
         {
-            text.Append(Invariant, $"| {f.Strategy} | {f.Seed} | {f.Candidates} | {f.Failed} | {Format(f.BestValidation)} | {Format(f.TestOfBest)} | {f.ParametersOfBest:N0} | {f.TrainCpuHours:F2} | {Format(f.MeanEditDepth, "F1")} / {f.MaxEditDepth?.ToString(Invariant) ?? "-"} |\n");
+            text.Append(Invariant, $"| {f.Strategy} | {f.Seed} | {f.Candidates} | {f.Failed} | {Format(f.BestValidation)} | {Format(f.TestOfBest)} | {f.ParametersOfBest:N0} | {f.TrainHours:F2} | {Format(f.MeanEditDepth, "F1")} / {f.MaxEditDepth?.ToString(Invariant) ?? "-"} |\n");
         }
 
-        text.Append("\n| strategy | runs | best validation % (mean +- std) | its test % (mean +- std) | training CPU-hours (sum) |\n|---|---|---|---|---|\n");
+        text.Append("\n| strategy | runs | best validation % (mean +- std) | its test % (mean +- std) | training hours (sum) |\n|---|---|---|---|---|\n");
         foreach (var s in c.Strategies)
         {
             var rows = c.Final.Where(f => f.Strategy == s).ToList();
             var v = rows.Where(f => f.BestValidation is not null).Select(f => f.BestValidation!.Value).ToList();
             var t = rows.Where(f => f.TestOfBest is not null).Select(f => f.TestOfBest!.Value).ToList();
-            text.Append(Invariant, $"| {s} | {rows.Count} | {Statistics.Mean(v):F2} +- {Statistics.StandardDeviation(v):F2} | {Statistics.Mean(t):F2} +- {Statistics.StandardDeviation(t):F2} | {rows.Sum(f => f.TrainCpuHours):F2} |\n");
+            text.Append(Invariant, $"| {s} | {rows.Count} | {Statistics.Mean(v):F2} +- {Statistics.StandardDeviation(v):F2} | {Statistics.Mean(t):F2} +- {Statistics.StandardDeviation(t):F2} | {rows.Sum(f => f.TrainHours):F2} |\n");
         }
 
         text.Append("\n## Paired tests of the final test accuracy\n\nWilcoxon signed-rank on the seeds both strategies ran (difference = first minus second). ");

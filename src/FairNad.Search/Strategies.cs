@@ -34,7 +34,7 @@ internal static class Sampling
         return new Proposal<T>(candidate, space.Key(candidate), [], "random", Summary: summary);
     }
 
-    /// <summary>The <paramref name="index"/>-th seed as a proposal of type seed, as FairNAD proposes its initial population.</summary>
+    /// <summary>A seed of the population as a proposal of type seed, as FairNAD proposes its initial population.</summary>
     public static Proposal<T> Seed<T>(ISearchSpace<T> space, (T Candidate, string Summary) seed) => new(seed.Candidate, space.Key(seed.Candidate), [], MutationTypes.Seed, Summary: seed.Summary);
 }
 

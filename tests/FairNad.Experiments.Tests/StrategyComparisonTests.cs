@@ -41,7 +41,7 @@ public sealed class StrategyComparisonTests : IDisposable
         var experiment = ExperimentFile.Read(Shipped("fashion-mnist-compare"), "compare");
 
         Assert.Equal([0.25, 0.5, 1.0], experiment.Space!.SeedBudgetFractions!);
-        Assert.Equal(new EditRange(1, 9), experiment.Space.RandomEdits);
+        Assert.Equal(new EditRange(1, 8), experiment.Space.RandomEdits);
         Assert.True(experiment.Space.BaselinesFromSeeds);
         Assert.Equal(1_000_000, experiment.ParameterBudget);
         Assert.Equal(experiment.ToJson(), ExperimentFile.Read(experiment.ToJson(), "round trip").ToJson());
@@ -167,7 +167,7 @@ public sealed class StrategyComparisonTrainingTests : IDisposable
 
         var comparison = StrategyComparison.Compare(directories);
         Assert.All(comparison.Final, f => Assert.InRange(f.TestOfBest!.Value, 0, 100));
-        Assert.All(comparison.Final, f => Assert.True(f.TrainCpuHours > 0));
+        Assert.All(comparison.Final, f => Assert.True(f.TrainHours > 0));
         Assert.Equal(3, comparison.Tests.Count);
         Assert.All(files, f => Assert.True(new FileInfo(f).Length > 100, f));
         Assert.Contains("| random | rea |", File.ReadAllText(files[0]), StringComparison.Ordinal);
