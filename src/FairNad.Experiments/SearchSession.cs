@@ -196,6 +196,8 @@ public sealed class SearchSession : IDisposable
             await Slurm.SlurmExecutor.PreflightAsync(slurm, slurm.JobDirectory, request.Slurm, cancel).ConfigureAwait(false);
         }
 
+        // The seed population too: a reference that cannot be scaled to a share of the budget is said before any folder is made.
+        var seeds = Seeds(effective);
         log($"run {run}: {experimentPath}{(effective.Profile is { } profile ? $" (profile {profile})" : string.Empty)}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
         var splits = await LoadDataAsync(request, effective.Dataset, log, cancel).ConfigureAwait(false);
         log($"data {splits.Source}");
@@ -245,7 +247,7 @@ public sealed class SearchSession : IDisposable
 
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, tree, log, cancel).ConfigureAwait(false)) : null;
-        var space = new ArchitectureSpace(tree, Seeds(effective), effective.ParameterBudget,
+        var space = new ArchitectureSpace(tree, seeds, effective.ParameterBudget,
             maxSampleMutations: effective.Space?.RandomEdits?.Max ?? 2, minSampleMutations: effective.Space?.RandomEdits?.Min ?? 0)
         {
             DescribesSamples = effective.Space?.RandomEdits is not null,

@@ -46,7 +46,18 @@ public sealed class StrategyComparisonTests : IDisposable
         Assert.Equal(1_000_000, experiment.ParameterBudget);
         Assert.Equal(experiment.ToJson(), ExperimentFile.Read(experiment.ToJson(), "round trip").ToJson());
         Assert.Equal(21, SearchSession.Seeds(experiment).Count);
-        Assert.NotNull(ExperimentFile.Read(Shipped("fashion-mnist-compare"), "compare", "ci").Space);
+        Assert.Equal(12, SearchSession.Seeds(ExperimentFile.Read(Shipped("fashion-mnist-compare"), "compare", "ci")).Count);
+    }
+
+    [Fact]
+    public void Run_ShareTooSmallForAReference_ErrorNamesTheFieldAndNoFolderIsLeft()
+    {
+        _fixture.Write(Comparable with { Space = new SpaceOptions([0.25, 1.0]) });
+
+        var e = Assert.Throws<ExperimentException>(() => SearchFixture.Run(_fixture.Request()));
+
+        Assert.Contains("space.seedBudgetFractions: mlp_mixer cannot be scaled to 0.25 of the budget (5,000 parameters)", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_fixture.Results, "tiny-fairnad-s0")));
     }
 
     [Theory]
