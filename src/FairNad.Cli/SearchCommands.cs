@@ -91,7 +91,12 @@ internal static class SearchCommands
     public static Command ReportCommand(TextWriter output)
     {
         var run = new Option<string?>("--run") { Description = "The recorded run (results/<run>)." }.RunName();
-        var runs = new Option<string[]>("--runs") { Description = "Several runs of one experiment (seeds, strategies) to aggregate: mean +- std and paired Wilcoxon tests against rea and random.", AllowMultipleArgumentsPerToken = true }.RunName();
+        var runs = new Option<string[]>("--runs")
+        {
+            Description = "Several runs of one experiment (seeds, strategies) to aggregate and compare: mean +- std and paired Wilcoxon tests against rea and random (aggregate.md), "
+                + "and the strategy comparison (comparison.md, .tex, CSV, PNG: anytime curves with seed bands, exact paired tests between every two strategies, fronts overlaid, mutation-type, attribute and edit-depth statistics).",
+            AllowMultipleArgumentsPerToken = true,
+        }.RunName();
         var results = new Option<string>("--results") { Description = "Folder of run folders.", DefaultValueFactory = _ => "results" };
         var outDirectory = new Option<string?>("--out") { Description = "Where to write the report (default results/<run>/report; for --runs, results/aggregate)." };
         var command = new Command("report", "Write a run's report from its recorded data: candidates.csv, front.csv, attributes.csv, report.md, table.tex and PNG plots; or aggregate runs over seeds.")
@@ -108,7 +113,8 @@ internal static class SearchCommands
             if (r.GetValue(runs) is { Length: > 0 } several)
             {
                 var target = r.GetValue(outDirectory) ?? Path.Combine(r.GetValue(results)!, "aggregate");
-                foreach (var file in FairNad.Reports.SeedAggregate.Write(several.Select(x => Path.Combine(r.GetValue(results)!, x)), target))
+                var directories = several.Select(x => Path.Combine(r.GetValue(results)!, x)).ToList();
+                foreach (var file in FairNad.Reports.SeedAggregate.Write(directories, target).Concat(FairNad.Reports.StrategyComparison.Write(directories, target)))
                 {
                     output.WriteLine($"wrote {file}");
                 }

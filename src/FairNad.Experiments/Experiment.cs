@@ -215,11 +215,42 @@ public sealed record ExecutorOptions(string Kind, string? Partition = null, stri
 }
 
 /// <summary>
+/// How the open space is seeded and sampled (the experiment file's optional "space" section), for comparing strategies on
+/// equal terms. Every field is optional and its absence keeps what runs did before the section existed, so their
+/// experiments keep their text, hash and lineage commits.
+/// </summary>
+/// <param name="SeedBudgetFractions">
+/// Each reference is width-scaled to each of these fractions of the parameter budget (deduplicated by id) instead of to
+/// the whole budget only, so the seed population spans the cost axis; null: [1.0].
+/// </param>
+/// <param name="RandomEdits">
+/// The depth distribution of random samples (random search, and REA's top-up of its population): a seed plus k random
+/// edits, k uniform on <see cref="EditRange.Min"/>..<see cref="EditRange.Max"/>, recorded in each sample's summary;
+/// null: 0..2, unrecorded (as before).
+/// </param>
+/// <param name="BaselinesFromSeeds">Random search and REA propose the seed population first, in order, as FairNAD does (their first candidates are then the same); false: they start from random samples.</param>
+public sealed record SpaceOptions(IReadOnlyList<double>? SeedBudgetFractions = null, EditRange? RandomEdits = null, bool BaselinesFromSeeds = false)
+{
+    /// <summary>The fractions in force.</summary>
+    public IReadOnlyList<double> Fractions => SeedBudgetFractions ?? [1.0];
+
+    /// <summary>The first problem as "field: reason" (field relative to the section); null when usable.</summary>
+    public string? Problem() =>
+        SeedBudgetFractions is { } f && (f.Count == 0 || f.Any(x => !(x > 0 && x <= 1))) ? "seedBudgetFractions: give one or more fractions, each above 0 and at most 1" :
+        SeedBudgetFractions is { } g && g.Distinct().Count() != g.Count ? "seedBudgetFractions: a fraction is listed twice" :
+        RandomEdits is { } r && (r.Min < 0 || r.Max < r.Min || r.Max > 1000) ? "randomEdits: need 0 <= min <= max <= 1000" : null;
+}
+
+/// <summary>A range of edit counts, both ends included; a random sample's depth is drawn uniformly from it.</summary>
+public sealed record EditRange(int Min, int Max);
+
+/// <summary>
 /// A versioned experiment file (experiments/*.json). Everything a run depends on is here, so the file plus the harness
 /// commit determine the run; its canonical form is hashed into the manifest and committed in the lineage root.
 /// </summary>
 /// <param name="Ladder">Multi-fidelity evaluation (rungs and promotion); null trains every candidate once at <see cref="Fidelity"/>.</param>
 /// <param name="Noise">Seed-to-seed noise measurement for the feedback loop; null counts any gain above zero as an improvement.</param>
+/// <param name="Space">How the open space is seeded and sampled (<see cref="SpaceOptions"/>); null as before the section existed.</param>
 /// <param name="Profile">
 /// The fidelity preset of the file's "profiles" table this experiment was made with (e.g. ci), or null for the file as
 /// written. It names the run, so a preset's run never shares a folder or branches with the real run.
@@ -246,7 +277,8 @@ public sealed record Experiment(
     string? Profile = null,
     Ladder? Ladder = null,
     NoiseOptions? Noise = null,
-    ExecutorOptions? Executor = null)
+    ExecutorOptions? Executor = null,
+    SpaceOptions? Space = null)
 {
     public const int CurrentSchema = 1;
 
@@ -365,6 +397,13 @@ public sealed record Experiment(
             }
 
             w.WriteEndArray();
+
+            // Only when given, so experiments without the section keep their text, hash and commits.
+            if (Space is { } space)
+            {
+                WriteSpace(w, space);
+            }
+
             w.WriteNumber("population", Population);
             w.WriteNumber("tournament", Tournament);
             w.WriteNumber("batch", Batch);
@@ -440,6 +479,36 @@ public sealed record Experiment(
         return Encoding.UTF8.GetString(stream.ToArray()).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
     }
 
+    private static void WriteSpace(Utf8JsonWriter w, SpaceOptions space)
+    {
+        w.WriteStartObject("space");
+        if (space.SeedBudgetFractions is { } fractions)
+        {
+            w.WriteStartArray("seedBudgetFractions");
+            foreach (var f in fractions)
+            {
+                w.WriteNumberValue(f);
+            }
+
+            w.WriteEndArray();
+        }
+
+        if (space.RandomEdits is { } edits)
+        {
+            w.WriteStartObject("randomEdits");
+            w.WriteNumber("min", edits.Min);
+            w.WriteNumber("max", edits.Max);
+            w.WriteEndObject();
+        }
+
+        if (space.BaselinesFromSeeds)
+        {
+            w.WriteBoolean("baselinesFromSeeds", true);
+        }
+
+        w.WriteEndObject();
+    }
+
     private static void WriteExecutor(Utf8JsonWriter w, ExecutorOptions x)
     {
         w.WriteStartObject("executor");
@@ -497,7 +566,7 @@ public sealed record Experiment(
     }
 
     /// <summary>The first problem with the experiment's values, naming the field; null when it is usable.</summary>
-    public string? Problem() => Checks().Select(c => c.Check() is { } why ? c.Field == "executor" ? $"executor.{why}" : $"{c.Field}: {why}" : null).FirstOrDefault(p => p is not null);
+    public string? Problem() => Checks().Select(c => c.Check() is { } why ? c.Field is "executor" or "space" ? $"{c.Field}.{why}" : $"{c.Field}: {why}" : null).FirstOrDefault(p => p is not null);
 
     /// <summary>Each field's check, in the order fields are reported; a check returns why the value is unusable, or null (the executor's check names its own field first).</summary>
     private IEnumerable<(string Field, Func<string?> Check)> Checks() =>
@@ -517,6 +586,7 @@ public sealed record Experiment(
         ("references", () => References.Count == 0 ? "name at least one reference architecture" :
             References.FirstOrDefault(r => !ReferenceArchitectures.Names.Contains(r)) is { } unknown ? $"'{unknown}' is not one of {string.Join(", ", ReferenceArchitectures.Names)}" :
             References.Distinct(StringComparer.Ordinal).Count() != References.Count ? "a reference is listed twice" : null),
+        ("space", () => Space?.Problem() is { } spaceProblem ? spaceProblem : null),
         ("population", () => Population < 2 ? "must be at least 2" : null),
         ("tournament", () => Tournament < 1 ? "must be at least 1" : null),
         ("batch", () => Batch < 1 ? "must be at least 1" : null),

@@ -169,7 +169,7 @@ public static class ExperimentFile
         using (var document = JsonDocument.Parse(file.ToJsonString()))
         {
             var r = new Fields(document.RootElement, source, "");
-            r.Only("schema", "name", "profile", "description", "dataset", "fidelity", "ladder", "noise", "parameterBudget", "costObjective", "references", "population", "tournament",
+            r.Only("schema", "name", "profile", "description", "dataset", "fidelity", "ladder", "noise", "parameterBudget", "costObjective", "references", "space", "population", "tournament",
                 "batch", "budget", "strategy", "mutation", "seeds", "llm", "evaluation", "executor");
             var f = r.Object("fidelity");
             f.Only("epochs", "batchSize", "learningRate", "trainSubset", "validationSubset", "augment", "latencyRepeats", "threads", "device");
@@ -189,6 +189,7 @@ public static class ExperimentFile
                     x.OptionalText("jobDirectory"), x.OptionalNumber("pollSeconds"))
                 : null;
             var ladder = r.Has("ladder") ? ReadLadder(r.Object("ladder")) : null;
+            var space = r.Has("space") ? ReadSpace(r.Object("space")) : null;
             NoiseOptions? noise = null;
             if (r.Has("noise"))
             {
@@ -221,9 +222,24 @@ public static class ExperimentFile
                 r.OptionalText("profile"),
                 ladder,
                 noise,
-                executor);
+                executor,
+                space);
             return Validated(experiment, source);
         }
+    }
+
+    private static SpaceOptions ReadSpace(Fields s)
+    {
+        s.Only("seedBudgetFractions", "randomEdits", "baselinesFromSeeds");
+        EditRange? edits = null;
+        if (s.Has("randomEdits"))
+        {
+            var e = s.Object("randomEdits");
+            e.Only("min", "max");
+            edits = new EditRange(e.Int("min"), e.Int("max"));
+        }
+
+        return new SpaceOptions(s.Has("seedBudgetFractions") ? s.Numbers("seedBudgetFractions") : null, edits, s.Flag("baselinesFromSeeds", false));
     }
 
     private static Ladder ReadLadder(Fields l)
@@ -320,6 +336,13 @@ public static class ExperimentFile
             { ValueKind: JsonValueKind.Array } v => v.EnumerateArray().Select((x, i) => x.ValueKind == JsonValueKind.String ? x.GetString()! : throw Error($"{name}[{i}]", "must be a string")).ToList(),
             null => fallback,
             _ => throw Error(name, "must be an array of strings"),
+        };
+
+        public IReadOnlyList<double> Numbers(string name) => Get(name) switch
+        {
+            { ValueKind: JsonValueKind.Array } v => v.EnumerateArray().Select((x, i) => x.ValueKind == JsonValueKind.Number ? x.GetDouble() : throw Error($"{name}[{i}]", "must be a number")).ToList(),
+            null => throw Error(name, "missing"),
+            _ => throw Error(name, "must be an array of numbers"),
         };
 
         public IReadOnlyList<int> Ints(string name) => Get(name) switch

@@ -81,7 +81,9 @@ public static class SearchRunner
     public static async Task<SearchOutcome> RunAsync(SearchContext context, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
         var e = context.Experiment;
-        var inner = e.Choice.Create(context.Space, context.Seed, e.Mutation, e.Population, e.Tournament, context.Llm);
+        // With space.baselinesFromSeeds the baselines start from FairNAD's seed population (the space draws nothing for it).
+        var baselineSeeds = e.Space?.BaselinesFromSeeds == true ? context.Space.InitialPopulation(new Random(0)) : null;
+        var inner = e.Choice.Create(context.Space, context.Seed, e.Mutation, e.Population, e.Tournament, context.Llm, baselineSeeds);
         var strategy = new Deduplicating<ArchitectureSpec>(inner);
         var diagnostics = inner as IStrategyDiagnostics;
         using var recorder = RunRecorder.Open(context);

@@ -196,6 +196,8 @@ public sealed class SearchSession : IDisposable
             await Slurm.SlurmExecutor.PreflightAsync(slurm, slurm.JobDirectory, request.Slurm, cancel).ConfigureAwait(false);
         }
 
+        // The seed population too: a reference that cannot be scaled to a share of the budget is said before any folder is made.
+        var seeds = Seeds(effective);
         log($"run {run}: {experimentPath}{(effective.Profile is { } profile ? $" (profile {profile})" : string.Empty)}, {effective.Strategy}, seed {seed}, {effective.Candidates} candidates, budget {effective.ParameterBudget:N0} parameters, {effective.Dataset}");
         var splits = await LoadDataAsync(request, effective.Dataset, log, cancel).ConfigureAwait(false);
         log($"data {splits.Source}");
@@ -245,8 +247,10 @@ public sealed class SearchSession : IDisposable
 
         var lineage = Own(LineageStore.Open(request.RepositoryPath));
         var llm = effective.Choice.UsesLlm ? Own(await OpenLlmAsync(effective, archive, request, resume, tree, log, cancel).ConfigureAwait(false)) : null;
-        var space = new ArchitectureSpace(tree, ArchitectureSpace.ScaledReferences(effective.References, effective.Input, effective.ParameterBudget), effective.ParameterBudget)
+        var space = new ArchitectureSpace(tree, seeds, effective.ParameterBudget,
+            maxSampleMutations: effective.Space?.RandomEdits?.Max ?? 2, minSampleMutations: effective.Space?.RandomEdits?.Min ?? 0)
         {
+            DescribesSamples = effective.Space?.RandomEdits is not null,
             Operators = effective.Llm.WriteOperators ? OperatorArchive.OfRun(archive.Directory) : null,
         };
         var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem, OperatorWriting(request, effective, archive, run)), log, llm.RecordFailure);
@@ -266,6 +270,28 @@ public sealed class SearchSession : IDisposable
         }
 
         Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
+    }
+
+    /// <summary>
+    /// The seed population: each reference width-scaled to the budget, or to each fraction of it the experiment's space
+    /// section names (<see cref="SpaceOptions.SeedBudgetFractions"/>); without the section exactly as before.
+    /// </summary>
+    /// <exception cref="ExperimentException">a reference cannot be scaled to a fraction; the message names the field.</exception>
+    public static IReadOnlyList<ArchitectureSpec> Seeds(Experiment e)
+    {
+        if (e.Space?.SeedBudgetFractions is not { } fractions)
+        {
+            return ArchitectureSpace.ScaledReferences(e.References, e.Input, e.ParameterBudget);
+        }
+
+        try
+        {
+            return ArchitectureSpace.ScaledReferences(e.References, e.Input, e.ParameterBudget, fractions);
+        }
+        catch (InvalidOperationException problem)
+        {
+            throw new ExperimentException($"space.seedBudgetFractions: {problem.Message}");
+        }
     }
 
     /// <summary>

@@ -64,7 +64,7 @@ public static class RunPlots
         return files;
     }
 
-    private static Plot NewPlot(string title, string x, string y)
+    internal static Plot NewPlot(string title, string x, string y)
     {
         EnsureFont();
         var plot = new Plot();

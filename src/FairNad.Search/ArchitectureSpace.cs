@@ -9,7 +9,7 @@ namespace FairNad.Search;
 /// the realisations of attributes. A child over the budget is width-scaled back into it (a child under it keeps its size,
 /// so the cost objective still varies). The baselines sample and mutate here too, so every strategy searches the same space.
 /// </summary>
-public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpace<ArchitectureSpec>
+public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpace<ArchitectureSpec>, IDescribedSampling<ArchitectureSpec>
 {
     private readonly List<(CategoryNode Category, AttributeNode Attribute)> _realised;
 
@@ -17,17 +17,24 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
     /// <param name="seeds">The initial population: reference architectures already fitted to <paramref name="budget"/>.</param>
     /// <param name="budget">Parameter budget every candidate must fit.</param>
     /// <param name="maxSampleMutations">A random sample is a seed changed by up to this many random realisations.</param>
-    public ArchitectureSpace(AttributeTree tree, IReadOnlyList<ArchitectureSpec> seeds, long budget, int maxSampleMutations = 2)
+    /// <param name="minSampleMutations">... and by at least this many (<see cref="MinSampleMutations"/>).</param>
+    public ArchitectureSpace(AttributeTree tree, IReadOnlyList<ArchitectureSpec> seeds, long budget, int maxSampleMutations = 2, int minSampleMutations = 0)
     {
         if (seeds.Count == 0)
         {
             throw new ArgumentException("the space needs at least one seed architecture", nameof(seeds));
         }
 
+        if (minSampleMutations < 0 || maxSampleMutations < minSampleMutations)
+        {
+            throw new ArgumentException($"random samples need 0 <= fewest edits <= most edits (got {minSampleMutations} and {maxSampleMutations})", nameof(minSampleMutations));
+        }
+
         Tree = tree;
         Seeds = seeds;
         Budget = budget;
         MaxSampleMutations = maxSampleMutations;
+        MinSampleMutations = minSampleMutations;
         _realised = tree.Attributes.Where(x => x.Attribute.Realisations.Count > 0).Select(x => (x.Category, x.Attribute)).ToList();
     }
 
@@ -58,9 +65,72 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
 
     public int MaxSampleMutations { get; }
 
+    /// <summary>
+    /// The fewest edits a random sample gets: its depth is drawn uniformly from <see cref="MinSampleMutations"/> to
+    /// <see cref="MaxSampleMutations"/>. 0 by default (a sample may be a seed as it is); 1 when the seeds are evaluated
+    /// anyway (the open-space comparison), where a sample of depth 0 would only repeat one.
+    /// </summary>
+    public int MinSampleMutations { get; }
+
+    /// <summary>
+    /// Whether <see cref="SampleDescribed"/> says what a sample is (its depth and seed), for strategies that record it.
+    /// Off by default, so runs recorded before the depth distribution was configurable keep their (empty) summaries.
+    /// </summary>
+    public bool DescribesSamples { get; init; }
+
     /// <summary>Reference architectures by name, for <paramref name="input"/>, each width-scaled to fill <paramref name="budget"/>.</summary>
     public static IReadOnlyList<ArchitectureSpec> ScaledReferences(IEnumerable<string> names, InputSpec input, long budget) =>
         names.Select(n => WidthScaler.ScaleToBudget(ReferenceArchitectures.Get(n, input), budget).Spec).ToList();
+
+    /// <summary>
+    /// Reference architectures by name, each width-scaled to every fraction of <paramref name="budget"/> in
+    /// <paramref name="fractions"/> (reference by reference, fractions in the order given), a spec that two fractions
+    /// scale alike kept once (by id). The seed population then spans the cost axis instead of crowding at the budget,
+    /// so the accuracy/cost front has members to speak of from the start. [1.0] gives <see cref="ScaledReferences(IEnumerable{string}, InputSpec, long)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">a fraction is not above 0 and at most 1.</exception>
+    /// <exception cref="InvalidOperationException">a reference cannot be scaled into its share of the budget; the message names both.</exception>
+    public static IReadOnlyList<ArchitectureSpec> ScaledReferences(IEnumerable<string> names, InputSpec input, long budget, IReadOnlyList<double> fractions)
+    {
+        if (fractions.Count == 0 || fractions.Any(f => !(f > 0 && f <= 1)))
+        {
+            throw new ArgumentException("each budget fraction must be above 0 and at most 1", nameof(fractions));
+        }
+
+        var seeds = new List<ArchitectureSpec>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            var reference = ReferenceArchitectures.Get(name, input);
+            foreach (var fraction in fractions)
+            {
+                var share = (long)Math.Floor(budget * fraction);
+                ScaledArchitecture scaled;
+                try
+                {
+                    scaled = WidthScaler.ScaleToBudget(reference, Math.Max(1, share));
+                }
+                catch (WidthScalingException e)
+                {
+                    throw new InvalidOperationException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"{name} cannot be scaled to {fraction:G} of the budget ({share:N0} parameters): {e.Message}"), e);
+                }
+
+                if (scaled.Parameters > share || !ArchitectureAnalyzer.Analyze(scaled.Spec).IsValid)
+                {
+                    throw new InvalidOperationException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"{name} cannot be scaled to {fraction:G} of the budget ({share:N0} parameters): no width fits"));
+                }
+
+                if (seen.Add(scaled.Spec.Id))
+                {
+                    seeds.Add(scaled.Spec);
+                }
+            }
+        }
+
+        return seeds;
+    }
 
     public string Key(ArchitectureSpec candidate) => candidate.Id;
 
@@ -68,16 +138,37 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
     public IReadOnlyList<(ArchitectureSpec Candidate, string Summary)> InitialPopulation(Random random) =>
         Seeds.Select(s => (s, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{s.Name} scaled to {ArchitectureAnalyzer.Analyze(s).Parameters:N0} parameters"))).ToList();
 
-    public ArchitectureSpec Sample(Random random)
+    public ArchitectureSpec Sample(Random random) => SampleDescribed(random).Candidate;
+
+    /// <summary>
+    /// A uniformly drawn seed changed by k random realisations (<see cref="Mutate"/>), k drawn uniformly from
+    /// <see cref="MinSampleMutations"/> to <see cref="MaxSampleMutations"/>: an edit sequence whose depth follows a stated
+    /// distribution, so random search can be matched to the depth evolved candidates reach. The summary names k and the
+    /// seed (empty unless <see cref="DescribesSamples"/>); an edit that finds nothing to apply leaves the sample shallower.
+    /// </summary>
+    public (ArchitectureSpec Candidate, string Summary) SampleDescribed(Random random)
     {
-        var spec = Seeds[random.Next(Seeds.Count)];
-        var steps = random.Next(MaxSampleMutations + 1);
+        var seed = Seeds[random.Next(Seeds.Count)];
+        var spec = seed;
+        var steps = MinSampleMutations + random.Next(MaxSampleMutations - MinSampleMutations + 1);
         for (var i = 0; i < steps; i++)
         {
             spec = Mutate(spec, random);
         }
 
-        return spec;
+        return (spec, DescribesSamples ? DescribeSample(steps, seed) : string.Empty);
+    }
+
+    /// <summary>The summary of a random sample: "&lt;k&gt; random edit(s) of seed &lt;name&gt; (&lt;parameters&gt;)"; <see cref="SampleDepth"/> reads k back.</summary>
+    public static string DescribeSample(int edits, ArchitectureSpec seed) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{edits} random edit{(edits == 1 ? string.Empty : "s")} of seed {seed.Name} ({ArchitectureAnalyzer.Analyze(seed).Parameters:N0} parameters)");
+
+    /// <summary>The number of edits a random sample's summary (<see cref="DescribeSample"/>) names; null for any other summary.</summary>
+    public static int? SampleDepth(string summary)
+    {
+        var space = summary.IndexOf(' ', StringComparison.Ordinal);
+        return space > 0 && summary.AsSpan(space).StartsWith(" random edit", StringComparison.Ordinal)
+            && int.TryParse(summary.AsSpan(0, space), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) ? k : null;
     }
 
     /// <summary>One realisation of a uniformly drawn realised attribute; the parent itself when none applies after many draws.</summary>

@@ -12,6 +12,32 @@ public interface ISearchSpace<T>
     string Key(T candidate);
 }
 
+/// <summary>
+/// A space whose random samples can say what they are (e.g. how many edits of which seed), for strategies to record.
+/// The draws of <see cref="SampleDescribed"/> must be those of <see cref="ISearchSpace{T}.Sample"/>.
+/// </summary>
+public interface IDescribedSampling<T>
+{
+    /// <summary>Whether <see cref="SampleDescribed"/> gives summaries; when false a strategy records the empty summary it always did.</summary>
+    bool DescribesSamples { get; }
+
+    (T Candidate, string Summary) SampleDescribed(Random random);
+}
+
+/// <summary>Sampling helpers shared by the baselines.</summary>
+internal static class Sampling
+{
+    /// <summary>A random sample of <paramref name="space"/> as a proposal, with the space's description of it when it gives one.</summary>
+    public static Proposal<T> Random<T>(ISearchSpace<T> space, Random random)
+    {
+        var (candidate, summary) = space is IDescribedSampling<T> { DescribesSamples: true } described ? described.SampleDescribed(random) : (space.Sample(random), string.Empty);
+        return new Proposal<T>(candidate, space.Key(candidate), [], "random", Summary: summary);
+    }
+
+    /// <summary>A seed of the population as a proposal of type seed, as FairNAD proposes its initial population.</summary>
+    public static Proposal<T> Seed<T>(ISearchSpace<T> space, (T Candidate, string Summary) seed) => new(seed.Candidate, space.Key(seed.Candidate), [], MutationTypes.Seed, Summary: seed.Summary);
+}
+
 /// <summary>What a candidate turned out to be worth. <see cref="Accuracy"/> is null when it failed; <see cref="Failure"/> says why.</summary>
 /// <param name="Accuracy">Validation accuracy in percent.</param>
 /// <param name="Cost">The cost objective (parameters or MACs), when known.</param>
@@ -103,17 +129,22 @@ public static class StrategyDriver
     }
 }
 
-/// <summary>Uniform random sampling (NAS-Bench-201's RANDOM baseline).</summary>
-public sealed class RandomSearch<T>(ISearchSpace<T> space, int seed) : IAskTellStrategy<T>
+/// <summary>
+/// Uniform random sampling (NAS-Bench-201's RANDOM baseline). With <paramref name="seeds"/> it proposes that population
+/// first, in order, as FairNAD does, so all strategies of a comparison spend their first candidates on the same seeds.
+/// </summary>
+public sealed class RandomSearch<T>(ISearchSpace<T> space, int seed, IReadOnlyList<(T Candidate, string Summary)>? seeds = null) : IAskTellStrategy<T>
 {
     private readonly Random _random = new(seed);
+    private int _asked;
 
     public string Name => "random";
 
     public ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default)
     {
-        var candidate = space.Sample(_random);
-        return ValueTask.FromResult<Proposal<T>?>(new Proposal<T>(candidate, space.Key(candidate), [], "random"));
+        var proposal = seeds is not null && _asked < seeds.Count ? Sampling.Seed(space, seeds[_asked]) : Sampling.Random(space, _random);
+        _asked++;
+        return ValueTask.FromResult<Proposal<T>?>(proposal);
     }
 
     public void Tell(Proposal<T> proposal, Outcome outcome)
@@ -124,9 +155,12 @@ public sealed class RandomSearch<T>(ISearchSpace<T> space, int seed) : IAskTellS
 /// <summary>
 /// Regularized evolution (Real et al. 2019), as NAS-Bench-201 runs it: a population filled by random samples; then
 /// repeatedly the best of a random tournament is mutated, the child joins, and the oldest member leaves. Asked before
-/// the population is told, it keeps sampling, so a driver may evaluate several candidates at once.
+/// the population is told, it keeps sampling, so a driver may evaluate several candidates at once. With
+/// <paramref name="seeds"/> the population starts as that seed population (FairNAD's), in order, topped up with random
+/// samples when it is smaller than <paramref name="population"/>; all seeds are proposed, the aging keeps the latest.
 /// </summary>
-public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int population = 10, int tournament = 3) : IAskTellStrategy<T>
+public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int population = 10, int tournament = 3, IReadOnlyList<(T Candidate, string Summary)>? seeds = null)
+    : IAskTellStrategy<T>
 {
     private readonly Random _random = new(seed);
     private readonly List<(Proposal<T> Proposal, Outcome Outcome)> _alive = [];
@@ -137,10 +171,13 @@ public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int
     public ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default)
     {
         Proposal<T> proposal;
-        if (_asked < population || _alive.Count == 0)
+        if (seeds is not null && _asked < seeds.Count)
         {
-            var candidate = space.Sample(_random);
-            proposal = new Proposal<T>(candidate, space.Key(candidate), [], "random");
+            proposal = Sampling.Seed(space, seeds[_asked]);
+        }
+        else if (_asked < population || _alive.Count == 0)
+        {
+            proposal = Sampling.Random(space, _random);
         }
         else
         {

@@ -61,10 +61,15 @@ public sealed record StrategyChoice(string Name, StrategyKind Kind, IReadOnlyLis
 
     /// <summary>The strategy over <paramref name="space"/> (an <see cref="IIdeaSpace{T}"/> for FairNAD, an <see cref="INeighbourhood{T}"/> for local search).</summary>
     /// <param name="llm">Used by FairNAD unless LLM-driven mutation is disabled.</param>
-    public IAskTellStrategy<T> Create<T>(ISearchSpace<T> space, int seed, MutationMix mix, int population, int tournament, ILlmMutator<T>? llm = null) => Kind switch
+    /// <param name="baselineSeeds">
+    /// The seed population random search and REA propose first (FairNAD always starts from its space's); null keeps the
+    /// baselines as they were (REA's population random samples), so recorded runs replay unchanged.
+    /// </param>
+    public IAskTellStrategy<T> Create<T>(ISearchSpace<T> space, int seed, MutationMix mix, int population, int tournament, ILlmMutator<T>? llm = null,
+        IReadOnlyList<(T Candidate, string Summary)>? baselineSeeds = null) => Kind switch
     {
-        StrategyKind.Random => new RandomSearch<T>(space, seed),
-        StrategyKind.Rea => new RegularizedEvolution<T>(space, seed, population, tournament),
+        StrategyKind.Random => new RandomSearch<T>(space, seed, baselineSeeds),
+        StrategyKind.Rea => new RegularizedEvolution<T>(space, seed, population, tournament, baselineSeeds),
         StrategyKind.Local => new LocalSearch<T>(space, space as INeighbourhood<T> ?? throw new ArgumentException("local search needs a space with neighbourhoods"), seed),
         _ => new FairNadStrategy<T>(space as IIdeaSpace<T> ?? throw new ArgumentException("FairNAD needs a space of ideas"),
             new FairNadOptions(Mix(mix), population, tournament, Feedback), seed, UsesLlm ? llm : null, Name),
