@@ -116,7 +116,13 @@ public sealed class RunArchive
     public JsonNode? ReadManifest() => File.Exists(ManifestPath) ? JsonNode.Parse(File.ReadAllText(ManifestPath)) : null;
 
     /// <summary>The experiment's path as the run recorded it (the path committed in its lineage root).</summary>
-    public string RecordedExperimentPath() => ReadManifest()!["experiment"]!["path"]!.GetValue<string>();
+    /// <exception cref="ExperimentException">
+    /// the run folder has no manifest naming the experiment: the run stopped after copying its experiment file and before
+    /// its manifest and lineage root were written, so nothing of it was evaluated or committed.
+    /// </exception>
+    public string RecordedExperimentPath() => ReadManifest()?["experiment"]?["path"]?.GetValue<string>()
+        ?? throw new ExperimentException(
+            $"{ManifestPath} is missing or names no experiment path: run '{Run}' stopped before it recorded its start, so there is nothing to resume or reproduce; delete {Directory} and start the run again");
 
     /// <summary>
     /// The layout the run's lineage commits were written in (the manifest's lineage.format); 1 for a run recorded before
