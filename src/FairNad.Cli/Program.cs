@@ -210,11 +210,12 @@ public static class Program
         var nb201Strategies = new Option<string[]>("--strategies") { Description = "Strategies: " + string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Benchmark.AllStrategies], AllowMultipleArgumentsPerToken = true };
         var nb201Datasets = new Option<string[]>("--datasets") { Description = "Tables: " + string.Join(", ", FairNad.Search.Nb201Tables.Datasets) + ".", DefaultValueFactory = _ => [.. FairNad.Search.Nb201Tables.Datasets], AllowMultipleArgumentsPerToken = true };
         var nb201Out = new Option<string?>("--out") { Description = "Also write benchmark.md and anytime.csv into this folder (e.g. results/nb201)." };
+        var nb201Rules = new Option<int>("--rules") { Description = "FairNAD's search rules version (1: uniform front member, inapplicability as failure, declared effects; 2: the current rules).", DefaultValueFactory = _ => FairNad.Search.FairNadOptions.CurrentRules };
         var nb201 = new Command("nb201", "Search strategies on the shipped NAS-Bench-201 tables: mean +- std, regret, Wilcoxon tests against REA and random, anytime curves.")
         {
-            nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out,
+            nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out, nb201Rules,
         };
-        nb201.SetAction(r => BenchCommands.Nb201Strategies(new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds)),
+        nb201.SetAction(r => BenchCommands.Nb201Strategies(new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds), r.GetValue(nb201Rules)),
             r.GetValue(nb201Out), output, error));
         var replicas = new Option<int>("--replicas") { Description = "Separate worker processes that each train every case (orders and native heaps differ).", DefaultValueFactory = _ => 3 };
         var determinismJobs = new Option<int>("--jobs") { Description = "Replicas running at once.", DefaultValueFactory = _ => 2 };

@@ -28,7 +28,8 @@ public sealed record SearchContext(
     bool Resume,
     Action<string>? Log = null,
     FairNad.Llm.LlmSession? LlmSession = null,
-    Func<int, int, ICandidateEvaluator>? EvaluatorAt = null)
+    Func<int, int, ICandidateEvaluator>? EvaluatorAt = null,
+    int SearchRules = FairNadOptions.CurrentRules)
 {
     public string Run => Archive.Run;
 
@@ -81,7 +82,7 @@ public static class SearchRunner
     public static async Task<SearchOutcome> RunAsync(SearchContext context, Action<SearchProgress>? progress = null, CancellationToken cancel = default)
     {
         var e = context.Experiment;
-        var inner = e.Choice.Create(context.Space, context.Seed, e.Mutation, e.Population, e.Tournament, context.Llm);
+        var inner = e.Choice.Create(context.Space, context.Seed, e.Mutation, e.Population, e.Tournament, context.Llm, context.SearchRules);
         var strategy = new Deduplicating<ArchitectureSpec>(inner);
         var diagnostics = inner as IStrategyDiagnostics;
         using var recorder = RunRecorder.Open(context);

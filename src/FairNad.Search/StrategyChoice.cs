@@ -61,12 +61,14 @@ public sealed record StrategyChoice(string Name, StrategyKind Kind, IReadOnlyLis
 
     /// <summary>The strategy over <paramref name="space"/> (an <see cref="IIdeaSpace{T}"/> for FairNAD, an <see cref="INeighbourhood{T}"/> for local search).</summary>
     /// <param name="llm">Used by FairNAD unless LLM-driven mutation is disabled.</param>
-    public IAskTellStrategy<T> Create<T>(ISearchSpace<T> space, int seed, MutationMix mix, int population, int tournament, ILlmMutator<T>? llm = null) => Kind switch
+    /// <param name="rules">FairNAD's search rules (<see cref="FairNadOptions.Rules"/>): a recorded run's own, else the current ones.</param>
+    public IAskTellStrategy<T> Create<T>(ISearchSpace<T> space, int seed, MutationMix mix, int population, int tournament, ILlmMutator<T>? llm = null,
+        int rules = FairNadOptions.CurrentRules) => Kind switch
     {
         StrategyKind.Random => new RandomSearch<T>(space, seed),
         StrategyKind.Rea => new RegularizedEvolution<T>(space, seed, population, tournament),
         StrategyKind.Local => new LocalSearch<T>(space, space as INeighbourhood<T> ?? throw new ArgumentException("local search needs a space with neighbourhoods"), seed),
         _ => new FairNadStrategy<T>(space as IIdeaSpace<T> ?? throw new ArgumentException("FairNAD needs a space of ideas"),
-            new FairNadOptions(Mix(mix), population, tournament, Feedback), seed, UsesLlm ? llm : null, Name),
+            new FairNadOptions(Mix(mix), population, tournament, Feedback, Rules: rules), seed, UsesLlm ? llm : null, Name),
     };
 }
