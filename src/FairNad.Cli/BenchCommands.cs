@@ -610,6 +610,11 @@ internal static class BenchCommands
             throw new UsageException("--seeds and every --budgets value must be at least 1");
         }
 
+        if (!FairNad.Search.FairNadOptions.KnownRules.Contains(settings.Rules))
+        {
+            throw new UsageException($"--rules {settings.Rules}: known search rules are {string.Join(", ", FairNad.Search.FairNadOptions.KnownRules)}");
+        }
+
         foreach (var strategy in settings.Strategies.Where(x => !FairNad.Search.Nb201Benchmark.AllStrategies.Contains(x)))
         {
             throw new UsageException($"unknown strategy '{strategy}'; known: {string.Join(", ", FairNad.Search.Nb201Benchmark.AllStrategies)}");

@@ -220,9 +220,10 @@ public static class Program
         var nb201Report = new Option<string>("--report-column") { Description = "With --table: the column reported for the best cell by the query column (e.g. 'test accuracy').", DefaultValueFactory = _ => FairNad.Search.Nb201BenchmarkSettings.DefaultReportColumn };
         var nb201Input = new Option<string?>("--input") { Description = "With --table: the input the parameter-count cost assumes: cifar10 (3x32x32, 10 classes), cifar100 or imagenet16-120 (default: named by the file name, else cifar10)." };
         nb201Input.AcceptOnlyFromAmong("cifar10", "cifar100", "imagenet16-120");
+        var nb201Rules = new Option<int>("--rules") { Description = "FairNAD's search rules version (1: uniform front member, inapplicability as failure, declared effects; 2: the current rules).", DefaultValueFactory = _ => FairNad.Search.FairNadOptions.CurrentRules };
         var nb201 = new Command("nb201", "Search strategies on the shipped NAS-Bench-201 tables (or --table CSVs): mean +- std, regret, Wilcoxon tests against REA and random, FairNAD against each other strategy with Holm's correction, anytime curves.")
         {
-            nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out, nb201Tables, nb201Query, nb201Report, nb201Input,
+            nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out, nb201Tables, nb201Query, nb201Report, nb201Input, nb201Rules,
         };
         nb201.SetAction(r =>
         {
@@ -239,7 +240,7 @@ public static class Program
                 throw new UsageException("--query-column, --report-column and --input apply to --table CSVs; the shipped tables use 'validation accuracy' and 'test accuracy'");
             }
 
-            var settings = new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds));
+            var settings = new FairNad.Search.Nb201BenchmarkSettings(r.GetValue(nb201Datasets)!, r.GetValue(nb201Strategies)!, r.GetValue(nb201Budgets)!, r.GetValue(nb201Seeds)) { Rules = r.GetValue(nb201Rules) };
             return tables.Length == 0
                 ? BenchCommands.Nb201Strategies(settings, r.GetValue(nb201Out), output, error)
                 : BenchCommands.Nb201Tables(settings, tables, r.GetValue(nb201Query)!, r.GetValue(nb201Report)!, r.GetValue(nb201Input), r.GetValue(nb201Out), output, error);

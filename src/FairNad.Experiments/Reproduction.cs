@@ -68,7 +68,7 @@ public static class Reproduction
             var replay = experiment.Llm.Mode == "off" ? null : "replay";
             // Where it trains cannot change a result (the executor is no part of the lineage): a Slurm run re-executes locally or on Slurm, and a local one on Slurm.
             var request = new SearchRequest(experimentPath, new ExperimentOverrides(LlmMode: replay, Executor: executor), results, repository, dataDirectory, run, null, worker, Evaluator: evaluator,
-                RecordedExperimentPath: archive.RecordedExperimentPath(), Slurm: slurm, TreePath: knowledge.Path, LineageFormat: archive.LineageFormat());
+                RecordedExperimentPath: archive.RecordedExperimentPath(), Slurm: slurm, TreePath: knowledge.Path, LineageFormat: archive.LineageFormat(), SearchRules: archive.SearchRules());
             var outcome = (await SearchSession.RunAsync(request, log ?? (_ => { }), progress, cancel).ConfigureAwait(false)).Single();
             return new ReproductionReport(run, outcome.AllEvaluations.Count, allowed, Compare(recorded, outcome.AllEvaluations, allowed));
         }

@@ -130,6 +130,12 @@ public sealed class RunArchive
     /// </summary>
     public int LineageFormat() => ReadManifest()?["lineage"]?["format"]?.GetValue<int>() ?? 1;
 
+    /// <summary>
+    /// FairNAD's search rules the run was made with (the manifest's search.rules); 1 for a run recorded before the
+    /// manifest named them, when version 1 was the only one.
+    /// </summary>
+    public int SearchRules() => ReadManifest()?["search"]?["rules"]?.GetValue<int>() ?? 1;
+
     /// <summary>Opens the journal for appending (creating it), after checking every line and the hash chain.</summary>
     public RunJournal OpenJournal() => RunJournal.Open(JournalPath, Run);
 

@@ -12,21 +12,37 @@ public static class RunReports
 
     public static void WriteFeedback(string path, FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed)
     {
-        JsonArray Stats(IEnumerable<FeedbackStats> stats) => [.. stats.Select(s => (JsonNode)new JsonObject
+        JsonArray Stats(IEnumerable<FeedbackStats> stats, bool attributes) => [.. stats.Select(s =>
         {
-            ["key"] = s.Key,
-            ["tries"] = s.Tries,
-            ["valid"] = s.Valid,
-            ["validRate"] = Math.Round(s.ValidRate, 4),
-            ["improved"] = s.Improved,
-            ["meanAccuracyDelta"] = Math.Round(s.MeanAccuracyDelta, 4),
-            ["meanCostDelta"] = Math.Round(s.MeanCostDelta, 1),
-            ["failures"] = new JsonObject(s.Failures.Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value))),
+            var entry = new JsonObject
+            {
+                ["key"] = s.Key,
+                ["tries"] = s.Tries,
+                ["valid"] = s.Valid,
+                ["validRate"] = Math.Round(s.ValidRate, 4),
+                ["improved"] = s.Improved,
+                ["meanAccuracyDelta"] = Math.Round(s.MeanAccuracyDelta, 4),
+                ["meanCostDelta"] = Math.Round(s.MeanCostDelta, 1),
+                ["failures"] = new JsonObject(s.Failures.Select(f => KeyValuePair.Create(f.Key, (JsonNode?)f.Value))),
+            };
+
+            // Only when there is something to say (search rules 2), so runs of rules 1 keep feedback.json's form.
+            if (s.NotApplicable > 0)
+            {
+                entry["notApplicable"] = s.NotApplicable;
+            }
+
+            if (attributes && ledger.MeasuredEffect(s.Key) is { } effect)
+            {
+                entry["measuredEffect"] = effect;
+            }
+
+            return (JsonNode)entry;
         })];
         var document = new JsonObject
         {
-            ["byAttribute"] = Stats(ledger.ByAttribute()),
-            ["byCategory"] = Stats(ledger.ByCategory()),
+            ["byAttribute"] = Stats(ledger.ByAttribute(), attributes: true),
+            ["byCategory"] = Stats(ledger.ByCategory(), attributes: false),
             ["failedMutations"] = new JsonArray([.. failed.Select(f => (JsonNode)new JsonObject
             {
                 ["mutationType"] = f.MutationType,
@@ -90,6 +106,18 @@ public static class RunReports
             foreach (var s in feedback.ByAttribute())
             {
                 text.Append(Invariant, $"| {s.Key} | {s.Tries} | {s.Valid} | {s.Improved} | {s.MeanAccuracyDelta:+0.00;-0.00;0.00} | {s.MeanCostDelta:+0;-0;0} | {string.Join(", ", s.Failures.Select(f => $"{f.Key} x{f.Value}"))} |\n");
+            }
+
+            // Search rules 2 only (rules 1 records neither), so other summaries keep their text.
+            var measured = feedback.ByAttribute().Where(s => s.NotApplicable > 0 || feedback.MeasuredEffect(s.Key) is not null).ToList();
+            if (measured.Count > 0)
+            {
+                text.Append(Invariant, $"\nApplicability and effects: parents an attribute was drawn for but did not apply to (tried on the next parent; not failures), and its effect as declared in the tree and as measured once it has {FeedbackLedger.EffectEvidence} measured tries (efficiency when its children were cheaper on average; this steers Pareto-aware mutation).\n\n");
+                text.Append("| attribute | not applicable | measured tries | declared effect | measured effect |\n|---|---|---|---|---|\n");
+                foreach (var s in measured)
+                {
+                    text.Append(Invariant, $"| {s.Key} | {s.NotApplicable} | {s.Measured} | {context.Tree.Find(s.Key)?.Effect ?? "-"} | {feedback.MeasuredEffect(s.Key) ?? "-"} |\n");
+                }
             }
         }
 

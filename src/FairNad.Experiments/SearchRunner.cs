@@ -28,7 +28,8 @@ public sealed record SearchContext(
     bool Resume,
     Action<string>? Log = null,
     FairNad.Llm.LlmSession? LlmSession = null,
-    Func<int, int, ICandidateEvaluator>? EvaluatorAt = null)
+    Func<int, int, ICandidateEvaluator>? EvaluatorAt = null,
+    int SearchRules = FairNadOptions.CurrentRules)
 {
     public string Run => Archive.Run;
 
@@ -83,7 +84,7 @@ public static class SearchRunner
         var e = context.Experiment;
         // With space.baselinesFromSeeds the baselines start from FairNAD's seed population (the space draws nothing for it).
         var baselineSeeds = e.Space?.BaselinesFromSeeds == true ? context.Space.InitialPopulation(new Random(0)) : null;
-        var inner = e.Choice.Create(context.Space, context.Seed, e.Mutation, e.Population, e.Tournament, context.Llm, baselineSeeds);
+        var inner = e.Choice.Create(context.Space, context.Seed, e.Mutation, e.Population, e.Tournament, context.Llm, baselineSeeds, context.SearchRules);
         var strategy = new Deduplicating<ArchitectureSpec>(inner);
         var diagnostics = inner as IStrategyDiagnostics;
         using var recorder = RunRecorder.Open(context);

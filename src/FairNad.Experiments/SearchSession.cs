@@ -53,7 +53,8 @@ public sealed record SearchRequest(
     HttpClient? DataHttp = null,
     DataRequirements? DataRequirements = null,
     FairNad.Experiments.Slurm.SlurmCommands? Slurm = null,
-    int? LineageFormat = null);
+    int? LineageFormat = null,
+    int? SearchRules = null);
 
 /// <summary>
 /// One run of a request, assembled in one place: it holds the run's lock, builds the search space, the evaluator chain, the
@@ -262,14 +263,22 @@ public sealed class SearchSession : IDisposable
         }
 
         log($"knowledge {knowledge.Name} ({knowledge.Sha256}, {tree.Attributes.Count()} attributes, {tree.Attributes.Count(a => a.Attribute.Realisations.Count > 0)} realised)");
-        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, knowledge, request.LineageFormat ?? LineageLayout.FormatVersion);
+        // The search rules: a reproduction's from the record, a resumed run's from its own manifest (1 when it names none:
+        // it was recorded before rules were versioned), a new run the current ones.
+        var rules = request.SearchRules ?? (resume ? archive.SearchRules() : FairNadOptions.CurrentRules);
+        if (!FairNadOptions.KnownRules.Contains(rules))
+        {
+            throw new ExperimentException($"{archive.ManifestPath}: search.rules {rules} is unknown to this build (known: {string.Join(", ", FairNadOptions.KnownRules)}); use the harness commit the run was recorded with");
+        }
+
+        var manifest = Manifest(effective, seed, run, experimentPath, request.RepositoryPath, splits, evaluator, llm, knowledge, request.LineageFormat ?? LineageLayout.FormatVersion, rules);
         if (effective.Llm.WriteOperators && manifest.Content["knowledge"] is JsonObject knowledgeNode)
         {
             // What the report needs to say which attributes the run's operators gave a first realisation.
             knowledgeNode[OperatorArchiveSummary.UnrealisedField] = OperatorArchiveSummary.Unrealised(tree);
         }
 
-        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt);
+        Context = new SearchContext(effective, seed, archive, experimentPath, tree, lineage, evaluator, space, mutator, manifest, resume, log, llm, EvaluatorAt, rules);
     }
 
     /// <summary>
@@ -564,7 +573,7 @@ public sealed class SearchSession : IDisposable
     }
 
     private static RunManifestDocument Manifest(Experiment e, int seed, string run, string experimentPath, string repository, DatasetSplits splits,
-        ICandidateEvaluator evaluator, LlmSession? session, KnowledgeSource knowledge, int lineageFormat)
+        ICandidateEvaluator evaluator, LlmSession? session, KnowledgeSource knowledge, int lineageFormat, int searchRules)
     {
         string Hash(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
         string ImageHash(ImageSet set) => Hash([.. set.Pixels, .. set.Labels.SelectMany(BitConverter.GetBytes)]);
@@ -620,6 +629,8 @@ public sealed class SearchSession : IDisposable
             ["knowledge"] = knowledge.ManifestEntry(),
             // The layout of the run's lineage commits (LineageLayout.FormatVersion); a reproduction records in it. Absent: 1.
             ["lineage"] = new JsonObject { ["format"] = lineageFormat },
+            // FairNAD's search rules (FairNadOptions.Rules); resuming and reproducing use them. Absent: 1.
+            ["search"] = new JsonObject { ["rules"] = searchRules },
         });
     }
 

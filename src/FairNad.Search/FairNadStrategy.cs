@@ -55,7 +55,22 @@ public sealed record MutationMix(double FairIdea, double Pareto, double Llm)
 /// <param name="Tournament">Tournament size of parent selection for fair-idea and LLM mutations.</param>
 /// <param name="Feedback">Whether feedback statistics steer attribute sampling and LLM prompts (off for the ablation).</param>
 /// <param name="MaxAttempts">Mutations tried (not applicable, LLM gave up) before the strategy reports it has nothing to propose.</param>
-public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournament = 3, bool Feedback = true, int MaxAttempts = 40);
+/// <param name="Rules">
+/// The version of the search rules (<see cref="CurrentRules"/> for new runs). A recorded run keeps the version it was
+/// made with (its manifest names it; a manifest without one is version 1), so it resumes and reproduces the same proposals.
+/// 1: a uniformly drawn front member, inapplicability counted as a failure, declared effects. 2: front members drawn by
+/// hypervolume contribution, inapplicability counted apart and the attribute tried on further parents (also when the
+/// child would be a candidate already evaluated), effects measured from the run's feedback once there is enough of it
+/// (docs/search.md, "Pareto-aware mutation").
+/// </param>
+public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournament = 3, bool Feedback = true, int MaxAttempts = 40, int Rules = FairNadOptions.CurrentRules)
+{
+    /// <summary>The search rules new runs use.</summary>
+    public const int CurrentRules = 2;
+
+    /// <summary>The versions this build can run.</summary>
+    public static readonly IReadOnlyList<int> KnownRules = [1, 2];
+}
 
 /// <summary>An attribute realised on a parent: the child and what changed.</summary>
 public sealed record AppliedIdea<T>(T Candidate, string Summary);
@@ -111,6 +126,11 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
 
     public FairNadStrategy(IIdeaSpace<T> space, FairNadOptions options, int seed, ILlmMutator<T>? llm = null, string name = "fairnad")
     {
+        if (!FairNadOptions.KnownRules.Contains(options.Rules))
+        {
+            throw new ArgumentException($"search rules {options.Rules} are unknown to this build (known: {string.Join(", ", FairNadOptions.KnownRules)})");
+        }
+
         if (options.Mix.Llm > 0 && llm is null)
         {
             throw new ArgumentException("the mix gives LLM-driven mutation a share but no LLM mutator was given; disable it so its share is redistributed");
@@ -225,9 +245,16 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
 
     private Proposal<T>? FairIdea()
     {
-        var parent = TournamentParent();
-        var (_, category, attribute) = _sampler.Next(require: Realised);
-        return Realise(MutationTypes.FairIdea, parent, category, attribute, string.Empty);
+        if (_options.Rules == 1)
+        {
+            var parent = TournamentParent();
+            var (_, category, attribute) = _sampler.Next(require: Realised);
+            return Realise(MutationTypes.FairIdea, parent, category, attribute, string.Empty);
+        }
+
+        var parents = TournamentParents();
+        var (_, c, a) = _sampler.Next(require: Realised);
+        return Realise(MutationTypes.FairIdea, parents, c, a, string.Empty);
     }
 
     private Proposal<T>? ParetoAware()
@@ -241,11 +268,56 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
 
         var points = valid.Select(v => new Objectives(v.Proposal.Key, v.Outcome.Accuracy!.Value, v.Outcome.Cost ?? 0, v.Outcome.Rung)).ToList();
         var front = ParetoFront.Front(points);
-        var member = front[_random.Next(front.Count)];
-        var weak = ParetoFront.WeakObjective(member, front);
-        Func<AttributeNode, bool> prefer = weak == "efficiency" ? a => a.Effect == "efficiency" : a => a.Effect != "efficiency";
-        var (_, category, attribute) = _sampler.Next(prefer, Realised);
-        return Realise(MutationTypes.Pareto, _byKey[member.Id].Proposal.Candidate, category, attribute, $" (front member weak in {weak})");
+        if (_options.Rules == 1)
+        {
+            var member = front[_random.Next(front.Count)];
+            var weak = ParetoFront.WeakObjective(member, front);
+            Func<AttributeNode, bool> prefer = weak == "efficiency" ? a => a.Effect == "efficiency" : a => a.Effect != "efficiency";
+            var (_, category, attribute) = _sampler.Next(prefer, Realised);
+            return Realise(MutationTypes.Pareto, _byKey[member.Id].Proposal.Candidate, category, attribute, $" (front member weak in {weak})");
+        }
+
+        // Rules 2: a member drawn in proportion to its hypervolume contribution, so the front's flat or crowded stretches
+        // (a cheap corner barely above the worst accuracy) are seldom parents; should the attribute not apply to it, the
+        // other members follow by contribution.
+        var contributions = ParetoFront.HypervolumeContributions(front);
+        var chosen = DrawProportional(contributions);
+        var drawn = front[chosen];
+        var weakIn = ParetoFront.WeakObjective(drawn, front);
+        var wantsEfficiency = weakIn == "efficiency";
+        var (_, c, a) = _sampler.Next(x => (EffectOf(x) == "efficiency") == wantsEfficiency, Realised);
+        var parents = new[] { chosen }.Concat(Enumerable.Range(0, front.Count).Where(i => i != chosen).OrderByDescending(i => contributions[i]))
+            .Select(i => _byKey[front[i].Id].Proposal.Candidate).ToList();
+        return Realise(MutationTypes.Pareto, parents, c, a, $" (front member weak in {weakIn})");
+    }
+
+    /// <summary>
+    /// The effect that steers Pareto-aware choice: under rules 2 with feedback on, the one the run measured
+    /// (<see cref="FeedbackLedger.MeasuredEffect"/>) once there is enough evidence; else the tree's declared tag.
+    /// </summary>
+    public string EffectOf(AttributeNode attribute) =>
+        _options.Rules >= 2 && _options.Feedback && Feedback.MeasuredEffect(attribute.Id) is { } measured ? measured : attribute.Effect;
+
+    /// <summary>An index drawn with probability proportional to its weight; uniform when every weight is 0.</summary>
+    private int DrawProportional(IReadOnlyList<double> weights)
+    {
+        var total = weights.Sum();
+        if (!(total > 0))
+        {
+            return _random.Next(weights.Count);
+        }
+
+        var x = _random.NextDouble() * total;
+        for (var i = 0; i < weights.Count; i++)
+        {
+            x -= weights[i];
+            if (x < 0)
+            {
+                return i;
+            }
+        }
+
+        return weights.Count - 1;
     }
 
     private async Task<Proposal<T>?> LlmDriven(CancellationToken cancel)
@@ -272,6 +344,45 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
         }
     }
 
+    /// <summary>
+    /// Rules 2: the attribute realised on the first of <paramref name="parents"/> it applies to and gives a child not yet
+    /// evaluated. Each parent it does not apply to is recorded as inapplicability (not a failure:
+    /// <see cref="MutationOutcome.NotApplicable"/>); a child already evaluated tells nothing new and spends a draw (a long
+    /// enough run of them ends the search), so the next parent is tried, and the first repeat is proposed only when every
+    /// parent gives one. Only when the attribute applies to none is the mutation a failed one.
+    /// </summary>
+    private Proposal<T>? Realise(string type, IReadOnlyList<T> parents, CategoryNode category, AttributeNode attribute, string note)
+    {
+        Proposal<T>? repeat = null;
+        foreach (var parent in parents)
+        {
+            if (_space.Apply(parent, attribute, _random) is { } child)
+            {
+                var proposal = new Proposal<T>(child.Candidate, _space.Key(child.Candidate), [_space.Key(parent)], type, attribute.Id, category.Id, null,
+                    $"{attribute.Name}: {child.Summary}{note}");
+                if (!_byKey.ContainsKey(proposal.Key))
+                {
+                    return proposal;
+                }
+
+                // A child already evaluated says nothing new: the next parent is tried, and the repeat proposed only when every parent gives one.
+                repeat ??= proposal;
+                continue;
+            }
+
+            Feedback.Record(new MutationOutcome(attribute.Id, category.Id, false, null, null, null, NotApplicable: true));
+        }
+
+        if (repeat is not null)
+        {
+            return repeat;
+        }
+
+        _failed.Add(new FailedMutation(type, parents.Count > 0 ? _space.Key(parents[0]) : null, attribute.Id,
+            $"no realisation applies to any of the {parents.Count} parent(s) tried"));
+        return null;
+    }
+
     private Proposal<T>? Realise(string type, T parent, CategoryNode category, AttributeNode attribute, string note)
     {
         if (_space.Apply(parent, attribute, _random) is { } child)
@@ -288,6 +399,26 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     /// <summary>The most recent <see cref="FairNadOptions.Population"/> valid candidates.</summary>
     private List<(Proposal<T> Proposal, Outcome Outcome)> Alive() =>
         _valid.GetRange(Math.Max(0, _valid.Count - _options.Population), Math.Min(_options.Population, _valid.Count));
+
+    /// <summary>
+    /// Rules 2: the parents a fair-idea mutation tries in turn: a random tournament's contestants best first (its winner is
+    /// the parent rules 1 takes), then the rest of the living population best first; before any candidate is valid, the
+    /// seed architectures, a random one first.
+    /// </summary>
+    private List<T> TournamentParents()
+    {
+        var alive = Alive();
+        if (alive.Count == 0)
+        {
+            var first = _random.Next(_seedList.Count);
+            return [_seedList[first], .. _seedList.Where((_, i) => i != first)];
+        }
+
+        var contestants = Enumerable.Range(0, _options.Tournament).Select(_ => alive[_random.Next(alive.Count)]).ToList();
+        return contestants.OrderByDescending(m => Outcome.RankKey(m.Outcome))
+            .Concat(alive.OrderByDescending(m => Outcome.RankKey(m.Outcome)))
+            .Select(m => m.Proposal).DistinctBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Candidate).ToList();
+    }
 
     /// <summary>Best of a random tournament among the living; before any candidate is valid, a seed architecture.</summary>
     private T TournamentParent()

@@ -9,10 +9,19 @@ namespace FairNad.Search;
 /// <param name="CostDelta">Child minus parent cost (parameters), when valid.</param>
 /// <param name="FailureCategory">Why it failed (invalid-spec, diverged, timeout, ...), when it did.</param>
 /// <param name="Rung">The fidelity rung child and parent were compared at (0 without a ladder).</param>
-public sealed record MutationOutcome(string AttributeId, string CategoryId, bool Valid, double? AccuracyDelta, double? CostDelta, string? FailureCategory, int Rung = 0);
+/// <param name="NotApplicable">
+/// The attribute has no realisation that applies to the parent it was tried on: no candidate was made, and nothing was
+/// learnt about whether the attribute helps or harms, so it is counted apart (<see cref="FeedbackStats.NotApplicable"/>),
+/// neither as a try nor as a failure (search rules 2; rules 1 recorded it as the failure "not-applicable").
+/// </param>
+public sealed record MutationOutcome(string AttributeId, string CategoryId, bool Valid, double? AccuracyDelta, double? CostDelta, string? FailureCategory, int Rung = 0,
+    bool NotApplicable = false);
 
 /// <summary>Aggregates of the outcomes for one attribute or one category.</summary>
-public sealed record FeedbackStats(string Key, int Tries, int Valid, double MeanAccuracyDelta, double MeanCostDelta, int Improved, IReadOnlyDictionary<string, int> Failures)
+/// <param name="NotApplicable">Parents the attribute was drawn for but had no realisation for (not tries, not failures).</param>
+/// <param name="Measured">Tries with a measured change against the parent (valid, parent at the same rung): what the mean changes are over.</param>
+public sealed record FeedbackStats(string Key, int Tries, int Valid, double MeanAccuracyDelta, double MeanCostDelta, int Improved, IReadOnlyDictionary<string, int> Failures,
+    int NotApplicable = 0, int Measured = 0)
 {
     public double ValidRate => Tries == 0 ? 0 : (double)Valid / Tries;
 }
@@ -66,7 +75,27 @@ public sealed class FeedbackLedger
 
     public FeedbackStats? For(string attributeId) => _byAttribute.TryGetValue(attributeId, out var r) ? r.Stats(attributeId, Improves) : null;
 
-    /// <summary>Failures minus half the improvements of an attribute: what fair sampling adds to its trial count.</summary>
+    /// <summary>
+    /// Valid tries with a measured change that an attribute needs before its effect is read from the ledger
+    /// (<see cref="MeasuredEffect"/>): the fewest for which a mean is more than one or two draws.
+    /// </summary>
+    public const int EffectEvidence = 3;
+
+    /// <summary>
+    /// The effect an attribute was seen to have, once it has <see cref="EffectEvidence"/> measured tries: "efficiency"
+    /// when its children were on average cheaper than their parents (mean cost change below 0), else "accuracy" (what
+    /// does not save cost is worth trying only for accuracy). Null before that: the declared tag stands in.
+    /// </summary>
+    public string? MeasuredEffect(string attributeId) =>
+        _byAttribute.TryGetValue(attributeId, out var r) && r.Stats(attributeId, Improves) is { Measured: >= EffectEvidence } s
+            ? s.MeanCostDelta < 0 ? "efficiency" : "accuracy"
+            : null;
+
+    /// <summary>
+    /// Failures minus half the improvements of an attribute: what fair sampling adds to its trial count. Inapplicability
+    /// (<see cref="MutationOutcome.NotApplicable"/>) is no failure: it says the parent lacked what the attribute changes,
+    /// not that the attribute harms, and counting it would starve attributes that apply to few architectures.
+    /// </summary>
     public double Penalty(string attributeId) => _byAttribute.TryGetValue(attributeId, out var r) ? r.FailureCount - (0.5 * r.Improved(Improves)) : 0;
 
     /// <summary>A few lines for an LLM prompt: what was tried for this attribute and its category, and how it went.</summary>
@@ -80,6 +109,11 @@ public sealed class FeedbackLedger
             if (stats.Failures.Count > 0)
             {
                 text.Append("; failures: ").Append(string.Join(", ", stats.Failures.Select(f => $"{f.Key} x{f.Value}")));
+            }
+
+            if (stats.NotApplicable > 0)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"; not applicable to {stats.NotApplicable} parent(s) (not counted as failures)");
             }
 
             text.Append('\n');
@@ -108,11 +142,18 @@ public sealed class FeedbackLedger
         private int _accuracyCount;
         private double _costSum;
         private int _costCount;
+        private int _notApplicable;
 
         public int FailureCount { get; private set; }
 
         public void Add(MutationOutcome o)
         {
+            if (o.NotApplicable)
+            {
+                _notApplicable++;
+                return;
+            }
+
             _tries++;
             _valid += o.Valid ? 1 : 0;
             if (o.AccuracyDelta is { } a)
@@ -148,6 +189,6 @@ public sealed class FeedbackLedger
         }
 
         public FeedbackStats Stats(string key, Func<double, int, bool> improves) => new(key, _tries, _valid, _accuracyCount == 0 ? 0 : _accuracySum / _accuracyCount,
-            _costCount == 0 ? 0 : _costSum / _costCount, Improved(improves), new Dictionary<string, int>(_failures, StringComparer.Ordinal));
+            _costCount == 0 ? 0 : _costSum / _costCount, Improved(improves), new Dictionary<string, int>(_failures, StringComparer.Ordinal), _notApplicable, _costCount);
     }
 }

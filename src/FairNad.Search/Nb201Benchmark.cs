@@ -195,8 +195,9 @@ public sealed class LocalSearch<T>(ISearchSpace<T> space, INeighbourhood<T> neig
 /// <param name="Seeds">Seeds 0..Seeds-1, the same for every strategy (paired tests pair them).</param>
 /// <param name="QueryColumn">What the strategies see of a cell (the evaluator's accuracy); only words the report: the tables passed to <see cref="Nb201Benchmark.Run"/> hold the values.</param>
 /// <param name="ReportColumn">What is reported of the best cell by <paramref name="QueryColumn"/>.</param>
+/// <param name="Rules">FairNAD's search rules (<see cref="FairNadOptions.Rules"/>); an earlier version gives that version's numbers.</param>
 public sealed record Nb201BenchmarkSettings(IReadOnlyList<string> Datasets, IReadOnlyList<string> Strategies, IReadOnlyList<int> Budgets, int Seeds,
-    string QueryColumn = Nb201BenchmarkSettings.DefaultQueryColumn, string ReportColumn = Nb201BenchmarkSettings.DefaultReportColumn)
+    string QueryColumn = Nb201BenchmarkSettings.DefaultQueryColumn, string ReportColumn = Nb201BenchmarkSettings.DefaultReportColumn, int Rules = FairNadOptions.CurrentRules)
 {
     public const string DefaultQueryColumn = "validation accuracy";
 
@@ -251,14 +252,14 @@ public static class Nb201Benchmark
     /// <summary>FairNAD's mix on the cell space: fair idea and Pareto-aware mutation in equal shares (no LLM); ablations redistribute.</summary>
     public static readonly MutationMix Mix = new(0.5, 0.5, 0);
 
-    public static IAskTellStrategy<string> Create(string strategy, int seed) => AllStrategies.Contains(strategy)
-        ? StrategyChoice.Parse(strategy, llmOff: true).Create(new Nb201IdeaSpace(Population), seed, Mix, Population, Tournament)
+    public static IAskTellStrategy<string> Create(string strategy, int seed, int rules = FairNadOptions.CurrentRules) => AllStrategies.Contains(strategy)
+        ? StrategyChoice.Parse(strategy, llmOff: true).Create(new Nb201IdeaSpace(Population), seed, Mix, Population, Tournament, rules: rules)
         : throw new ArgumentException($"unknown strategy '{strategy}'; known: {string.Join(", ", AllStrategies)}");
 
     /// <summary>Best-so-far (by validation) test and validation accuracy after each query of one run.</summary>
-    public static (double[] Test, double[] Validation) Trajectory(string strategy, int seed, Nb201TableEvaluator table, int budget)
+    public static (double[] Test, double[] Validation) Trajectory(string strategy, int seed, Nb201TableEvaluator table, int budget, int rules = FairNadOptions.CurrentRules)
     {
-        var trials = StrategyDriver.Run(new Deduplicating<string>(Create(strategy, seed)), table, budget);
+        var trials = StrategyDriver.Run(new Deduplicating<string>(Create(strategy, seed, rules)), table, budget);
         var test = new double[budget];
         var validation = new double[budget];
         var best = double.NegativeInfinity;
@@ -285,7 +286,7 @@ public static class Nb201Benchmark
         var jobs = (from d in settings.Datasets from s in settings.Strategies from seed in Enumerable.Range(0, settings.Seeds) select (Dataset: d, Strategy: s, Seed: seed)).ToList();
         var evaluators = settings.Datasets.ToDictionary(d => d, load, StringComparer.Ordinal);
         var runs = new (double[] Test, double[] Validation)[jobs.Count];
-        Parallel.For(0, jobs.Count, i => runs[i] = Trajectory(jobs[i].Strategy, jobs[i].Seed, evaluators[jobs[i].Dataset], maxBudget));
+        Parallel.For(0, jobs.Count, i => runs[i] = Trajectory(jobs[i].Strategy, jobs[i].Seed, evaluators[jobs[i].Dataset], maxBudget, settings.Rules));
 
         var byKey = jobs.Select((j, i) => (j, i)).GroupBy(x => (x.j.Dataset, x.j.Strategy)).ToDictionary(g => g.Key, g => g.OrderBy(x => x.j.Seed).Select(x => runs[x.i]).ToList());
         var rows = new List<Nb201Row>();

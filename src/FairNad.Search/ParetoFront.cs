@@ -58,6 +58,48 @@ public static class ParetoFront
     }
 
     /// <summary>
+    /// Each front member's exclusive hypervolume contribution (SMS-EMOA, Beume et al. 2007): the area of objective space
+    /// that it alone dominates, so a member in a flat or crowded stretch of the front (a cheap corner whose accuracy barely
+    /// rises above the next member's, a near-duplicate of a neighbour) contributes little and one that opens a stretch of
+    /// its own contributes much. Both objectives are normalised to [0, 1] over the front itself (its ideal and nadir),
+    /// accuracy lifted by 100 points per rung so a higher rung's result is above any lower one's: the unit is the front's
+    /// spread, not parameters or percent, so the rule reads the same in any space. The reference point is the front's
+    /// nadir moved out by 1/(n - 1) for a front of n members (Ishibuchi et al. 2018, "How to specify a reference point in
+    /// hypervolume calculation for fair performance comparison"), so each extreme member weighs like an interior one on an
+    /// evenly spread front. Not the population's nadir: the population holds broken candidates (near-chance accuracy), and
+    /// measured from there the cheapest member's accuracy height is nearly the whole range, so the cheap corner would
+    /// weigh most; at the front's own nadir without the margin an extreme member would weigh nothing.
+    /// </summary>
+    /// <param name="front">The front, as <see cref="Front"/> returns it (ascending cost, ascending accuracy).</param>
+    /// <returns>Contributions in <paramref name="front"/>'s order, each at least 0.</returns>
+    public static IReadOnlyList<double> HypervolumeContributions(IReadOnlyList<Objectives> front)
+    {
+        static double Lifted(Objectives p) => (100.0 * p.Rung) + p.Accuracy;
+        if (front.Count == 0)
+        {
+            return [];
+        }
+
+        var (aMin, aMax) = (front.Min(Lifted), front.Max(Lifted));
+        var (cMin, cMax) = (front.Min(p => p.Cost), front.Max(p => p.Cost));
+        static double Scaled(double v, double min, double max) => max > min ? (v - min) / (max - min) : 0;
+
+        // Both objectives as losses in [0, 1]: x the cost, y the accuracy short of the front's best.
+        var x = front.Select(p => Scaled(p.Cost, cMin, cMax)).ToArray();
+        var y = front.Select(p => 1 - Scaled(Lifted(p), aMin, aMax)).ToArray();
+        var reference = 1 + (1.0 / Math.Max(1, front.Count - 1));
+        var contributions = new double[front.Count];
+        for (var i = 0; i < front.Count; i++)
+        {
+            var width = (i + 1 < front.Count ? x[i + 1] : reference) - x[i];
+            var height = (i > 0 ? y[i - 1] : reference) - y[i];
+            contributions[i] = Math.Max(0, width) * Math.Max(0, height);
+        }
+
+        return contributions;
+    }
+
+    /// <summary>
     /// The objective a front member is weak in: its accuracy rank and cost rank among the front (0 = best); the worse of the
     /// two names the objective ("accuracy" or "efficiency") whose attributes a Pareto-aware mutation should try.
     /// </summary>

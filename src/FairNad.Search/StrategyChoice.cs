@@ -65,13 +65,14 @@ public sealed record StrategyChoice(string Name, StrategyKind Kind, IReadOnlyLis
     /// The seed population random search and REA propose first (FairNAD always starts from its space's); null keeps the
     /// baselines as they were (REA's population random samples), so recorded runs replay unchanged.
     /// </param>
+    /// <param name="rules">FairNAD's search rules (<see cref="FairNadOptions.Rules"/>): a recorded run's own, else the current ones.</param>
     public IAskTellStrategy<T> Create<T>(ISearchSpace<T> space, int seed, MutationMix mix, int population, int tournament, ILlmMutator<T>? llm = null,
-        IReadOnlyList<(T Candidate, string Summary)>? baselineSeeds = null) => Kind switch
+        IReadOnlyList<(T Candidate, string Summary)>? baselineSeeds = null, int rules = FairNadOptions.CurrentRules) => Kind switch
     {
         StrategyKind.Random => new RandomSearch<T>(space, seed, baselineSeeds),
         StrategyKind.Rea => new RegularizedEvolution<T>(space, seed, population, tournament, baselineSeeds),
         StrategyKind.Local => new LocalSearch<T>(space, space as INeighbourhood<T> ?? throw new ArgumentException("local search needs a space with neighbourhoods"), seed),
         _ => new FairNadStrategy<T>(space as IIdeaSpace<T> ?? throw new ArgumentException("FairNAD needs a space of ideas"),
-            new FairNadOptions(Mix(mix), population, tournament, Feedback), seed, UsesLlm ? llm : null, Name),
+            new FairNadOptions(Mix(mix), population, tournament, Feedback, Rules: rules), seed, UsesLlm ? llm : null, Name),
     };
 }

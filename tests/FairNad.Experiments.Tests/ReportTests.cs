@@ -14,7 +14,8 @@ public sealed class ReportTests : IDisposable
     {
         // Lineage layout 1: the tables carry commit ids, and layout 2's depend on the layer library and TorchSharp versions
         // its candidate projects copy, which are no part of what this snapshot pins (LineageStoreTests pins the layouts).
-        var outcome = SearchFixture.Run(_fixture.Request() with { LineageFormat = 1 }).Single();
+        // Lineage layout 1 and search rules 1: the commit ids and candidates the snapshots were made with.
+        var outcome = SearchFixture.Run(_fixture.Request() with { LineageFormat = 1, SearchRules = 1 }).Single();
 
         var report = RunReporter.Write(outcome.RunDirectory);
 

@@ -36,6 +36,22 @@ public sealed class ReproductionTests : IDisposable
         Assert.Equal(10, report.Compared);
     }
 
+    /// <summary>A run recorded before search rules were versioned (its manifest names none) reproduces under rules 1.</summary>
+    [Fact]
+    public async Task Reproduce_RunRecordedBeforeSearchRules_SameCandidates()
+    {
+        var outcome = SearchFixture.Run(_fixture.Request() with { SearchRules = 1 }).Single();
+        var path = Path.Combine(outcome.RunDirectory, "manifest.json");
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        manifest.Remove("search");
+        File.WriteAllText(path, manifest.ToJsonString());
+
+        var report = await Reproduce(_fixture, outcome.Run);
+
+        Assert.True(report.Passed, string.Join("\n", report.Differences));
+        Assert.Equal(10, report.Compared);
+    }
+
     [Fact]
     public async Task Reproduce_AlteredMetric_FailsNamingCandidateFieldAndSize()
     {

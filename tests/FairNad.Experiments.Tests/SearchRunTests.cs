@@ -73,6 +73,7 @@ public sealed class SearchRunTests : IDisposable
         Assert.Equal(0.0, manifest["mutation"]!["effective"]!["llm"]!.GetValue<double>());
         Assert.Contains("redistributed", manifest["mutation"]!["note"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(FairNad.Lineage.LineageLayout.FormatVersion, manifest["lineage"]!["format"]!.GetValue<int>());
+        Assert.Equal(FairNadOptions.CurrentRules, manifest["search"]!["rules"]!.GetValue<int>());
     }
 
     /// <summary>A reproduction of a run recorded in lineage layout 1 asks for it: the run's commits are then layout 1 throughout, and verify.</summary>
@@ -191,6 +192,35 @@ public sealed class SearchRunTests : IDisposable
         var resumed = SearchFixture.Run(_a.Request(resume: "tiny-fairnad-s0")).Single();
 
         Assert.Equal(SearchFixture.Fingerprint(clean.Candidates), SearchFixture.Fingerprint(resumed.Candidates));
+    }
+
+    /// <summary>
+    /// A run recorded before search rules were versioned (its manifest names none) resumes under rules 1, to the result an
+    /// uninterrupted rules-1 run has; the current rules would have proposed otherwise.
+    /// </summary>
+    [Fact]
+    public void Resume_RunRecordedBeforeSearchRules_ContinuesUnderRules1()
+    {
+        var uninterrupted = SearchFixture.Run(_b.Request() with { SearchRules = 1 }).Single();
+        using var cancel = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => SearchFixture.Run(_a.Request() with { SearchRules = 1 }, p =>
+        {
+            if (p.Done == 5)
+            {
+                cancel.Cancel();
+            }
+        }, cancel.Token));
+        var path = Path.Combine(_a.Results, "tiny-fairnad-s0", "manifest.json");
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        Assert.Equal(1, manifest["search"]!["rules"]!.GetValue<int>());
+        manifest.Remove("search");
+        File.WriteAllText(path, manifest.ToJsonString());
+
+        var resumed = SearchFixture.Run(_a.Request(resume: "tiny-fairnad-s0")).Single();
+        var current = SearchFixture.Run(_b.Request() with { RunName = "tiny-current" }).Single();
+
+        Assert.Equal(SearchFixture.Fingerprint(uninterrupted.Candidates), SearchFixture.Fingerprint(resumed.Candidates));
+        Assert.NotEqual(uninterrupted.Candidates.Select(c => c.Candidate), current.Candidates.Select(c => c.Candidate));
     }
 
     [Fact]

@@ -167,4 +167,49 @@ public sealed class FairNadStrategyTests
         Assert.Equal(["a", "a", "b", "b", "c"], inner.Told.Select(t => t.Key).Order());
         Assert.All(inner.Told.Where(t => t.Key == "b"), t => Assert.Equal(2, t.Outcome.Accuracy));
     }
+
+    /// <summary>NAS-Bench-201 cells with a fixed seed population, where one idea applies to one cell only (a rare idea).</summary>
+    private sealed class FixedCells(string rare, string onlyFor, params string[] seeds) : IIdeaSpace<string>
+    {
+        private readonly Nb201IdeaSpace _cells = new(seeds.Length);
+
+        public AttributeTree Tree => Nb201IdeaSpace.IdeaTree;
+
+        public string Key(string candidate) => candidate;
+
+        public IReadOnlyList<(string Candidate, string Summary)> InitialPopulation(Random random) => seeds.Select(s => (s, "fixed")).ToList();
+
+        public AppliedIdea<string>? Apply(string parent, AttributeNode attribute, Random random) =>
+            attribute.Id == rare && parent != onlyFor ? null : _cells.Apply(parent, attribute, random);
+    }
+
+    private static string Cell(params string[] edges) => Nb201.FormatEdges(edges);
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Run_IdeaApplyingToOneCell_Rules2TriesOtherParentsAndCountsInapplicabilityApart(int rules)
+    {
+        const string conv = "nor_conv_3x3";
+        const string attribute = "operator.feature-extraction.conv-3x3";
+        var only = Cell(conv, "none", conv, "avg_pool_3x3", conv, "skip_connect");
+        var space = new FixedCells(attribute, only, Cell(conv, conv, conv, conv, conv, conv), Cell("none", conv, conv, conv, conv, "none"), only);
+        var strategy = new FairNadStrategy<string>(space, new FairNadOptions(new MutationMix(1, 0, 0), 10, Tournament: 2, Rules: rules), seed: 3);
+
+        var trials = StrategyDriver.Run(new Deduplicating<string>(strategy), Nb201Tables.Load("cifar100"), 25);
+
+        var stats = strategy.Feedback.For(attribute)!;
+        if (rules == 1)
+        {
+            Assert.True(stats.Failures.GetValueOrDefault("not-applicable") > 0, "rules 1 count inapplicability as a failure");
+            Assert.Equal(0, stats.NotApplicable);
+        }
+        else
+        {
+            Assert.False(stats.Failures.ContainsKey("not-applicable"));
+            Assert.True(stats.NotApplicable > 0, "the idea applies to one cell only");
+            Assert.Contains(trials, t => t.Proposal.Attribute == attribute && t.Proposal.Parents[0] == only);
+            Assert.Equal(0, strategy.Feedback.Penalty(attribute) - stats.Failures.Values.Sum() + (0.5 * stats.Improved));
+        }
+    }
 }

@@ -90,14 +90,43 @@ public sealed class Nb201BenchmarkTests
         Assert.All(test, t => Assert.InRange(t, 0, table.BestTest));
     }
 
+    /// <summary>Search rules 1 give the numbers they gave before rules were versioned (the snapshot is unchanged since).</summary>
     [Fact]
-    public void Run_SmallConfiguration_MatchesSnapshot()
+    public void Run_SmallConfigurationRules1_MatchesSnapshot()
+    {
+        var settings = new Nb201BenchmarkSettings(["cifar100", "ImageNet16-120"], Nb201Benchmark.AllStrategies, [10, 30], 4, Rules: 1);
+
+        var markdown = Nb201Benchmark.Markdown(Nb201Benchmark.Run(settings));
+
+        Snapshot.Match("nb201-small.md", markdown);
+    }
+
+    [Fact]
+    public void Run_SmallConfigurationCurrentRules_MatchesSnapshot()
     {
         var settings = new Nb201BenchmarkSettings(["cifar100", "ImageNet16-120"], Nb201Benchmark.AllStrategies, [10, 30], 4);
 
         var markdown = Nb201Benchmark.Markdown(Nb201Benchmark.Run(settings));
 
-        Snapshot.Match("nb201-small.md", markdown);
+        Snapshot.Match("nb201-small-rules2.md", markdown);
+    }
+
+    [Fact]
+    public void Run_Rules1AndRules2_FairNadDiffersBaselinesDoNot()
+    {
+        string Curves(string strategy, int rules) => Nb201Benchmark.AnytimeCsv(Nb201Benchmark.Run(new Nb201BenchmarkSettings(["cifar100"], [strategy], [60], 4, Rules: rules)));
+
+        Assert.NotEqual(Curves("fairnad", 1), Curves("fairnad", 2));
+        Assert.NotEqual(Curves("fairnad-no-fair-idea", 1), Curves("fairnad-no-fair-idea", 2));
+        Assert.Equal(Curves("rea", 1), Curves("rea", 2));
+    }
+
+    [Fact]
+    public void Create_UnknownRules_ClearError()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Nb201Benchmark.Create("fairnad", 0, rules: 9));
+
+        Assert.Contains("search rules 9", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

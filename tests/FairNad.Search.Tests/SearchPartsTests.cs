@@ -124,6 +124,40 @@ public sealed class ParetoFrontTests
         Assert.Equal("accuracy", ParetoFront.WeakObjective(front[0], front));
         Assert.Equal("efficiency", ParetoFront.WeakObjective(front[^1], front));
     }
+
+    [Fact]
+    public void HypervolumeContributions_FrontOfFour_ExclusiveAreasWithTheMarginReference()
+    {
+        // Front f(50, 85), a(100, 90), b(200, 92), d(400, 95): cost losses 0, 1/7, 3/7, 1; accuracy losses 1, 1/2, 3/10, 0;
+        // reference 1 + 1/3 on both axes.
+        var front = ParetoFront.Front(Points);
+
+        var contributions = ParetoFront.HypervolumeContributions(front);
+
+        double[] expected = [(1 / 7.0) * (1 / 3.0), (2 / 7.0) * 0.5, (4 / 7.0) * 0.2, (1 / 3.0) * 0.3];
+        Assert.Equal(expected, contributions, (x, y) => Math.Abs(x - y) < 1e-12);
+    }
+
+    [Fact]
+    public void HypervolumeContributions_CheapCornerBarelyAboveNextMember_WeighsLeastOfAll()
+    {
+        // A degenerate corner: far cheaper, but hardly less accurate than nothing, a knee in the middle.
+        Objectives[] points = [new("corner", 10.0, 0), new("cheap", 10.5, 100), new("knee", 60, 110), new("top", 62, 1000)];
+        var front = ParetoFront.Front(points);
+
+        var contributions = ParetoFront.HypervolumeContributions(front);
+
+        Assert.Equal(["corner", "cheap", "knee", "top"], front.Select(p => p.Id));
+        Assert.True(contributions[1] < contributions[2] && contributions[1] < contributions[3], string.Join(", ", contributions));
+        Assert.Equal(contributions.Max(), contributions[2]);
+        Assert.All(contributions, c => Assert.True(c > 0));
+    }
+
+    [Fact]
+    public void HypervolumeContributions_SingleMember_Positive()
+    {
+        Assert.True(Assert.Single(ParetoFront.HypervolumeContributions([new Objectives("only", 50, 10)])) > 0);
+    }
 }
 
 public sealed class FeedbackLedgerTests
@@ -146,5 +180,40 @@ public sealed class FeedbackLedgerTests
         Assert.Equal(new Dictionary<string, int> { ["invalid-spec"] = 1, ["timeout"] = 1 }, category.Failures);
         Assert.Contains("op.a: 3 tries, 2 valid, 1 improved accuracy, mean accuracy change +0.50 points, mean parameter change +400; failures: invalid-spec x1", ledger.PromptSummary("op.a", "op"));
         Assert.Equal("no earlier tries\n", ledger.PromptSummary("x", "y"));
+    }
+
+    [Fact]
+    public void Penalty_NotApplicable_CountedApartNotAsFailureOrTry()
+    {
+        var ledger = new FeedbackLedger();
+        ledger.Record(new("op.rare", "op", false, null, null, null, NotApplicable: true));
+        ledger.Record(new("op.rare", "op", false, null, null, null, NotApplicable: true));
+        ledger.Record(new("op.rare", "op", true, 0.2, 10, null));
+        ledger.Record(new("op.old", "op", false, null, null, "not-applicable"));
+
+        var rare = ledger.For("op.rare")!;
+
+        Assert.Equal((1, 1, 2, 0), (rare.Tries, rare.Valid, rare.NotApplicable, rare.Failures.Count));
+        Assert.Equal(-0.5, ledger.Penalty("op.rare"));
+        Assert.Equal(1, ledger.Penalty("op.old")); // rules 1 recorded inapplicability as a failure, and still reads so
+        Assert.Contains("not applicable to 2 parent(s) (not counted as failures)", ledger.PromptSummary("op.rare", "op"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MeasuredEffect_ThreeMeasuredTries_SignOfMeanCostChange()
+    {
+        var ledger = new FeedbackLedger();
+        ledger.Record(new("op.shrink", "op", true, 0.1, -50, null));
+        ledger.Record(new("op.shrink", "op", true, -0.3, -20, null));
+        ledger.Record(new("op.shrink", "op", false, null, null, "timeout"));
+        ledger.Record(new("op.grow", "op", true, 0.5, 0, null));
+        ledger.Record(new("op.grow", "op", true, 0.5, 0, null));
+        ledger.Record(new("op.grow", "op", true, 0.5, 0, null));
+
+        Assert.Null(ledger.MeasuredEffect("op.shrink")); // two measured tries: the declared tag stands in
+        Assert.Equal("accuracy", ledger.MeasuredEffect("op.grow")); // saves nothing: tried for accuracy
+        ledger.Record(new("op.shrink", "op", true, 0.0, 30, null));
+        Assert.Equal("efficiency", ledger.MeasuredEffect("op.shrink"));
+        Assert.Equal(3, ledger.For("op.shrink")!.Measured);
     }
 }
