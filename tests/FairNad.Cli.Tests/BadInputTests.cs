@@ -220,7 +220,7 @@ public sealed partial class BadInputTests(BadInputFixture fixture) : IClassFixtu
         File.WriteAllText(table, "arch str,test accuracy\n|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|,x\n");
         try
         {
-            var (code, _, error) = Run("bench", "proxies", "--nb201-dir", folder, "--sample", "1");
+            var (code, _, error) = Run("bench", "proxies", "--nb201-dir", folder, "--dataset", "cifar10", "--sample", "1");
 
             Assert.Equal(2, code);
             Assert.Equal($"fairnad: {table}: line 2: expected an 'arch str' and a numeric 'test accuracy' field\n", error.ReplaceLineEndings("\n"));
