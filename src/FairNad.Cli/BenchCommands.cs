@@ -220,6 +220,11 @@ internal static class BenchCommands
         }
 
         var recipe = FairNad.Evaluation.Proxies.ZeroCostProxies.SynflowRecipe;
+        if (scoresPath is not null && DropIncompleteLastLine(scoresPath) is { } dropped)
+        {
+            log.WriteLine($"{scoresPath}: dropped an incomplete last line (a run interrupted while writing it): {dropped}");
+        }
+
         var known = scoresPath is not null && File.Exists(scoresPath) ? ReadScores(scoresPath, recipe) : [];
         using var scores = scoresPath is null ? null : new StreamWriter(scoresPath, append: true);
         if (scores is not null && known.Count == 0 && new FileInfo(scoresPath!).Length == 0)
@@ -271,6 +276,50 @@ internal static class BenchCommands
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// A run killed while writing a row leaves the file without its final newline; that partial row is no record (it is
+    /// recomputed), and appending after it would corrupt the next one, so it is cut off. Returns the text cut, or null.
+    /// </summary>
+    private static string? DropIncompleteLastLine(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+        if (stream.Length == 0)
+        {
+            return null;
+        }
+
+        stream.Seek(-1, SeekOrigin.End);
+        if (stream.ReadByte() == '\n')
+        {
+            return null;
+        }
+
+        var length = stream.Length;
+        var end = length - 1;
+        while (end >= 0)
+        {
+            stream.Seek(end, SeekOrigin.Begin);
+            if (stream.ReadByte() == '\n')
+            {
+                break;
+            }
+
+            end--;
+        }
+
+        var keep = end + 1;
+        var tail = new byte[length - keep];
+        stream.Seek(keep, SeekOrigin.Begin);
+        stream.ReadExactly(tail);
+        stream.SetLength(keep);
+        return System.Text.Encoding.UTF8.GetString(tail);
     }
 
     /// <summary>Scores of an earlier run's CSV by (dataset, cell, seed); a row of another recipe is an error, not a silent reuse.</summary>

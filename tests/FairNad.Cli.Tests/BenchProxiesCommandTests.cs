@@ -34,6 +34,26 @@ public sealed class BenchProxiesCommandTests : IDisposable
     }
 
     [Fact]
+    public void BenchProxies_ScoresFileCutMidRow_PartialRowDroppedAndCellRescored()
+    {
+        File.WriteAllText(Path.Combine(_directory, "nb201_cifar10-valid.csv"), $"file id,arch str,test accuracy\n0,{Conv},90.5\n1,{Skip},60.25\n");
+        var scores = Path.Combine(_directory, "scores.csv");
+        var complete = "dataset,file id,arch str,seed,recipe,synflow log10,parameters,test accuracy\n" +
+            $"cifar10,0,{Conv},0,{ZeroCostProxies.SynflowRecipe},3.5,1000,90.5\n";
+        File.WriteAllText(scores, complete + "cifar10,1,|skip_conn");
+
+        var (code, _, error) = Run("bench", "proxies", "--nb201-dir", _directory, "--dataset", "cifar10", "--all", "--scores", scores);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("dropped an incomplete last line", error, StringComparison.Ordinal);
+        var text = File.ReadAllText(scores);
+        Assert.StartsWith(complete, text, StringComparison.Ordinal);
+        var added = text[complete.Length..].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(added);
+        Assert.StartsWith($"cifar10,1,{Skip},0,{ZeroCostProxies.SynflowRecipe},", added[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BenchProxies_NewScoresFile_HeaderAndOneRowPerCell()
     {
         File.WriteAllText(Path.Combine(_directory, "nb201_cifar10-valid.csv"), $"file id,arch str,test accuracy\n7,{Skip},60.25\n");
