@@ -15,8 +15,11 @@ internal sealed partial class Build
     [Parameter("NAS-Bench-201 tables folder for the proxy benchmark (default ../shared/data/nb201).")]
     readonly AbsolutePath? Nb201Directory;
 
-    [Parameter("Cells per table the proxy benchmark samples.")]
+    [Parameter("Cells per table the proxy benchmark samples (0 = all 15,625, as the published figures are).")]
     readonly int ProxySample = 1000;
+
+    [Parameter("CSV the proxy benchmark appends each cell's score to, and reads already scored cells back from (resumes an interrupted run).")]
+    readonly AbsolutePath? ProxyScores;
 
     [Parameter("Search space of the Benchmark target: nb201 (strategies on the shipped NAS-Bench-201 tables).")]
     readonly string Space = "nb201";
@@ -42,10 +45,11 @@ internal sealed partial class Build
                 : new string[] { "--out", RootDirectory / "results" / "nb201" }]));
 
     Target BenchmarkProxies => _ => _
-        .Description("Spearman rho of the synflow zero-cost proxy against NAS-Bench-201 test accuracy on a seeded sample of cells, per dataset.")
+        .Description("Spearman rho of the synflow zero-cost proxy against NAS-Bench-201 test accuracy on a seeded sample of cells (--proxy-sample 0: all cells), per dataset, next to the published figures.")
         .DependsOn(Restore)
-        .Executes(() => Fairnad("bench", "proxies", "--nb201-dir", Nb201Directory ?? RootDirectory.Parent / "shared" / "data" / "nb201",
-            "--sample", ProxySample.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        .Executes(() => Fairnad(["bench", "proxies", "--nb201-dir", Nb201Directory ?? RootDirectory.Parent / "shared" / "data" / "nb201",
+            .. ProxySample == 0 ? new[] { "--all" } : ["--sample", ProxySample.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            .. ProxyScores is null ? Array.Empty<string>() : ["--scores", (string)ProxyScores]]));
 
     Target BenchmarkOverhead => _ => _
         .Description("Fixed cost per candidate and harness overhead against the bare training loop of the same model and data, for fresh (cold) and warm worker processes side by side, at the quick fidelity; with --executor slurm, a Slurm job's cost per candidate against a cold local worker.")

@@ -186,51 +186,171 @@ internal static class BenchCommands
         return sorted[(int)Math.Min(sorted.Count - 1, Math.Round(q * (sorted.Count - 1)))];
     }
 
+    /// <summary>The NB201 tables the proxy benchmark reads, with the published synflow rho on all 15,625 cells (Abdelfattah et al. 2021, Table 1).</summary>
+    public static readonly IReadOnlyList<(string File, string Dataset, double Published)> ProxyTables =
+    [
+        ("nb201_cifar10-valid.csv", "cifar10", 0.737),
+        ("nb201_cifar100.csv", "cifar100", 0.763),
+        ("nb201_ImageNet16-120.csv", "imagenet16-120", 0.751),
+    ];
+
     /// <summary>
-    /// `fairnad bench proxies`: synflow (data-free) on a seeded sample of NAS-Bench-201 cells, Spearman rho against the
-    /// tables' test accuracies, next to the parameter count as a baseline and the published all-cell values.
+    /// `fairnad bench proxies`: synflow (data-free) on a seeded sample of NAS-Bench-201 cells, or on all 15,625
+    /// (<paramref name="sample"/> null), Spearman rho against the tables' test accuracies (CIFAR-10: the cifar10-valid
+    /// table, as the reference code reads it), next to the parameter count as a baseline and the published all-cell values.
+    /// With <paramref name="scoresPath"/>, every cell's score is appended to that CSV as soon as it is computed, and cells
+    /// already in it (same dataset, cell, seed and <see cref="FairNad.Evaluation.Proxies.ZeroCostProxies.SynflowRecipe"/>)
+    /// are read back rather than recomputed, so an interrupted or repeated all-cell run loses nothing.
     /// </summary>
-    public static int Proxies(string directory, int sample, int seed, TextWriter output, TextWriter log)
+    public static int Proxies(string directory, int? sample, int seed, IReadOnlyList<string> datasets, string? scoresPath, TextWriter output, TextWriter log)
     {
-        var tables = new (string File, string Dataset, double Published)[]
+        var unknown = datasets.Where(d => ProxyTables.All(t => !t.Dataset.Equals(d, StringComparison.OrdinalIgnoreCase))).ToList();
+        if (unknown.Count > 0)
         {
-            ("nb201_cifar10-valid.csv", "cifar10", 0.737),
-            ("nb201_cifar100.csv", "cifar100", 0.763),
-            ("nb201_ImageNet16-120.csv", "imagenet16-120", 0.751),
-        };
+            throw new UsageException($"--dataset: unknown '{string.Join("', '", unknown)}'; known: {string.Join(", ", ProxyTables.Select(t => t.Dataset))}");
+        }
+
+        var tables = ProxyTables.Where(t => datasets.Count == 0 || datasets.Contains(t.Dataset, StringComparer.OrdinalIgnoreCase)).ToList();
+        foreach (var (file, _, _) in tables)
+        {
+            if (!File.Exists(Path.Combine(directory, file)))
+            {
+                throw new UsageException($"{Path.Combine(directory, file)} does not exist");
+            }
+        }
+
+        var recipe = FairNad.Evaluation.Proxies.ZeroCostProxies.SynflowRecipe;
+        if (scoresPath is not null && DropIncompleteLastLine(scoresPath) is { } dropped)
+        {
+            log.WriteLine($"{scoresPath}: dropped an incomplete last line (a run interrupted while writing it): {dropped}");
+        }
+
+        var known = scoresPath is not null && File.Exists(scoresPath) ? ReadScores(scoresPath, recipe) : [];
+        using var scores = scoresPath is null ? null : new StreamWriter(scoresPath, append: true);
+        if (scores is not null && known.Count == 0 && new FileInfo(scoresPath!).Length == 0)
+        {
+            scores.WriteLine("dataset,file id,arch str,seed,recipe,synflow log10,parameters,test accuracy");
+        }
+
         TorchRuntime.Configure(1, seed);
-        output.WriteLine(string.Create(Invariant, $"sample      {sample:N0} cells (seeded permutation, seed {seed}) of each table in {directory}"));
-        output.WriteLine($"{"dataset",-16} {"synflow rho",12} {"published",10} {"params rho",11} {"seconds",8}");
+        output.WriteLine(sample is { } n
+            ? string.Create(Invariant, $"cells       {n:N0} per table (seeded permutation, seed {seed}) of each table in {directory}; weights seed {seed}; recipe {recipe}")
+            : string.Create(Invariant, $"cells       all of each table in {directory}; weights seed {seed}; recipe {recipe}"));
+        output.WriteLine($"{"dataset",-16} {"cells",6} {"synflow rho",12} {"published",10} {"difference",11} {"params rho",11} {"seconds",8}");
         foreach (var (file, dataset, published) in tables)
         {
-            var path = Path.Combine(directory, file);
-            if (!File.Exists(path))
-            {
-                throw new UsageException($"{path} does not exist");
-            }
-
-            var rows = ReadRows(path);
-            var chosen = FairNad.Data.Splits.Permutation(rows.Count, seed).Take(sample).Select(i => rows[i]).ToList();
+            var rows = ReadRows(Path.Combine(directory, file));
+            // All cells are taken in the sample's seeded order too: the first N cells of an all-cell run are the N-cell sample,
+            // and the cells a partial run has scored (see scoresPath) are a uniform sample of the table.
+            var chosen = FairNad.Data.Splits.Permutation(rows.Count, seed).Take(sample ?? rows.Count).Select(i => rows[i]).ToList();
             var input = Nb201.InputFor(dataset);
             var synflow = new List<double>();
             var parameters = new List<double>();
             var watch = Stopwatch.StartNew();
-            foreach (var (cell, _) in chosen)
+            foreach (var (id, cell, accuracy) in chosen)
             {
                 var plan = NetworkPlanner.Plan(Nb201.ToSpec(cell, input));
-                synflow.Add(FairNad.Evaluation.Proxies.ZeroCostProxies.Synflow(plan, seed));
+                if (!known.TryGetValue((dataset, cell, seed), out var score))
+                {
+                    score = FairNad.Evaluation.Proxies.ZeroCostProxies.Synflow(plan, seed);
+                    scores?.WriteLine(string.Create(Invariant, $"{dataset},{id},{cell},{seed},{recipe},{score:R},{plan.Analysis.Parameters},{accuracy:R}"));
+                    if (synflow.Count % 100 == 99)
+                    {
+                        scores?.Flush();
+                    }
+                }
+
+                synflow.Add(score);
                 parameters.Add(plan.Analysis.Parameters);
             }
 
-            var accuracy = chosen.Select(c => c.TestAccuracy).ToList();
-            // A cell with no path to the output scores -infinity: the lowest rank, as the published code treats it.
+            scores?.Flush();
+            var testAccuracy = chosen.Select(c => c.TestAccuracy).ToList();
+            // A cell with no path to the output scores -infinity (the reference's raw sum is 0): the lowest rank, tied.
             var finite = synflow.Select(v => double.IsFinite(v) ? v : -1e300).ToList();
+            var rho = FairNad.Evaluation.Proxies.ZeroCostProxies.Spearman(finite, testAccuracy);
             output.WriteLine(string.Create(Invariant,
-                $"{dataset,-16} {FairNad.Evaluation.Proxies.ZeroCostProxies.Spearman(finite, accuracy),12:F3} {published,10:F3} {FairNad.Evaluation.Proxies.ZeroCostProxies.Spearman(parameters, accuracy),11:F3} {watch.Elapsed.TotalSeconds,8:F1}"));
+                $"{dataset,-16} {chosen.Count,6} {rho,12:F3} {published,10:F3} {rho - published,11:+0.000;-0.000;0.000} {FairNad.Evaluation.Proxies.ZeroCostProxies.Spearman(parameters, testAccuracy),11:F3} {watch.Elapsed.TotalSeconds,8:F1}"));
+            output.Flush();
             log.Flush();
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// A run killed while writing a row leaves the file without its final newline; that partial row is no record (it is
+    /// recomputed), and appending after it would corrupt the next one, so it is cut off. Returns the text cut, or null.
+    /// </summary>
+    private static string? DropIncompleteLastLine(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+        if (stream.Length == 0)
+        {
+            return null;
+        }
+
+        stream.Seek(-1, SeekOrigin.End);
+        if (stream.ReadByte() == '\n')
+        {
+            return null;
+        }
+
+        var length = stream.Length;
+        var end = length - 1;
+        while (end >= 0)
+        {
+            stream.Seek(end, SeekOrigin.Begin);
+            if (stream.ReadByte() == '\n')
+            {
+                break;
+            }
+
+            end--;
+        }
+
+        var keep = end + 1;
+        var tail = new byte[length - keep];
+        stream.Seek(keep, SeekOrigin.Begin);
+        stream.ReadExactly(tail);
+        stream.SetLength(keep);
+        return System.Text.Encoding.UTF8.GetString(tail);
+    }
+
+    /// <summary>Scores of an earlier run's CSV by (dataset, cell, seed); a row of another recipe is an error, not a silent reuse.</summary>
+    private static Dictionary<(string Dataset, string Cell, int Seed), double> ReadScores(string path, string recipe)
+    {
+        var known = new Dictionary<(string, string, int), double>();
+        var number = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            number++;
+            if (number == 1 || line.Length == 0)
+            {
+                continue;
+            }
+
+            var fields = line.Split(',');
+            if (fields.Length != 8 || !int.TryParse(fields[3], NumberStyles.Integer, Invariant, out var rowSeed) ||
+                !double.TryParse(fields[5], NumberStyles.Float, Invariant, out var score))
+            {
+                throw new UsageException($"{path}: line {number}: expected dataset,file id,arch str,seed,recipe,synflow log10,parameters,test accuracy");
+            }
+
+            if (fields[4] != recipe)
+            {
+                throw new UsageException($"{path}: line {number}: scored by synflow recipe '{fields[4]}', this build computes '{recipe}'; use another --scores file");
+            }
+
+            known[(fields[0], fields[2], rowSeed)] = score;
+        }
+
+        return known;
     }
 
     /// <summary>
@@ -535,10 +655,11 @@ internal static class BenchCommands
         return 0;
     }
 
-    private static List<(string Cell, double TestAccuracy)> ReadRows(string table)
+    private static List<(string Id, string Cell, double TestAccuracy)> ReadRows(string table)
     {
         using var reader = new StreamReader(table);
         var header = reader.ReadLine()?.Split(',') ?? throw new UsageException($"{table} is empty");
+        var id = Array.IndexOf(header, "file id");
         var cell = Array.IndexOf(header, "arch str");
         var test = Array.IndexOf(header, "test accuracy");
         if (cell < 0 || test < 0)
@@ -546,18 +667,19 @@ internal static class BenchCommands
             throw new UsageException($"{table}: needs 'arch str' and 'test accuracy' columns");
         }
 
-        var rows = new List<(string, double)>();
+        var rows = new List<(string, string, double)>();
         var number = 1;
         for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
         {
             number++;
             var fields = line.Split(',');
-            if (fields.Length <= Math.Max(cell, test) || !double.TryParse(fields[test], NumberStyles.Float, CultureInfo.InvariantCulture, out var accuracy))
+            if (fields.Length <= new[] { id, cell, test }.Max() || !double.TryParse(fields[test], NumberStyles.Float, CultureInfo.InvariantCulture, out var accuracy))
             {
                 throw new UsageException($"{table}: line {number}: expected an 'arch str' and a numeric 'test accuracy' field");
             }
 
-            rows.Add((fields[cell], accuracy));
+            // The NB201 index ('file id'); a table without that column numbers its rows from 0.
+            rows.Add((id >= 0 ? fields[id] : (number - 2).ToString(CultureInfo.InvariantCulture), fields[cell], accuracy));
         }
 
         return rows;

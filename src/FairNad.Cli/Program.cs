@@ -156,11 +156,25 @@ public static class Program
         var nb201Directory = new Option<string>("--nb201-dir") { Description = "Folder with nb201_cifar10-valid.csv, nb201_cifar100.csv, nb201_ImageNet16-120.csv.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "nb201") };
         var sample = new Option<int>("--sample") { Description = "Cells per table (a seeded sample).", DefaultValueFactory = _ => 1000 };
         var sampleSeed = new Option<int>("--seed") { Description = "Seed of the sample and of the weights.", DefaultValueFactory = _ => 0 };
-        var proxies = new Command("proxies", "Spearman rho of synflow against NAS-Bench-201 test accuracy on a seeded sample of cells.") { nb201Directory, sample, sampleSeed };
+        var proxiesAll = new Option<bool>("--all") { Description = "Score every cell of each table (15,625) instead of a sample; the published figures are for all cells." };
+        var proxiesDatasets = new Option<string[]>("--dataset") { Description = "Only these tables: cifar10 (the cifar10-valid table), cifar100, imagenet16-120 (default all three).", AllowMultipleArgumentsPerToken = true };
+        var proxiesScores = new Option<string?>("--scores") { Description = "Append each cell's score to this CSV; cells already in it are read back, not recomputed." };
+        var proxies = new Command("proxies", "Spearman rho of synflow against NAS-Bench-201 test accuracy on a seeded sample of cells or on all cells.") { nb201Directory, sample, sampleSeed, proxiesAll, proxiesDatasets, proxiesScores };
         proxies.SetAction(r =>
         {
             InputChecks.RequireDirectory(r.GetValue(nb201Directory)!, "--nb201-dir", "the folder of NAS-Bench-201 tables");
-            return BenchCommands.Proxies(r.GetValue(nb201Directory)!, r.GetValue(sample), r.GetValue(sampleSeed), output, error);
+            if (r.GetValue(sample) < 1)
+            {
+                throw new UsageException("--sample must be at least 1");
+            }
+
+            if (r.GetValue(proxiesScores) is { } scoresPath && Directory.Exists(scoresPath))
+            {
+                throw new UsageException($"--scores: {scoresPath} is a folder; expected a CSV file (appended to, created if missing)");
+            }
+
+            return BenchCommands.Proxies(r.GetValue(nb201Directory)!, r.GetValue(proxiesAll) ? null : r.GetValue(sample), r.GetValue(sampleSeed),
+                r.GetValue(proxiesDatasets) ?? [], r.GetValue(proxiesScores), output, error);
         });
         var candidates = new Option<string[]>("--candidates") { Description = "Reference architectures to time.", DefaultValueFactory = _ => ["resnet", "mobilenetv2"], AllowMultipleArgumentsPerToken = true };
         var overheadParams = new Option<long>("--params") { Description = "Width-scale each to this many parameters.", DefaultValueFactory = _ => 100_000 };

@@ -148,6 +148,9 @@ public sealed partial class BadInputTests(BadInputFixture fixture) : IClassFixtu
     [InlineData("bench models {garbage}", "{garbage}: no 'arch str' column")]
     [InlineData("bench proxies --nb201-dir {garbage}", "--nb201-dir {garbage} is a file")]
     [InlineData("bench proxies --nb201-dir {dir}", "{dir}/nb201_cifar10-valid.csv does not exist")]
+    [InlineData("bench proxies --nb201-dir {dir} --dataset nope", "--dataset: unknown 'nope'")]
+    [InlineData("bench proxies --nb201-dir {dir} --scores {dir}", "--scores: {dir} is a folder")]
+    [InlineData("bench proxies --nb201-dir {dir} --sample 0", "--sample must be at least 1")]
     [InlineData("bench lineage --repo {garbage} --count 1", "--repo {garbage} is a file")]
     [InlineData("bench nb201 --out {garbage} --seeds 1 --budgets 1", "--out {garbage} is a file")]
     [InlineData("bench nb201 --strategies nope --seeds 1 --budgets 1", "unknown strategy 'nope'")]
@@ -218,10 +221,33 @@ public sealed partial class BadInputTests(BadInputFixture fixture) : IClassFixtu
         File.WriteAllText(table, "arch str,test accuracy\n|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|,x\n");
         try
         {
-            var (code, _, error) = Run("bench", "proxies", "--nb201-dir", folder, "--sample", "1");
+            var (code, _, error) = Run("bench", "proxies", "--nb201-dir", folder, "--dataset", "cifar10", "--sample", "1");
 
             Assert.Equal(2, code);
             Assert.Equal($"fairnad: {table}: line 2: expected an 'arch str' and a numeric 'test accuracy' field\n", error.ReplaceLineEndings("\n"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void BenchProxies_ScoresOfAnotherRecipe_ClearErrorAndFileKept()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(fixture.Root, "recipe-tables")).FullName;
+        var cell = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+        File.WriteAllText(Path.Combine(folder, "nb201_cifar10-valid.csv"), $"file id,arch str,test accuracy\n0,{cell},90.5\n");
+        var scores = Path.Combine(folder, "scores.csv");
+        var recorded = $"dataset,file id,arch str,seed,recipe,synflow log10,parameters,test accuracy\ncifar10,0,{cell},0,synflow-old,12.5,1000,90.5\n";
+        File.WriteAllText(scores, recorded);
+        try
+        {
+            var (code, _, error) = Run("bench", "proxies", "--nb201-dir", folder, "--dataset", "cifar10", "--scores", scores);
+
+            Assert.Equal(2, code);
+            Assert.Contains($"{scores}: line 2: scored by synflow recipe 'synflow-old'", error, StringComparison.Ordinal);
+            Assert.Equal(recorded, File.ReadAllText(scores));
         }
         finally
         {
