@@ -190,80 +190,12 @@ public static class StrategyComparison
                 var a = pairs.Select(p => p.A).ToList();
                 var b = pairs.Select(p => p.B).ToList();
                 var w = Statistics.Wilcoxon(a, b);
-                var (exact, smallest) = ExactWilcoxon(a, b);
+                var (exact, smallest) = Statistics.WilcoxonExact(a, b);
                 tests.Add(new PairedTest(strategies[i], strategies[j], pairs.Count, w.N, Math.Round(pairs.Average(p => p.A - p.B), 4), w.WPlus, exact, smallest, w.P));
             }
         }
 
         return tests;
-    }
-
-    /// <summary>
-    /// The exact two-sided p of the Wilcoxon signed-rank test (zeros dropped, tied magnitudes given their mean rank): the
-    /// share of the 2^n sign assignments whose W+ lies at least as far from n(n+1)/4 as the observed one; and the smallest
-    /// p any data with these n non-zero pairs could give (2 / 2^n: 0.25 for n = 3). The normal approximation of
-    /// <see cref="Statistics.Wilcoxon"/> is poor below about 20 pairs; this is what a handful of seeds supports.
-    /// </summary>
-    /// <exception cref="ArgumentException">the samples differ in length, or have more than 24 non-zero pairs (use the normal approximation).</exception>
-    public static (double P, double SmallestPossibleP) ExactWilcoxon(IReadOnlyList<double> x, IReadOnlyList<double> y)
-    {
-        if (x.Count != y.Count)
-        {
-            throw new ArgumentException($"paired samples differ in length ({x.Count} and {y.Count})");
-        }
-
-        var differences = x.Zip(y, (a, b) => a - b).Where(d => d != 0).ToList();
-        var n = differences.Count;
-        if (n == 0)
-        {
-            return (1, 1);
-        }
-
-        if (n > 24)
-        {
-            throw new ArgumentException($"{n} pairs: the exact test enumerates 2^n sign assignments; use the normal approximation");
-        }
-
-        var ordered = differences.Select(d => (Abs: Math.Abs(d), Positive: d > 0)).OrderBy(d => d.Abs).ToList();
-        var ranks = new double[n];
-        for (var i = 0; i < n;)
-        {
-            var j = i;
-            while (j + 1 < n && ordered[j + 1].Abs == ordered[i].Abs)
-            {
-                j++;
-            }
-
-            for (var k = i; k <= j; k++)
-            {
-                ranks[k] = (i + j + 2) / 2.0;
-            }
-
-            i = j + 1;
-        }
-
-        var mean = n * (n + 1) / 4.0;
-        var observed = Math.Abs(Enumerable.Range(0, n).Where(i => ordered[i].Positive).Sum(i => ranks[i]) - mean);
-        var extreme = 0L;
-        var total = 1L << n;
-        for (var signs = 0L; signs < total; signs++)
-        {
-            var wPlus = 0.0;
-            for (var i = 0; i < n; i++)
-            {
-                if ((signs & (1L << i)) != 0)
-                {
-                    wPlus += ranks[i];
-                }
-            }
-
-            if (Math.Abs(wPlus - mean) >= observed - 1e-9)
-            {
-                extreme++;
-            }
-        }
-
-        return ((double)extreme / total, Math.Min(1, 2.0 / total));
     }
 
     /// <summary>Edit depth of each candidate: 0 for a seed, a random sample's recorded edits, a child's parent's depth plus one; null when unknown (an older run's random sample).</summary>

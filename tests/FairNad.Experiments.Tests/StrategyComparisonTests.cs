@@ -136,21 +136,6 @@ public sealed class StrategyComparisonTests : IDisposable
 
         Assert.Contains("seed 0 twice", e.Message, StringComparison.Ordinal);
     }
-
-    [Theory]
-    [InlineData(new[] { 3.0, 2.0, 1.0 }, 0.25, 0.25)]
-    [InlineData(new[] { 3.0, -2.0, 1.0 }, 0.75, 0.25)]
-    [InlineData(new[] { 1.0, 2.0, 3.0, 4.0, 5.0, 6.0 }, 0.03125, 0.03125)]
-    [InlineData(new[] { 0.0, 0.0 }, 1.0, 1.0)]
-    public void ExactWilcoxon_SmallSamples_ExactTwoSidedP(double[] differences, double p, double smallest)
-    {
-        var zeros = differences.Select(_ => 0.0).ToList();
-
-        var (exact, least) = StrategyComparison.ExactWilcoxon(differences, zeros);
-
-        Assert.Equal(p, exact, 9);
-        Assert.Equal(smallest, least, 9);
-    }
 }
 
 /// <summary>The comparison trained for real: three strategies, two seeds, a tiny fidelity on the embedded subset, then the report.</summary>

@@ -101,4 +101,26 @@ public sealed class PairedComparisonTests
         Assert.Contains("| 30 | random |", Nb201Benchmark.Markdown(result), StringComparison.Ordinal);
         Assert.Empty(Nb201Benchmark.Run(settings with { Strategies = ["rea", "random"] }).Comparisons);
     }
+
+    [Theory]
+    [InlineData(new[] { 3.0, 2.0, 1.0 }, 0.25, 0.25)]
+    [InlineData(new[] { 3.0, -2.0, 1.0 }, 0.75, 0.25)]
+    [InlineData(new[] { 1.0, 2.0, 3.0, 4.0, 5.0, 6.0 }, 0.03125, 0.03125)]
+    [InlineData(new[] { 0.0, 0.0 }, 1.0, 1.0)]
+    [InlineData(new[] { 3.0, double.NaN, 1.0 }, 0.5, 0.5)]
+    public void WilcoxonExact_SmallSamples_ExactTwoSidedP(double[] differences, double p, double smallest)
+    {
+        var zeros = differences.Select(_ => 0.0).ToList();
+
+        var (exact, least) = Statistics.WilcoxonExact(differences, zeros);
+
+        Assert.Equal(p, exact, 9);
+        Assert.Equal(smallest, least, 9);
+    }
+
+    [Fact]
+    public void WilcoxonExact_UnequalLengths_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => Statistics.WilcoxonExact([1.0, 2.0], [1.0]));
+    }
 }
