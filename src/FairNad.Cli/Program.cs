@@ -395,7 +395,7 @@ public static class Program
         var quiet = new Option<bool>("--quiet") { Description = "No per-epoch progress." };
         var isolated = new Option<bool>("--isolated") { Description = "Train in a child worker process with a timeout and a memory cap (implied by several candidates or --jobs)." };
         var jobs = new Option<int>("--jobs") { Description = "Workers running in parallel.", DefaultValueFactory = _ => 1 };
-        var timeout = new Option<double>("--timeout") { Description = "Seconds a worker may run.", DefaultValueFactory = _ => 7200 };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds of CPU time (per libtorch thread) a worker's candidate may use; a worker that hangs without using the CPU is stopped at 10 times this of wall-clock time.", DefaultValueFactory = _ => 7200 };
         var memory = new Option<long>("--memory-mb") { Description = "Resident memory cap of a worker, in MiB.", DefaultValueFactory = _ => 8192 };
         var outDirectory = new Option<string>("--out-dir") { Description = "Where isolated workers write <candidate id>.json.", DefaultValueFactory = _ => Path.Combine("artifacts", "evaluations") };
         var configFile = new Option<string?>("--config") { Description = "A training config document (JSON, as in result documents) to start from instead of --fidelity." };

@@ -149,7 +149,7 @@ public sealed class WarmWorkerTests(FreshResults fresh) : IClassFixture<FreshRes
         var result = await warm.RunAsync(next, Limits);
 
         Assert.Equal(FailureCategories.Timeout, timeout.FailureCategory);
-        Assert.Contains("ran longer than 2 s", timeout.FailureMessage);
+        Assert.Contains("used more than 2 s of CPU time", timeout.FailureMessage);
         Assert.Equal("ok", result.Status);
         Assert.Equal(2, warm.WorkersStarted);
         AssertSameAsFresh(next);

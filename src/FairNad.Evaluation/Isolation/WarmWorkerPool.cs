@@ -8,7 +8,8 @@ namespace FairNad.Evaluation.Isolation;
 /// Worker processes that stay alive and evaluate job after job (`fairnad worker`: one <see cref="WorkerRequest"/> line in
 /// on standard input, one <see cref="DoneMarker"/> line out when the result document is written), so the runtime start,
 /// libtorch load and data preparation are paid once per worker instead of once per candidate. The isolation is that of
-/// <see cref="WorkerPool"/>, job by job: the timeout and the resident-memory cap count from the moment a job is sent, and
+/// <see cref="WorkerPool"/>, job by job: the timeout (CPU time, <see cref="WorkerLimits"/>) and the resident-memory cap
+/// count from the moment a job is sent, and
 /// whatever ends a job other than its answer (a crash, a kill from outside, the timeout, the cap, cancellation, an
 /// unreadable or missing result) ends that worker too and is classified exactly as for a fresh process, and the next job
 /// (a retry included) starts a fresh worker. A worker whose resident memory after a job is above half the cap
@@ -139,6 +140,8 @@ public sealed class WarmWorkerPool : IDisposable
             var process = _process!;
             _stderr.Clear();
             var expected = Volatile.Read(ref _answers) + 1;
+            // The job's CPU time is the worker's from here on: what it used for earlier jobs and its start-up is not the job's.
+            var cpuBefore = WorkerPool.ProcessorTime(process);
             var watch = Stopwatch.StartNew();
             try
             {
@@ -170,7 +173,7 @@ public sealed class WarmWorkerPool : IDisposable
                 }
 
                 var killed = cancel.IsCancellationRequested ? (FailureCategories.Cancelled, "the run was cancelled")
-                    : watch.Elapsed > limits.Timeout ? (FailureCategories.Timeout, $"ran longer than {limits.Timeout.TotalSeconds:F0} s and was stopped")
+                    : limits.Exceeded(WorkerPool.ProcessorTime(process) - cpuBefore, watch.Elapsed, job.Config.Threads) is { } overTime ? (FailureCategories.Timeout, overTime)
                     : peak > limits.MemoryBytes ? (FailureCategories.OutOfMemory, $"resident memory reached {peak / 1048576} MiB, over the cap of {limits.MemoryBytes / 1048576} MiB, and the worker was stopped")
                     : ((string, string)?)null;
                 if (killed is { } reason)

@@ -4,10 +4,39 @@ using FairNad.Evaluation.Training;
 
 namespace FairNad.Evaluation.Isolation;
 
-/// <summary>Wall-clock and resident-memory limits of one worker process.</summary>
+/// <summary>
+/// Time and resident-memory limits of one worker job. <see cref="Timeout"/> limits the CPU time the job uses (user plus
+/// system, over all the worker's threads) per libtorch thread it was given, not the wall-clock time: on a machine busy
+/// with other work a job takes many times its idle wall-clock time but about the same CPU time, so how loaded the machine
+/// is does not decide whether a run gets through (a wall-clock limit stopped the quickstart at load 15 on 2 cores). A
+/// wall-clock backstop of <see cref="WallClockFactor"/> times the timeout still ends a worker that hangs without using
+/// the CPU (a deadlock, a read that never returns).
+/// </summary>
 public sealed record WorkerLimits(TimeSpan Timeout, long MemoryBytes)
 {
     public static WorkerLimits Default => new(TimeSpan.FromHours(2), 8L << 30);
+
+    /// <summary>The wall-clock backstop as a multiple of <see cref="Timeout"/>: large enough that only a worker that stopped using the CPU reaches it.</summary>
+    public double WallClockFactor { get; init; } = 10;
+
+    /// <summary>The wall-clock time after which a job is stopped whatever CPU time it has used.</summary>
+    public TimeSpan WallClockLimit => Timeout * WallClockFactor;
+
+    /// <summary>
+    /// Why a job that has used <paramref name="cpu"/> of CPU time in <paramref name="wall"/> of wall-clock time with
+    /// <paramref name="threads"/> libtorch threads must be stopped, or null: over <see cref="Timeout"/> of CPU time per
+    /// thread, or over <see cref="WallClockLimit"/>.
+    /// </summary>
+    public string? Exceeded(TimeSpan cpu, TimeSpan wall, int threads)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var perThread = Math.Max(1, threads);
+        return cpu > Timeout * perThread
+            ? string.Create(c, $"used more than {Timeout.TotalSeconds:F0} s of CPU time{(perThread > 1 ? $" per thread ({perThread} threads)" : string.Empty)} and was stopped")
+            : wall > WallClockLimit
+                ? string.Create(c, $"ran longer than {WallClockLimit.TotalSeconds:F0} s of wall-clock time ({WallClockFactor:G} x the {Timeout.TotalSeconds:F0} s timeout) with {cpu.TotalSeconds:F0} s of CPU time, hung, and was stopped")
+                : null;
+    }
 }
 
 /// <summary>
@@ -128,6 +157,7 @@ public static class WorkerPool
             while (!process.WaitForExit(Poll))
             {
                 peak = Math.Max(peak, ResidentBytes(process));
+                var overTime = limits.Exceeded(ProcessorTime(process), watch.Elapsed, job.Config.Threads);
                 if (!training && watch.Elapsed > TimeSpan.FromSeconds(1))
                 {
                     training = true;
@@ -138,9 +168,9 @@ public static class WorkerPool
                 {
                     (category, killed) = (FailureCategories.Cancelled, "the run was cancelled");
                 }
-                else if (watch.Elapsed > limits.Timeout)
+                else if (overTime is not null)
                 {
-                    (category, killed) = (FailureCategories.Timeout, $"ran longer than {limits.Timeout.TotalSeconds:F0} s and was stopped");
+                    (category, killed) = (FailureCategories.Timeout, overTime);
                 }
                 else if (peak > limits.MemoryBytes)
                 {
@@ -193,6 +223,23 @@ public static class WorkerPool
 
     internal static EvaluationResult Fail(WorkerJob job, string category, string message) =>
         EvaluationResult.Failure(job.CandidateId, job.Dataset, job.Config, category, message);
+
+    /// <summary>
+    /// The CPU time the process has used so far (user plus system, all its threads); zero when it cannot be read (the
+    /// process exited between checks; the caller sees the exit next).
+    /// </summary>
+    internal static TimeSpan ProcessorTime(Process process)
+    {
+        try
+        {
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
 
     internal static long ResidentBytes(Process process)
     {

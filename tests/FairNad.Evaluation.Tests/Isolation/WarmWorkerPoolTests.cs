@@ -22,6 +22,7 @@ public sealed class WarmWorkerPoolTests : IDisposable
             segv) echo 'about to fault' >&2; kill -SEGV $$ ;;
             exit3) echo 'no data' >&2; exit 3 ;;
             hang) sleep 60 ;;
+            spin) while :; do :; done ;;
             hog) exec tail /dev/zero ;;
             garbage) echo '{not json' > "$out"; echo "fairnad-worker done $spec" ;;
             silent) echo "fairnad-worker done $spec" ;;
@@ -96,11 +97,26 @@ public sealed class WarmWorkerPoolTests : IDisposable
         using var pool = Pool();
         var before = pool.Run(Job("good"), Limits);
 
-        var hang = pool.Run(Job("hang"), Limits with { Timeout = TimeSpan.FromSeconds(1) });
+        var hang = pool.Run(Job("hang"), Limits with { Timeout = TimeSpan.FromSeconds(1), WallClockFactor = 3 });
         var after = pool.Run(Job("good"), Limits);
 
         Assert.Equal(FailureCategories.Timeout, hang.FailureCategory);
-        Assert.Contains("ran longer than 1 s", hang.FailureMessage);
+        Assert.Contains("ran longer than 3 s of wall-clock time", hang.FailureMessage);
+        Assert.Equal("ok", after.Status);
+        Assert.NotEqual(before.WorkerHost, after.WorkerHost);
+    }
+
+    [Fact]
+    public void Run_Spin_StoppedAtItsCpuTimeThenNextJobOnAFreshWorker()
+    {
+        using var pool = Pool();
+        var before = pool.Run(Job("good"), Limits);
+
+        var spin = pool.Run(Job("spin"), Limits with { Timeout = TimeSpan.FromSeconds(1), WallClockFactor = 60 });
+        var after = pool.Run(Job("good"), Limits);
+
+        Assert.Equal(FailureCategories.Timeout, spin.FailureCategory);
+        Assert.Contains("used more than 1 s of CPU time", spin.FailureMessage);
         Assert.Equal("ok", after.Status);
         Assert.NotEqual(before.WorkerHost, after.WorkerHost);
     }

@@ -46,12 +46,51 @@ public sealed class WorkerPoolTests : IDisposable
     }
 
     [Fact]
-    public void Run_Hang_StoppedAtTimeout()
+    public void Run_HangWithoutCpu_StoppedAtTheWallClockBackstop()
     {
-        var result = WorkerPool.Run(Bash("hang", "sleep 60"), Limits with { Timeout = TimeSpan.FromSeconds(1) });
+        var result = WorkerPool.Run(Bash("hang", "sleep 60"), Limits with { Timeout = TimeSpan.FromSeconds(1), WallClockFactor = 3 });
 
         Assert.Equal("timeout", result.FailureCategory);
-        Assert.Contains("ran longer than 1 s", result.FailureMessage);
+        Assert.Contains("ran longer than 3 s of wall-clock time (3 x the 1 s timeout)", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Run_Spin_StoppedAtItsCpuTimeBeforeTheBackstop()
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var result = WorkerPool.Run(Bash("spin", "while :; do :; done"), Limits with { Timeout = TimeSpan.FromSeconds(1), WallClockFactor = 60 });
+
+        Assert.Equal("timeout", result.FailureCategory);
+        Assert.Contains("used more than 1 s of CPU time", result.FailureMessage);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(50), $"stopped after {watch.Elapsed}, by the backstop rather than the CPU time");
+    }
+
+    [Fact]
+    public void Run_WaitingPastItsTimeoutUnderItsCpuTime_NotStopped()
+    {
+        // A job that spends its wall-clock time waiting, as one does on a machine busy with other work, uses little CPU
+        // time: it is not stopped at the timeout, so a loaded machine does not stop a run that an idle one finishes.
+        var document = new EvaluationResult { CandidateId = "slow", Dataset = "fashion-mnist", Config = TrainingConfig.Quick, Status = "ok", TestAccuracy = 70 }.ToJson();
+        var path = Path.Combine(_directory, "slow-doc.json");
+        File.WriteAllText(path, document);
+
+        var result = WorkerPool.Run(Bash("slow", $"sleep 3; cp '{path}' '{Path.Combine(_directory, "slow.json")}'"), Limits with { Timeout = TimeSpan.FromSeconds(1) });
+
+        Assert.Equal(("ok", 70.0), (result.Status, result.TestAccuracy));
+    }
+
+    [Theory]
+    [InlineData(0.5, 0.2, 1, null)]
+    [InlineData(1.5, 0.2, 1, "used more than 1 s of CPU time and was stopped")]
+    [InlineData(1.5, 0.2, 2, null)]
+    [InlineData(2.5, 0.2, 2, "used more than 1 s of CPU time per thread (2 threads) and was stopped")]
+    [InlineData(0.1, 10.5, 1, "ran longer than 10 s of wall-clock time (10 x the 1 s timeout) with 0 s of CPU time, hung, and was stopped")]
+    public void Exceeded_CpuPerThreadThenWallClock_Reason(double cpu, double wall, int threads, string? reason)
+    {
+        var limits = Limits with { Timeout = TimeSpan.FromSeconds(1) };
+
+        Assert.Equal(reason, limits.Exceeded(TimeSpan.FromSeconds(cpu), TimeSpan.FromSeconds(wall), threads));
     }
 
     [Fact]
