@@ -192,24 +192,66 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
         return parent;
     }
 
-    /// <summary>Applies one of the attribute's realisations (tried in a seeded order) and fits the child to the budget; null when none applies.</summary>
+    /// <summary>
+    /// Parameters searched instead of fixed (the experiment's <c>space.searchedParameters</c>); null: every realisation
+    /// applies with the values the tree gives it, and <see cref="Apply"/> draws exactly as before the option existed.
+    /// </summary>
+    public SearchedParameters? Searched { get; init; }
+
+    /// <summary>
+    /// Applies one of the attribute's realisations (tried in a seeded order) and fits the child to the budget; null when none applies.
+    /// With <see cref="Searched"/>, a realisation with a searched parameter is tried with values drawn from its domain
+    /// (<see cref="SearchedParameters.Variants"/>: a value that does not apply to this parent gives way to the next in
+    /// seeded order), realisations that differ only in searched parameters are tried once, and the summary names the
+    /// values drawn.
+    /// </summary>
     public AppliedIdea<ArchitectureSpec>? Apply(ArchitectureSpec parent, AttributeNode attribute, Random random)
     {
+        var tried = Searched is null ? null : new HashSet<string>(StringComparer.Ordinal);
         foreach (var realisation in attribute.Realisations.OrderBy(_ => random.Next()).ToList())
         {
-            try
+            if (Searched is not { } searched)
             {
-                var result = realisation.Apply(parent);
-                var fitted = FitBudget(result.Spec);
-                if (fitted.Id != parent.Id)
+                if (TryApply(parent, realisation, string.Empty) is { } child)
                 {
-                    return new AppliedIdea<ArchitectureSpec>(fitted, $"via {realisation}: {result.Summary}");
+                    return child;
+                }
+
+                continue;
+            }
+
+            if (!tried!.Add(searched.Template(realisation)))
+            {
+                continue;
+            }
+
+            foreach (var (variant, drawn) in searched.Variants(realisation, random))
+            {
+                if (TryApply(parent, variant, drawn.Length == 0 ? string.Empty : $" [drawn {drawn}]") is { } child)
+                {
+                    return child;
                 }
             }
-            catch (Exception e) when (e is TransformNotApplicableException or InvalidOperationException or ArgumentException)
+        }
+
+        return null;
+    }
+
+    /// <summary>The child of one realisation fitted to the budget, its summary "via &lt;realisation&gt;&lt;note&gt;: &lt;what changed&gt;"; null when it does not apply.</summary>
+    private AppliedIdea<ArchitectureSpec>? TryApply(ArchitectureSpec parent, Realisation realisation, string note)
+    {
+        try
+        {
+            var result = realisation.Apply(parent);
+            var fitted = FitBudget(result.Spec);
+            if (fitted.Id != parent.Id)
             {
-                // This realisation does not fit this parent (no such node, already present, cannot fit the budget): try the next.
+                return new AppliedIdea<ArchitectureSpec>(fitted, $"via {realisation}{note}: {result.Summary}");
             }
+        }
+        catch (Exception e) when (e is TransformNotApplicableException or InvalidOperationException or ArgumentException)
+        {
+            // This realisation does not fit this parent (no such node, already present, cannot fit the budget): try the next.
         }
 
         return null;
