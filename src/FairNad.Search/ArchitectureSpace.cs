@@ -9,7 +9,7 @@ namespace FairNad.Search;
 /// the realisations of attributes. A child over the budget is width-scaled back into it (a child under it keeps its size,
 /// so the cost objective still varies). The baselines sample and mutate here too, so every strategy searches the same space.
 /// </summary>
-public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpace<ArchitectureSpec>, IDescribedSampling<ArchitectureSpec>
+public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpace<ArchitectureSpec>, IDescribedSampling<ArchitectureSpec>, IDescribedMutation<ArchitectureSpec>
 {
     private readonly List<(CategoryNode Category, AttributeNode Attribute)> _realised;
 
@@ -74,9 +74,22 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
 
     /// <summary>
     /// Whether <see cref="SampleDescribed"/> says what a sample is (its depth and seed), for strategies that record it.
-    /// Off by default, so runs recorded before the depth distribution was configurable keep their (empty) summaries.
+    /// Off by default, so runs recorded before the depth distribution was configurable keep their (empty) summaries; on
+    /// whenever parameters are searched (<see cref="Searched"/>), so a sample's summary names the values its edits drew.
     /// </summary>
-    public bool DescribesSamples { get; init; }
+    public bool DescribesSamples
+    {
+        get => _describesSamples || Searched is not null;
+        init => _describesSamples = value;
+    }
+
+    private readonly bool _describesSamples;
+
+    /// <summary>
+    /// Whether <see cref="MutateDescribed"/> says what a mutation did: only when parameters are searched, so that REA's
+    /// mutations name the values drawn; otherwise REA records the empty summary it always did.
+    /// </summary>
+    public bool DescribesMutations => Searched is not null;
 
     /// <summary>Reference architectures by name, for <paramref name="input"/>, each width-scaled to fill <paramref name="budget"/>.</summary>
     public static IReadOnlyList<ArchitectureSpec> ScaledReferences(IEnumerable<string> names, InputSpec input, long budget) =>
@@ -151,12 +164,18 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
         var seed = Seeds[random.Next(Seeds.Count)];
         var spec = seed;
         var steps = MinSampleMutations + random.Next(MaxSampleMutations - MinSampleMutations + 1);
+        var edits = new List<string>();
         for (var i = 0; i < steps; i++)
         {
-            spec = Mutate(spec, random);
+            (spec, var edit) = MutateDescribed(spec, random);
+            if (edit.Length > 0)
+            {
+                edits.Add(edit);
+            }
         }
 
-        return (spec, DescribesSamples ? DescribeSample(steps, seed) : string.Empty);
+        // With searched parameters the edits are named too ("...: via larger_kernel(kernel=5) [drawn ...]: ..."); SampleDepth reads the start alone.
+        return (spec, !DescribesSamples ? string.Empty : Searched is null || edits.Count == 0 ? DescribeSample(steps, seed) : $"{DescribeSample(steps, seed)}; {string.Join("; ", edits)}");
     }
 
     /// <summary>The summary of a random sample: "&lt;k&gt; random edit(s) of seed &lt;name&gt; (&lt;parameters&gt;)"; <see cref="SampleDepth"/> reads k back.</summary>
@@ -173,7 +192,14 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
 
     /// <summary>One realisation of a uniformly drawn realised attribute; the parent itself when none applies after many draws.</summary>
     /// <exception cref="InvalidOperationException">no attribute of the tree has a realisation (an extracted tree can hold only LLM-realised ones).</exception>
-    public ArchitectureSpec Mutate(ArchitectureSpec parent, Random random)
+    public ArchitectureSpec Mutate(ArchitectureSpec parent, Random random) => MutateDescribed(parent, random).Candidate;
+
+    /// <summary>
+    /// <see cref="Mutate"/> (the same draws) with the applied realisation's summary; the parent and an empty summary
+    /// when none applies after many draws.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">no attribute of the tree has a realisation.</exception>
+    public (ArchitectureSpec Candidate, string Summary) MutateDescribed(ArchitectureSpec parent, Random random)
     {
         if (_realised.Count == 0)
         {
@@ -185,11 +211,11 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
             var (_, attribute) = _realised[random.Next(_realised.Count)];
             if (Apply(parent, attribute, random) is { } child)
             {
-                return child.Candidate;
+                return (child.Candidate, child.Summary);
             }
         }
 
-        return parent;
+        return (parent, string.Empty);
     }
 
     /// <summary>
