@@ -104,6 +104,20 @@ public sealed partial class SearchedParametersRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Reproduce_SearchedParameters_SameCandidatesCommitsAndMetrics()
+    {
+        _a.Write(Searched);
+        var outcome = SearchFixture.Run(_a.Request()).Single();
+        _a.Write(SearchFixture.Tiny);
+
+        var report = await Reproduction.RunAsync(_a.Results, outcome.Run, WorkerCommand.ForAssembly("fairnad.dll"), null, evaluator: _ => new SyntheticEvaluator());
+
+        Assert.True(report.Passed, string.Join("\n", report.Differences));
+        Assert.Equal(14, report.Compared);
+        Assert.Contains(outcome.Candidates, c => Drawn().IsMatch(c.Summary));
+    }
+
+    [Fact]
     public void Resume_SearchedParameters_SameResultAsUninterrupted()
     {
         _a.Write(Searched);
