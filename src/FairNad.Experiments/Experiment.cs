@@ -229,7 +229,13 @@ public sealed record ExecutorOptions(string Kind, string? Partition = null, stri
 /// null: 0..2, unrecorded (as before).
 /// </param>
 /// <param name="BaselinesFromSeeds">Random search and REA propose the seed population first, in order, as FairNAD does (their first candidates are then the same); false: they start from random samples.</param>
-public sealed record SpaceOptions(IReadOnlyList<double>? SeedBudgetFractions = null, EditRange? RandomEdits = null, bool BaselinesFromSeeds = false)
+/// <param name="SearchedParameters">
+/// Transform parameters searched rather than fixed, each with its domain (e.g. kernel: 3, 5, 7): a realisation whose
+/// transform takes one draws its value from the domain each time it is applied, by every strategy alike
+/// (<see cref="FairNad.Search.SearchedParameters"/>); null: the values the tree gives, drawn as before.
+/// </param>
+public sealed record SpaceOptions(IReadOnlyList<double>? SeedBudgetFractions = null, EditRange? RandomEdits = null, bool BaselinesFromSeeds = false,
+    IReadOnlyDictionary<string, IReadOnlyList<double>>? SearchedParameters = null)
 {
     /// <summary>The fractions in force.</summary>
     public IReadOnlyList<double> Fractions => SeedBudgetFractions ?? [1.0];
@@ -238,7 +244,8 @@ public sealed record SpaceOptions(IReadOnlyList<double>? SeedBudgetFractions = n
     public string? Problem() =>
         SeedBudgetFractions is { } f && (f.Count == 0 || f.Any(x => !(x > 0 && x <= 1))) ? "seedBudgetFractions: give one or more fractions, each above 0 and at most 1" :
         SeedBudgetFractions is { } g && g.Distinct().Count() != g.Count ? "seedBudgetFractions: a fraction is listed twice" :
-        RandomEdits is { } r && (r.Min < 0 || r.Max < r.Min || r.Max > 1000) ? "randomEdits: need 0 <= min <= max <= 1000" : null;
+        RandomEdits is { } r && (r.Min < 0 || r.Max < r.Min || r.Max > 1000) ? "randomEdits: need 0 <= min <= max <= 1000" :
+        SearchedParameters is { } searched && FairNad.Search.SearchedParameters.Problem(searched) is { } why ? $"searchedParameters{(why.StartsWith("name at least", StringComparison.Ordinal) ? ": " : ".")}{why}" : null;
 }
 
 /// <summary>A range of edit counts, both ends included; a random sample's depth is drawn uniformly from it.</summary>
@@ -504,6 +511,24 @@ public sealed record Experiment(
         if (space.BaselinesFromSeeds)
         {
             w.WriteBoolean("baselinesFromSeeds", true);
+        }
+
+        if (space.SearchedParameters is { } searched)
+        {
+            // Names in ordinal order (the canonical form); each domain in the order written, which fixes which draw picks which value.
+            w.WriteStartObject("searchedParameters");
+            foreach (var (name, values) in searched.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                w.WriteStartArray(name);
+                foreach (var v in values)
+                {
+                    w.WriteNumberValue(v);
+                }
+
+                w.WriteEndArray();
+            }
+
+            w.WriteEndObject();
         }
 
         w.WriteEndObject();

@@ -230,7 +230,7 @@ public static class ExperimentFile
 
     private static SpaceOptions ReadSpace(Fields s)
     {
-        s.Only("seedBudgetFractions", "randomEdits", "baselinesFromSeeds");
+        s.Only("seedBudgetFractions", "randomEdits", "baselinesFromSeeds", "searchedParameters");
         EditRange? edits = null;
         if (s.Has("randomEdits"))
         {
@@ -239,7 +239,8 @@ public static class ExperimentFile
             edits = new EditRange(e.Int("min"), e.Int("max"));
         }
 
-        return new SpaceOptions(s.Has("seedBudgetFractions") ? s.Numbers("seedBudgetFractions") : null, edits, s.Flag("baselinesFromSeeds", false));
+        return new SpaceOptions(s.Has("seedBudgetFractions") ? s.Numbers("seedBudgetFractions") : null, edits, s.Flag("baselinesFromSeeds", false),
+            s.Has("searchedParameters") ? s.NumberLists("searchedParameters") : null);
     }
 
     private static Ladder ReadLadder(Fields l)
@@ -344,6 +345,24 @@ public static class ExperimentFile
             null => throw Error(name, "missing"),
             _ => throw Error(name, "must be an array of numbers"),
         };
+
+        /// <summary>An object whose every field is an array of numbers (a name to its values), names in ordinal order.</summary>
+        public IReadOnlyDictionary<string, IReadOnlyList<double>> NumberLists(string name)
+        {
+            if (Get(name) is not { ValueKind: JsonValueKind.Object } v)
+            {
+                throw Error(name, "must be an object of named arrays of numbers, e.g. {\"kernel\": [3, 5, 7]}");
+            }
+
+            var inner = new Fields(v, source, $"{path}{name}.");
+            var result = new SortedDictionary<string, IReadOnlyList<double>>(StringComparer.Ordinal);
+            foreach (var property in v.EnumerateObject())
+            {
+                result[property.Name] = inner.Numbers(property.Name);
+            }
+
+            return result;
+        }
 
         public IReadOnlyList<int> Ints(string name) => Get(name) switch
         {

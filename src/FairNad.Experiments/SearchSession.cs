@@ -252,6 +252,7 @@ public sealed class SearchSession : IDisposable
             maxSampleMutations: effective.Space?.RandomEdits?.Max ?? 2, minSampleMutations: effective.Space?.RandomEdits?.Min ?? 0)
         {
             DescribesSamples = effective.Space?.RandomEdits is not null,
+            Searched = effective.Space?.SearchedParameters is { } searched ? new SearchedParameters(searched) : null,
             Operators = effective.Llm.WriteOperators ? OperatorArchive.OfRun(archive.Directory) : null,
         };
         var mutator = llm is null ? null : new LlmOutageGuard(new LlmSpecMutator(llm, space, GeneratedCodeCheck.Problem, OperatorWriting(request, effective, archive, run)), log, llm.RecordFailure);

@@ -9,7 +9,7 @@ namespace FairNad.Search;
 /// the realisations of attributes. A child over the budget is width-scaled back into it (a child under it keeps its size,
 /// so the cost objective still varies). The baselines sample and mutate here too, so every strategy searches the same space.
 /// </summary>
-public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpace<ArchitectureSpec>, IDescribedSampling<ArchitectureSpec>
+public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpace<ArchitectureSpec>, IDescribedSampling<ArchitectureSpec>, IDescribedMutation<ArchitectureSpec>
 {
     private readonly List<(CategoryNode Category, AttributeNode Attribute)> _realised;
 
@@ -74,9 +74,22 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
 
     /// <summary>
     /// Whether <see cref="SampleDescribed"/> says what a sample is (its depth and seed), for strategies that record it.
-    /// Off by default, so runs recorded before the depth distribution was configurable keep their (empty) summaries.
+    /// Off by default, so runs recorded before the depth distribution was configurable keep their (empty) summaries; on
+    /// whenever parameters are searched (<see cref="Searched"/>), so a sample's summary names the values its edits drew.
     /// </summary>
-    public bool DescribesSamples { get; init; }
+    public bool DescribesSamples
+    {
+        get => _describesSamples || Searched is not null;
+        init => _describesSamples = value;
+    }
+
+    private readonly bool _describesSamples;
+
+    /// <summary>
+    /// Whether <see cref="MutateDescribed"/> says what a mutation did: only when parameters are searched, so that REA's
+    /// mutations name the values drawn; otherwise REA records the empty summary it always did.
+    /// </summary>
+    public bool DescribesMutations => Searched is not null;
 
     /// <summary>Reference architectures by name, for <paramref name="input"/>, each width-scaled to fill <paramref name="budget"/>.</summary>
     public static IReadOnlyList<ArchitectureSpec> ScaledReferences(IEnumerable<string> names, InputSpec input, long budget) =>
@@ -151,12 +164,18 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
         var seed = Seeds[random.Next(Seeds.Count)];
         var spec = seed;
         var steps = MinSampleMutations + random.Next(MaxSampleMutations - MinSampleMutations + 1);
+        var edits = new List<string>();
         for (var i = 0; i < steps; i++)
         {
-            spec = Mutate(spec, random);
+            (spec, var edit) = MutateDescribed(spec, random);
+            if (edit.Length > 0)
+            {
+                edits.Add(edit);
+            }
         }
 
-        return (spec, DescribesSamples ? DescribeSample(steps, seed) : string.Empty);
+        // With searched parameters the edits are named too ("...: via larger_kernel(kernel=5) [drawn ...]: ..."); SampleDepth reads the start alone.
+        return (spec, !DescribesSamples ? string.Empty : Searched is null || edits.Count == 0 ? DescribeSample(steps, seed) : $"{DescribeSample(steps, seed)}; {string.Join("; ", edits)}");
     }
 
     /// <summary>The summary of a random sample: "&lt;k&gt; random edit(s) of seed &lt;name&gt; (&lt;parameters&gt;)"; <see cref="SampleDepth"/> reads k back.</summary>
@@ -173,7 +192,14 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
 
     /// <summary>One realisation of a uniformly drawn realised attribute; the parent itself when none applies after many draws.</summary>
     /// <exception cref="InvalidOperationException">no attribute of the tree has a realisation (an extracted tree can hold only LLM-realised ones).</exception>
-    public ArchitectureSpec Mutate(ArchitectureSpec parent, Random random)
+    public ArchitectureSpec Mutate(ArchitectureSpec parent, Random random) => MutateDescribed(parent, random).Candidate;
+
+    /// <summary>
+    /// <see cref="Mutate"/> (the same draws) with the applied realisation's summary; the parent and an empty summary
+    /// when none applies after many draws.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">no attribute of the tree has a realisation.</exception>
+    public (ArchitectureSpec Candidate, string Summary) MutateDescribed(ArchitectureSpec parent, Random random)
     {
         if (_realised.Count == 0)
         {
@@ -185,31 +211,73 @@ public sealed class ArchitectureSpace : ISearchSpace<ArchitectureSpec>, IIdeaSpa
             var (_, attribute) = _realised[random.Next(_realised.Count)];
             if (Apply(parent, attribute, random) is { } child)
             {
-                return child.Candidate;
+                return (child.Candidate, child.Summary);
             }
         }
 
-        return parent;
+        return (parent, string.Empty);
     }
 
-    /// <summary>Applies one of the attribute's realisations (tried in a seeded order) and fits the child to the budget; null when none applies.</summary>
+    /// <summary>
+    /// Parameters searched instead of fixed (the experiment's <c>space.searchedParameters</c>); null: every realisation
+    /// applies with the values the tree gives it, and <see cref="Apply"/> draws exactly as before the option existed.
+    /// </summary>
+    public SearchedParameters? Searched { get; init; }
+
+    /// <summary>
+    /// Applies one of the attribute's realisations (tried in a seeded order) and fits the child to the budget; null when none applies.
+    /// With <see cref="Searched"/>, a realisation with a searched parameter is tried with values drawn from its domain
+    /// (<see cref="SearchedParameters.Variants"/>: a value that does not apply to this parent gives way to the next in
+    /// seeded order), realisations that differ only in searched parameters are tried once, and the summary names the
+    /// values drawn.
+    /// </summary>
     public AppliedIdea<ArchitectureSpec>? Apply(ArchitectureSpec parent, AttributeNode attribute, Random random)
     {
+        var tried = Searched is null ? null : new HashSet<string>(StringComparer.Ordinal);
         foreach (var realisation in attribute.Realisations.OrderBy(_ => random.Next()).ToList())
         {
-            try
+            if (Searched is not { } searched)
             {
-                var result = realisation.Apply(parent);
-                var fitted = FitBudget(result.Spec);
-                if (fitted.Id != parent.Id)
+                if (TryApply(parent, realisation, string.Empty) is { } child)
                 {
-                    return new AppliedIdea<ArchitectureSpec>(fitted, $"via {realisation}: {result.Summary}");
+                    return child;
+                }
+
+                continue;
+            }
+
+            if (!tried!.Add(searched.Template(realisation)))
+            {
+                continue;
+            }
+
+            foreach (var (variant, drawn) in searched.Variants(realisation, random))
+            {
+                if (TryApply(parent, variant, drawn.Length == 0 ? string.Empty : $" [drawn {drawn}]") is { } child)
+                {
+                    return child;
                 }
             }
-            catch (Exception e) when (e is TransformNotApplicableException or InvalidOperationException or ArgumentException)
+        }
+
+        return null;
+    }
+
+    /// <summary>The child of one realisation fitted to the budget, its summary "via &lt;realisation&gt;&lt;note&gt;: &lt;what changed&gt;"; null when it does not apply.</summary>
+    private AppliedIdea<ArchitectureSpec>? TryApply(ArchitectureSpec parent, Realisation realisation, string note)
+    {
+        try
+        {
+            var result = realisation.Apply(parent);
+            var fitted = FitBudget(result.Spec);
+            if (fitted.Id != parent.Id)
             {
-                // This realisation does not fit this parent (no such node, already present, cannot fit the budget): try the next.
+                return new AppliedIdea<ArchitectureSpec>(fitted, $"via {realisation}{note}: {result.Summary}");
             }
+        }
+        catch (Exception e) when (e is TransformNotApplicableException or InvalidOperationException or ArgumentException)
+        {
+            // This realisation does not fit this parent (no such node, already present, cannot fit the budget): try the next.
         }
 
         return null;

@@ -24,6 +24,18 @@ public interface IDescribedSampling<T>
     (T Candidate, string Summary) SampleDescribed(Random random);
 }
 
+/// <summary>
+/// A space whose mutations can say what they did (e.g. which parameter values they drew), for REA to record. The draws
+/// of <see cref="MutateDescribed"/> must be those of <see cref="ISearchSpace{T}.Mutate"/>.
+/// </summary>
+public interface IDescribedMutation<T>
+{
+    /// <summary>Whether <see cref="MutateDescribed"/> gives summaries; when false REA records the empty summary it always did.</summary>
+    bool DescribesMutations { get; }
+
+    (T Candidate, string Summary) MutateDescribed(T parent, Random random);
+}
+
 /// <summary>Sampling helpers shared by the baselines.</summary>
 internal static class Sampling
 {
@@ -184,8 +196,10 @@ public sealed class RegularizedEvolution<T>(ISearchSpace<T> space, int seed, int
             var members = _alive.ToList();
             var parent = Enumerable.Range(0, tournament).Select(_ => members[_random.Next(members.Count)])
                 .OrderByDescending(m => Outcome.RankKey(m.Outcome)).First();
-            var child = space.Mutate(parent.Proposal.Candidate, _random);
-            proposal = new Proposal<T>(child, space.Key(child), [parent.Proposal.Key], "mutation");
+            var (child, summary) = space is IDescribedMutation<T> { DescribesMutations: true } described
+                ? described.MutateDescribed(parent.Proposal.Candidate, _random)
+                : (space.Mutate(parent.Proposal.Candidate, _random), string.Empty);
+            proposal = new Proposal<T>(child, space.Key(child), [parent.Proposal.Key], "mutation", Summary: summary);
         }
 
         _asked++;
