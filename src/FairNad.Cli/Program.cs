@@ -234,7 +234,7 @@ public static class Program
         var nb201Report = new Option<string>("--report-column") { Description = "With --table: the column reported for the best cell by the query column (e.g. 'test accuracy').", DefaultValueFactory = _ => FairNad.Search.Nb201BenchmarkSettings.DefaultReportColumn };
         var nb201Input = new Option<string?>("--input") { Description = "With --table: the input the parameter-count cost assumes: cifar10 (3x32x32, 10 classes), cifar100 or imagenet16-120 (default: named by the file name, else cifar10)." };
         nb201Input.AcceptOnlyFromAmong("cifar10", "cifar100", "imagenet16-120");
-        var nb201Rules = new Option<int>("--rules") { Description = "FairNAD's search rules version (1: uniform front member, inapplicability as failure, declared effects; 2: the current rules).", DefaultValueFactory = _ => FairNad.Search.FairNadOptions.CurrentRules };
+        var nb201Rules = new Option<int>("--rules") { Description = "FairNAD's search rules version (1: uniform front member, inapplicability as failure, declared effects; 2: the current rules; 3: rules 2 with the mutation type drawn by its measured success rate).", DefaultValueFactory = _ => FairNad.Search.FairNadOptions.CurrentRules };
         var nb201 = new Command("nb201", "Search strategies on the shipped NAS-Bench-201 tables (or --table CSVs): mean +- std, regret, Wilcoxon tests against REA and random, FairNAD against each other strategy with Holm's correction, anytime curves.")
         {
             nb201Seeds, nb201Budgets, nb201Strategies, nb201Datasets, nb201Out, nb201Tables, nb201Query, nb201Report, nb201Input, nb201Rules,

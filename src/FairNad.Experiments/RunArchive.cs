@@ -148,7 +148,7 @@ public sealed class RunArchive
         result.WriteAtomically(ResultPath(Directory, candidateId, rung, noiseSeed));
     }
 
-    public void WriteFeedback(FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed) => RunReports.WriteFeedback(FeedbackPath, ledger, failed);
+    public void WriteFeedback(FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed, IReadOnlyList<MutationCredit>? credit = null) => RunReports.WriteFeedback(FeedbackPath, ledger, failed, credit);
 
     public void WriteSummary(string text) => File.WriteAllText(SummaryPath, text);
 

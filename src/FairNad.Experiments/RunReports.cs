@@ -10,7 +10,8 @@ public static class RunReports
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static void WriteFeedback(string path, FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed)
+    /// <param name="credit">Under search rules 3, each mutation type's trials, successes and draw probability; empty otherwise (no entry is written).</param>
+    public static void WriteFeedback(string path, FeedbackLedger ledger, IReadOnlyList<FailedMutation> failed, IReadOnlyList<MutationCredit>? credit = null)
     {
         JsonArray Stats(IEnumerable<FeedbackStats> stats, bool attributes) => [.. stats.Select(s =>
         {
@@ -56,6 +57,19 @@ public static class RunReports
             // Only when the run measured noise, so feedback.json keeps its form otherwise.
             document["noiseThreshold"] = new JsonObject(ledger.Noise.Select(n => KeyValuePair.Create($"rung{n.Key}", (JsonNode?)Math.Round(n.Value, 4))));
         }
+        if (credit is { Count: > 0 })
+        {
+            // Only under search rules 3 (adaptive mutation-type selection), so feedback.json keeps its form otherwise.
+            document["mutationTypes"] = new JsonArray([.. credit.Select(c => (JsonNode)new JsonObject
+            {
+                ["type"] = c.MutationType,
+                ["prior"] = Math.Round(c.Prior, 4),
+                ["trials"] = c.Trials,
+                ["successes"] = c.Successes,
+                ["probability"] = Math.Round(c.Probability, 4),
+            })]);
+        }
+
         JsonFiles.WriteAtomically(path, document);
     }
 
@@ -118,6 +132,17 @@ public static class RunReports
                 {
                     text.Append(Invariant, $"| {s.Key} | {s.NotApplicable} | {s.Measured} | {context.Tree.Find(s.Key)?.Effect ?? "-"} | {feedback.MeasuredEffect(s.Key) ?? "-"} |\n");
                 }
+            }
+        }
+
+        if (outcome.MutationCredit is { Count: > 0 } credit)
+        {
+            // Only under search rules 3, so other summaries keep their text.
+            text.Append("\n## Mutation types\n\nSearch rules 3 draw each mutation type with probability proportional to its share of the mix times its smoothed success rate (successes + 1) / (trials + 2): a trial is a new child whose parent has a result at the same rung, a success a valid child more accurate than its parent. Probabilities are those of the next draw.\n\n");
+            text.Append("| mutation type | mix share | trials | successes | smoothed rate | probability |\n|---|---|---|---|---|---|\n");
+            foreach (var c in credit)
+            {
+                text.Append(Invariant, $"| {c.MutationType} | {c.Prior:0.###} | {c.Trials} | {c.Successes} | {c.SmoothedRate:0.###} | {c.Probability:0.###} |\n");
             }
         }
 

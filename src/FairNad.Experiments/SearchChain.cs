@@ -313,7 +313,7 @@ public sealed class FeedbackReport(RunArchive archive, IStrategyDiagnostics? dia
     {
         if (diagnostics is not null)
         {
-            archive.WriteFeedback(diagnostics.Feedback, diagnostics.FailedMutations);
+            archive.WriteFeedback(diagnostics.Feedback, diagnostics.FailedMutations, diagnostics.MutationCredit);
         }
     }
 }

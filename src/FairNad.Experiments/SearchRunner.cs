@@ -62,7 +62,8 @@ public sealed record SearchOutcome(
     IReadOnlyList<FailedMutation> FailedMutations,
     FeedbackLedger? Feedback,
     IReadOnlyList<FairNad.Llm.LedgerEntry>? LlmUse = null,
-    IReadOnlyList<CandidateRecord>? Evaluations = null)
+    IReadOnlyList<CandidateRecord>? Evaluations = null,
+    IReadOnlyList<MutationCredit>? MutationCredit = null)
 {
     /// <summary>Every evaluation in the order it was recorded: with a ladder or noise measurement, more than <see cref="Candidates"/>.</summary>
     public IReadOnlyList<CandidateRecord> AllEvaluations => Evaluations ?? Candidates;
@@ -148,7 +149,8 @@ public static class SearchRunner
             var done = tally.Records;
             RecordLlmUse();
             var outcome = new SearchOutcome(context.Run, context.RunDirectory, RunJournal.Current(done), RunArchive.BestOf(done), RunArchive.Front(done, e.CostObjective), budget.StopReason,
-                strategy.Duplicates, diagnostics?.FailedMutations ?? [], diagnostics?.Feedback, context.LlmSession is null ? null : context.Archive.LlmUse(), [.. done]);
+                strategy.Duplicates, diagnostics?.FailedMutations ?? [], diagnostics?.Feedback, context.LlmSession is null ? null : context.Archive.LlmUse(), [.. done],
+                diagnostics?.MutationCredit);
             context.Archive.WriteSummary(RunReports.Summary(context, outcome));
             return outcome;
         }

@@ -61,7 +61,9 @@ public sealed record MutationMix(double FairIdea, double Pareto, double Llm)
 /// 1: a uniformly drawn front member, inapplicability counted as a failure, declared effects. 2: front members drawn by
 /// hypervolume contribution, inapplicability counted apart and the attribute tried on further parents (also when the
 /// child would be a candidate already evaluated), effects measured from the run's feedback once there is enough of it
-/// (docs/search.md, "Pareto-aware mutation").
+/// (docs/search.md, "Pareto-aware mutation"). 3: rules 2, and each step's mutation type drawn with probability
+/// proportional to its share of <see cref="Mix"/> times its Laplace-smoothed success rate in the run so far (credit
+/// assignment; with <paramref name="Feedback"/> off the mix stays fixed).
 /// </param>
 public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournament = 3, bool Feedback = true, int MaxAttempts = 40, int Rules = FairNadOptions.CurrentRules)
 {
@@ -69,7 +71,19 @@ public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournam
     public const int CurrentRules = 2;
 
     /// <summary>The versions this build can run.</summary>
-    public static readonly IReadOnlyList<int> KnownRules = [1, 2];
+    public static readonly IReadOnlyList<int> KnownRules = [1, 2, 3];
+}
+
+/// <summary>
+/// Under search rules 3, what a mutation type has earned so far and the probability it is drawn with now:
+/// <paramref name="Prior"/> (its share of the effective mix) times (<paramref name="Successes"/> + 1) / (<paramref name="Trials"/> + 2),
+/// normalised over the types. A trial is a told child of the type, new to the run, whose parent's first result is at the
+/// child's rung; a success is a valid child more accurate than that result.
+/// </summary>
+public sealed record MutationCredit(string MutationType, double Prior, int Successes, int Trials, double Probability)
+{
+    /// <summary>The Laplace-smoothed success rate: (successes + 1) / (trials + 2), 1/2 before any trial.</summary>
+    public double SmoothedRate => (Successes + 1.0) / (Trials + 2.0);
 }
 
 /// <summary>An attribute realised on a parent: the child and what changed.</summary>
@@ -123,6 +137,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     private readonly Dictionary<string, (Proposal<T> Proposal, Outcome Outcome)> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Outcome> _firstOutcome = new(StringComparer.Ordinal);
     private readonly List<FailedMutation> _failed = [];
+    private readonly SortedDictionary<string, (int Successes, int Trials)> _credit = new(StringComparer.Ordinal);
 
     public FairNadStrategy(IIdeaSpace<T> space, FairNadOptions options, int seed, ILlmMutator<T>? llm = null, string name = "fairnad")
     {
@@ -166,6 +181,31 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
 
     public IReadOnlyList<FailedMutation> FailedMutations => _failed;
 
+    /// <summary>
+    /// Rules 3: each mutation type's trials, successes and current draw probability (<see cref="FairNad.Search.MutationCredit"/>),
+    /// in <see cref="MutationTypes.All"/> order; empty under rules 1 and 2, which draw from the fixed mix. Derived from
+    /// tells only, so a resumed run (which replays them) has the same.
+    /// </summary>
+    public IReadOnlyList<MutationCredit> MutationCredit
+    {
+        get
+        {
+            if (_options.Rules < 3)
+            {
+                return [];
+            }
+
+            var prior = _options.Mix.Probabilities;
+            var weights = MutationTypes.All.Select(CreditWeight).ToList();
+            var total = weights.Sum();
+            return MutationTypes.All.Select((type, i) =>
+            {
+                var (successes, trials) = _credit.GetValueOrDefault(type);
+                return new MutationCredit(type, prior[type], successes, trials, total > 0 ? weights[i] / total : 0);
+            }).ToList();
+        }
+    }
+
     public async ValueTask<Proposal<T>?> AskAsync(CancellationToken cancel = default)
     {
         if (_seeds.TryDequeue(out var seed))
@@ -175,7 +215,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
 
         for (var attempt = 0; attempt < _options.MaxAttempts; attempt++)
         {
-            var type = _options.Mix.Draw(_random);
+            var type = _options.Rules >= 3 ? DrawCredited() : _options.Mix.Draw(_random);
             var proposal = type switch
             {
                 MutationTypes.Pareto => ParetoAware(),
@@ -216,6 +256,11 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
             {
                 _valid.Add((proposal, outcome));
             }
+
+            if (_options.Rules >= 3)
+            {
+                Credit(proposal, outcome);
+            }
         }
 
         if (proposal.Attribute is null || proposal.Category is null)
@@ -231,6 +276,64 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     }
 
     private static bool Realised(AttributeNode a) => a.Realisations.Count > 0;
+
+    /// <summary>
+    /// Rules 3: counts a new child of a mutation type as a trial of that type when its parent's first result is at the
+    /// child's rung (as feedback compares them), and as a success when the child is valid and more accurate than that
+    /// result. Seeds have no parent and promotions and repeats are not told here, so neither counts.
+    /// </summary>
+    private void Credit(Proposal<T> proposal, Outcome outcome)
+    {
+        if (!MutationTypes.All.Contains(proposal.MutationType) || proposal.Parents.Count == 0
+            || !_firstOutcome.TryGetValue(proposal.Parents[0], out var parent) || parent.Rung != outcome.Rung)
+        {
+            return;
+        }
+
+        var (successes, trials) = _credit.GetValueOrDefault(proposal.MutationType);
+        var improved = outcome.Ok && outcome.Accuracy is { } child && parent.Accuracy is { } before && child > before;
+        _credit[proposal.MutationType] = (successes + (improved ? 1 : 0), trials + 1);
+    }
+
+    /// <summary>
+    /// Rules 3: a type's unnormalised draw weight, its share of the mix times its Laplace-smoothed success rate (with
+    /// feedback off, its share alone). A disabled type has share 0 and stays at 0.
+    /// </summary>
+    private double CreditWeight(string type)
+    {
+        var prior = _options.Mix.Probabilities[type];
+        if (!_options.Feedback)
+        {
+            return prior;
+        }
+
+        var (successes, trials) = _credit.GetValueOrDefault(type);
+        return prior * (successes + 1.0) / (trials + 2.0);
+    }
+
+    /// <summary>Rules 3: a mutation type drawn by <see cref="CreditWeight"/>, from one number of the strategy's generator; never a type of weight 0.</summary>
+    private string DrawCredited()
+    {
+        var weights = MutationTypes.All.Select(CreditWeight).ToList();
+        var x = _random.NextDouble() * weights.Sum();
+        var last = -1;
+        for (var i = 0; i < weights.Count; i++)
+        {
+            if (weights[i] <= 0)
+            {
+                continue;
+            }
+
+            last = i;
+            x -= weights[i];
+            if (x < 0)
+            {
+                return MutationTypes.All[i];
+            }
+        }
+
+        return MutationTypes.All[last];
+    }
 
     /// <summary>Adds what a newly recorded candidate brings to the tree, and lets the sampler see it.</summary>
     private void Discover(T candidate)

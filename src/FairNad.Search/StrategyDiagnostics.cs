@@ -9,4 +9,7 @@ public interface IStrategyDiagnostics
     FeedbackLedger Feedback { get; }
 
     IReadOnlyList<FailedMutation> FailedMutations { get; }
+
+    /// <summary>Per mutation type, trials, successes and draw probability under adaptive selection (search rules 3); empty otherwise.</summary>
+    IReadOnlyList<MutationCredit> MutationCredit { get; }
 }

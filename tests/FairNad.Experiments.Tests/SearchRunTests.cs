@@ -223,6 +223,40 @@ public sealed class SearchRunTests : IDisposable
         Assert.NotEqual(uninterrupted.Candidates.Select(c => c.Candidate), current.Candidates.Select(c => c.Candidate));
     }
 
+    /// <summary>
+    /// Under search rules 3 the mutation types' credit (trials, successes, draw probability) is in feedback.json and
+    /// summary.md, derived from tells only: an interrupted run resumes to the proposals and credit of an uninterrupted one.
+    /// Under rules 2 neither file has it.
+    /// </summary>
+    [Fact]
+    public void Resume_Rules3Interrupted_SameResultAndMutationCreditRecorded()
+    {
+        var uninterrupted = SearchFixture.Run(_b.Request() with { SearchRules = 3 }).Single();
+        var rules2 = SearchFixture.Run(_b.Request() with { SearchRules = 2, RunName = "tiny-rules2" }).Single();
+        using var cancel = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => SearchFixture.Run(_a.Request() with { SearchRules = 3 }, p =>
+        {
+            if (p.Done == 5)
+            {
+                cancel.Cancel();
+            }
+        }, cancel.Token));
+
+        var resumed = SearchFixture.Run(_a.Request(resume: "tiny-fairnad-s0")).Single();
+
+        Assert.Equal(SearchFixture.Fingerprint(uninterrupted.Candidates), SearchFixture.Fingerprint(resumed.Candidates));
+        System.Text.Json.Nodes.JsonNode Credit(SearchOutcome o) =>
+            System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(o.RunDirectory, "feedback.json")))!["mutationTypes"]!;
+        Assert.Equal(Credit(uninterrupted).ToJsonString(), Credit(resumed).ToJsonString());
+        var trials = Credit(resumed).AsArray().Sum(t => t!["trials"]!.GetValue<int>());
+        Assert.Equal(resumed.Candidates.Count(c => c.MutationType != MutationTypes.Seed), trials);
+        Assert.Equal(resumed.MutationCredit!.Select(c => c.Trials), Credit(resumed).AsArray().Select(t => t!["trials"]!.GetValue<int>()));
+        Assert.Contains("## Mutation types", File.ReadAllText(Path.Combine(resumed.RunDirectory, "summary.md")), StringComparison.Ordinal);
+        Assert.Null(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(rules2.RunDirectory, "feedback.json")))!["mutationTypes"]);
+        Assert.DoesNotContain("## Mutation types", File.ReadAllText(Path.Combine(rules2.RunDirectory, "summary.md")), StringComparison.Ordinal);
+        Assert.Empty(rules2.MutationCredit!);
+    }
+
     [Fact]
     public void Resume_AfterInterruption_SameResultAsUninterrupted()
     {

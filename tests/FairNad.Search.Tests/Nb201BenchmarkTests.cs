@@ -111,6 +111,17 @@ public sealed class Nb201BenchmarkTests
         Snapshot.Match("nb201-small-rules2.md", markdown);
     }
 
+    /// <summary>Search rules 3 (adaptive mutation-type selection) pinned on the small configuration, as rules 1 and 2 are.</summary>
+    [Fact]
+    public void Run_SmallConfigurationRules3_MatchesSnapshot()
+    {
+        var settings = new Nb201BenchmarkSettings(["cifar100", "ImageNet16-120"], Nb201Benchmark.AllStrategies, [10, 30], 4, Rules: 3);
+
+        var markdown = Nb201Benchmark.Markdown(Nb201Benchmark.Run(settings));
+
+        Snapshot.Match("nb201-small-rules3.md", markdown);
+    }
+
     [Fact]
     public void Run_Rules1AndRules2_FairNadDiffersBaselinesDoNot()
     {
