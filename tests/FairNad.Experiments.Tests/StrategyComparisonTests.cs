@@ -43,6 +43,8 @@ public sealed class StrategyComparisonTests : IDisposable
         Assert.Equal([0.25, 0.5, 1.0], experiment.Space!.SeedBudgetFractions!);
         Assert.Equal(new EditRange(1, 8), experiment.Space.RandomEdits);
         Assert.True(experiment.Space.BaselinesFromSeeds);
+        Assert.Equal(["expand", "kernel"], experiment.Space.SearchedParameters!.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal([3.0, 5.0, 7.0], experiment.Space.SearchedParameters["kernel"]);
         Assert.Equal(1_000_000, experiment.ParameterBudget);
         Assert.Equal(experiment.ToJson(), ExperimentFile.Read(experiment.ToJson(), "round trip").ToJson());
         Assert.Equal(21, SearchSession.Seeds(experiment).Count);
