@@ -63,7 +63,10 @@ public sealed record MutationMix(double FairIdea, double Pareto, double Llm)
 /// child would be a candidate already evaluated), effects measured from the run's feedback once there is enough of it
 /// (docs/search.md, "Pareto-aware mutation"). 3: rules 2, and each step's mutation type drawn with probability
 /// proportional to its share of <see cref="Mix"/> times its Laplace-smoothed success rate in the run so far (credit
-/// assignment; with <paramref name="Feedback"/> off the mix stays fixed).
+/// assignment; with <paramref name="Feedback"/> off the mix stays fixed). 4: rules 2, and each mutation type keeps its
+/// own pool: fair-idea (and LLM) tournaments draw from the aging population of seeds and their children, which a
+/// Pareto-aware child joins only when it is more accurate than the median of that population (it always counts for the
+/// front, which Pareto-aware mutation draws from).
 /// </param>
 public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournament = 3, bool Feedback = true, int MaxAttempts = 40, int Rules = FairNadOptions.CurrentRules)
 {
@@ -71,7 +74,7 @@ public sealed record FairNadOptions(MutationMix Mix, int Population, int Tournam
     public const int CurrentRules = 2;
 
     /// <summary>The versions this build can run.</summary>
-    public static readonly IReadOnlyList<int> KnownRules = [1, 2, 3];
+    public static readonly IReadOnlyList<int> KnownRules = [1, 2, 3, 4];
 }
 
 /// <summary>
@@ -134,6 +137,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     private readonly Queue<(T Candidate, string Summary)> _seeds;
     private readonly List<T> _seedList;
     private readonly List<(Proposal<T> Proposal, Outcome Outcome)> _valid = [];
+    private readonly List<(Proposal<T> Proposal, Outcome Outcome)> _tournamentPool = [];
     private readonly Dictionary<string, (Proposal<T> Proposal, Outcome Outcome)> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Outcome> _firstOutcome = new(StringComparer.Ordinal);
     private readonly List<FailedMutation> _failed = [];
@@ -190,7 +194,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
     {
         get
         {
-            if (_options.Rules < 3)
+            if (_options.Rules != 3)
             {
                 return [];
             }
@@ -215,7 +219,7 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
 
         for (var attempt = 0; attempt < _options.MaxAttempts; attempt++)
         {
-            var type = _options.Rules >= 3 ? DrawCredited() : _options.Mix.Draw(_random);
+            var type = _options.Rules == 3 ? DrawCredited() : _options.Mix.Draw(_random);
             var proposal = type switch
             {
                 MutationTypes.Pareto => ParetoAware(),
@@ -244,6 +248,12 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
                 _valid[place] = (known.Proposal, outcome);
             }
 
+            var pooled = _tournamentPool.FindIndex(v => v.Proposal.Key == proposal.Key);
+            if (pooled >= 0)
+            {
+                _tournamentPool[pooled] = (known.Proposal, outcome);
+            }
+
             return;
         }
 
@@ -254,10 +264,15 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
             _firstOutcome[proposal.Key] = outcome;
             if (outcome.Ok)
             {
+                if (_options.Rules == 4 && (proposal.MutationType != MutationTypes.Pareto || BeatsPoolMedian(outcome)))
+                {
+                    _tournamentPool.Add((proposal, outcome));
+                }
+
                 _valid.Add((proposal, outcome));
             }
 
-            if (_options.Rules >= 3)
+            if (_options.Rules == 3)
             {
                 Credit(proposal, outcome);
             }
@@ -499,9 +514,33 @@ public sealed class FairNadStrategy<T> : IAskTellStrategy<T>, IStrategyDiagnosti
         return null;
     }
 
-    /// <summary>The most recent <see cref="FairNadOptions.Population"/> valid candidates.</summary>
-    private List<(Proposal<T> Proposal, Outcome Outcome)> Alive() =>
-        _valid.GetRange(Math.Max(0, _valid.Count - _options.Population), Math.Min(_options.Population, _valid.Count));
+    /// <summary>
+    /// The most recent <see cref="FairNadOptions.Population"/> valid candidates; under rules 4, the most recent of the
+    /// tournament pool (seeds and their fair-idea and LLM children, and the Pareto-aware children that beat its median).
+    /// </summary>
+    private List<(Proposal<T> Proposal, Outcome Outcome)> Alive()
+    {
+        var pool = _options.Rules == 4 ? _tournamentPool : _valid;
+        return pool.GetRange(Math.Max(0, pool.Count - _options.Population), Math.Min(_options.Population, pool.Count));
+    }
+
+    /// <summary>
+    /// Rules 4: whether a Pareto-aware child may join the tournament pool, i.e. its result ranks above the median of the
+    /// living pool (an empty pool takes it). A child of a cheap front member trades accuracy for cost, which the front
+    /// keeps; in the accuracy tournament it would only displace a better parent by its recency.
+    /// </summary>
+    private bool BeatsPoolMedian(Outcome outcome)
+    {
+        var alive = Alive();
+        if (alive.Count == 0)
+        {
+            return true;
+        }
+
+        var ranked = alive.Select(m => m.Outcome.Accuracy ?? double.NegativeInfinity).OrderBy(a => a).ToList();
+        var median = ranked.Count % 2 == 1 ? ranked[ranked.Count / 2] : (ranked[(ranked.Count / 2) - 1] + ranked[ranked.Count / 2]) / 2;
+        return outcome.Accuracy is { } accuracy && accuracy > median;
+    }
 
     /// <summary>
     /// Rules 2: the parents a fair-idea mutation tries in turn: a random tournament's contestants best first (its winner is

@@ -154,7 +154,7 @@ public sealed partial class BadInputTests(BadInputFixture fixture) : IClassFixtu
     [InlineData("bench lineage --repo {garbage} --count 1", "--repo {garbage} is a file")]
     [InlineData("bench nb201 --out {garbage} --seeds 1 --budgets 1", "--out {garbage} is a file")]
     [InlineData("bench nb201 --strategies nope --seeds 1 --budgets 1", "unknown strategy 'nope'")]
-    [InlineData("bench nb201 --rules 7 --seeds 1 --budgets 1", "--rules 7: known search rules are 1, 2, 3")]
+    [InlineData("bench nb201 --rules 7 --seeds 1 --budgets 1", "--rules 7: known search rules are 1, 2, 3, 4")]
     [InlineData("bench operators --repeats 0", "--repeats must be at least 1")]
     [InlineData("bench overhead --candidates {dir}", "{dir} is a directory")]
     [InlineData("bench overhead --candidates {huge} --params 20000", "{huge}: huge cannot be scaled")]

@@ -122,6 +122,17 @@ public sealed class Nb201BenchmarkTests
         Snapshot.Match("nb201-small-rules3.md", markdown);
     }
 
+    /// <summary>Search rules 4 (a tournament pool apart from Pareto-aware children) pinned on the small configuration.</summary>
+    [Fact]
+    public void Run_SmallConfigurationRules4_MatchesSnapshot()
+    {
+        var settings = new Nb201BenchmarkSettings(["cifar100", "ImageNet16-120"], Nb201Benchmark.AllStrategies, [10, 30], 4, Rules: 4);
+
+        var markdown = Nb201Benchmark.Markdown(Nb201Benchmark.Run(settings));
+
+        Snapshot.Match("nb201-small-rules4.md", markdown);
+    }
+
     [Fact]
     public void Run_Rules1AndRules2_FairNadDiffersBaselinesDoNot()
     {
