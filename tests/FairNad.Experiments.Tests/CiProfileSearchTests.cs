@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using FairNad.Data;
@@ -31,7 +30,6 @@ public sealed class CiProfileSearchTests : IDisposable
         var requirements = dataset == "cifar100" ? WriteCifar100() : WriteImageNet16();
         var path = Experiment(dataset);
         var ci = ExperimentFile.Load(path, "ci");
-        var watch = Stopwatch.StartNew();
 
         // In-process: isolated workers load the data themselves, to the official record counts these small files lack.
         var outcome = SearchFixture.Run(Request(path, requirements, new ExperimentOverrides(Profile: "ci", Isolated: false, Jobs: 1))).Single();
@@ -54,7 +52,6 @@ public sealed class CiProfileSearchTests : IDisposable
         Assert.Equal(("ci", copy.Hash()), (copy.Profile, (string?)manifest["experiment"]!["sha256"]));
         Assert.Equal((ci with { Evaluation = ci.Evaluation with { Jobs = 1, Isolated = false } }).ToJson(), copy.ToJson());
         Assert.Equal((dataset, "cpu"), ((string?)manifest["dataset"]!["name"], (string?)manifest["torch"]!["device"]));
-        Assert.True(watch.Elapsed < TimeSpan.FromMinutes(3), $"the ci profile of {dataset} took {watch.Elapsed} on synthetic data");
     }
 
     [Theory]
