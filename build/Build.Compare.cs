@@ -9,7 +9,8 @@ internal sealed partial class Build
 
     /// <summary>
     /// The open-space comparison: every strategy with every seed of the experiment (default experiments/fashion-mnist-compare.json),
-    /// each run started, or resumed when its folder already holds it (so the target continues across sessions), then the
+    /// each run started, or resumed when its folder already holds it (so the target continues across sessions: the run's lineage
+    /// is exported to results/&lt;run&gt;/lineage.bundle after every step and imported from there into a clone that lacks it), then the
     /// comparison report of all of them. Run names are the search's own (&lt;name&gt;[-&lt;profile&gt;]-&lt;strategy&gt;-s&lt;seed&gt;).
     /// </summary>
     Target Compare => _ => _
@@ -35,14 +36,33 @@ internal sealed partial class Build
                 {
                     var run = string.Create(CultureInfo.InvariantCulture, $"{prefix}-{strategy}-s{seed}");
                     runs.Add(run);
-                    if (File.Exists(results / run / "manifest.json"))
+                    // The lineage travels with the run folder as results/<run>/lineage.bundle, so a run committed unfinished
+                    // resumes in a fresh clone (another session, another machine); a run the repository holds is left alone.
+                    var bundle = results / run / "lineage.bundle";
+                    try
                     {
-                        Fairnad(["search", "--results", results, "--repo", RootDirectory, "--resume", run, .. Shared()]);
+                        if (File.Exists(results / run / "manifest.json"))
+                        {
+                            if (File.Exists(bundle))
+                            {
+                                Fairnad("lineage", "import", "--repo", RootDirectory, "--run", run, "--from", bundle, "--if-missing");
+                            }
+
+                            Fairnad(["search", "--results", results, "--repo", RootDirectory, "--resume", run, .. Shared()]);
+                        }
+                        else
+                        {
+                            Fairnad(["search", "--results", results, "--repo", RootDirectory, "--experiment", experiment, "--strategy", strategy, "--seed", seed.ToString(CultureInfo.InvariantCulture),
+                                .. ExperimentProfile is null ? [] : new[] { "--profile", ExperimentProfile }, .. Shared()]);
+                        }
                     }
-                    else
+                    finally
                     {
-                        Fairnad(["search", "--results", results, "--repo", RootDirectory, "--experiment", experiment, "--strategy", strategy, "--seed", seed.ToString(CultureInfo.InvariantCulture),
-                            .. ExperimentProfile is null ? [] : new[] { "--profile", ExperimentProfile }, .. Shared()]);
+                        // Also when the search stops early (Ctrl+C, a budget, an error): what it recorded is then in the bundle.
+                        if (File.Exists(results / run / "manifest.json"))
+                        {
+                            Fairnad("lineage", "export", "--repo", RootDirectory, "--run", run, "--to", bundle);
+                        }
                     }
                 }
             }

@@ -16,7 +16,8 @@ internal static class EvaluateCommands
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
     /// <summary>Trains in this process and writes the result document; exit 0 when trained, 1 when the candidate failed.</summary>
-    public static int InProcess(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string? outPath, bool quiet, TextWriter output, TextWriter log)
+    public static int InProcess(ArchitectureSpec spec, string dataset, string? dataDirectory, TrainingConfig config, string? outPath, bool quiet, TextWriter output, TextWriter log,
+        string? checkpoint = null)
     {
         CrashPoints.Reach(WorkerJobPoint);
         var splits = DatasetCatalog.Load(dataset, DatasetCatalog.DataDirectory(dataDirectory));
@@ -26,8 +27,24 @@ internal static class EvaluateCommands
         }
 
         using var data = TensorData.Prepare(splits, config);
-        var result = Trainer.Evaluate(spec, data, config, quiet ? null : e => log.WriteLine(string.Create(Invariant,
-            $"epoch {e.Epoch,3}/{config.Epochs}  loss {e.TrainLoss:F4}  val {e.ValidationAccuracy:F2}%  lr {e.LearningRate:F4}  {e.Seconds:F1} s")));
+        if (checkpoint is not null && !quiet)
+        {
+            log.WriteLine(File.Exists(checkpoint)
+                ? $"checkpoint  {checkpoint}: resuming after its last saved epoch"
+                : $"checkpoint  {checkpoint}: new; written after every epoch");
+        }
+
+        EvaluationResult result;
+        try
+        {
+            result = Trainer.Evaluate(spec, data, config, quiet ? null : e => log.WriteLine(string.Create(Invariant,
+                $"epoch {e.Epoch,3}/{config.Epochs}  loss {e.TrainLoss:F4}  val {e.ValidationAccuracy:F2}%  lr {e.LearningRate:F4}  {e.Seconds:F1} s")), checkpoint: checkpoint);
+        }
+        catch (CheckpointException e)
+        {
+            throw new UsageException("--checkpoint " + e.Message);
+        }
+
         if (outPath is not null)
         {
             result.WriteAtomically(outPath);

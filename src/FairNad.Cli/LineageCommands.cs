@@ -120,12 +120,37 @@ internal static class LineageCommands
         return 0;
     }
 
-    public static int Import(string repository, string run, string source, TextWriter output)
+    public static int Import(string repository, string run, string source, TextWriter output, bool ifMissing = false)
     {
         InputChecks.NotAFile(repository, "--repo", "a git repository (created bare if missing)");
         if (!File.Exists(source) && !Directory.Exists(source))
         {
             throw new UsageException($"--from {source} does not exist; expected a repository folder or a .bundle file");
+        }
+
+        // An import is a forced fetch: over a run the repository already holds it would move the notes ref back to the
+        // copy's, dropping the metrics of every candidate recorded since. --if-missing is the safe form for restoring a
+        // run into a fresh clone (./build.sh Compare does this before resuming).
+        if (ifMissing && Directory.Exists(repository))
+        {
+            LineageStore? existing = null;
+            try
+            {
+                existing = LineageStore.Open(repository);
+            }
+            catch (LineageException)
+            {
+                // Not a repository yet: the import creates a bare one.
+            }
+
+            using (existing)
+            {
+                if (existing is not null && existing.Runs().Contains(run, StringComparer.Ordinal))
+                {
+                    output.WriteLine($"run {run} is already in {existing.Path}: left as it is (--if-missing)");
+                    return 0;
+                }
+            }
         }
 
         if (File.Exists(source))

@@ -338,8 +338,9 @@ public static class Program
         export.SetAction(r => LineageCommands.Export(r.GetValue(repository)!, r.GetValue(requiredRun)!, r.GetValue(to)!, output));
 
         var from = new Option<string>("--from") { Description = "A repository path or a .bundle file.", Required = true };
-        var import = new Command("import", "Copy a run's branches and notes from another repository or a git bundle into --repo.") { repository, requiredRun, from };
-        import.SetAction(r => LineageCommands.Import(r.GetValue(repository)!, r.GetValue(requiredRun)!, r.GetValue(from)!, output));
+        var ifMissing = new Option<bool>("--if-missing") { Description = "Import only when --repo does not hold the run yet; a run already there is left untouched (its newer candidates and notes are never replaced by an older copy)." };
+        var import = new Command("import", "Copy a run's branches and notes from another repository or a git bundle into --repo.") { repository, requiredRun, from, ifMissing };
+        import.SetAction(r => LineageCommands.Import(r.GetValue(repository)!, r.GetValue(requiredRun)!, r.GetValue(from)!, output, r.GetValue(ifMissing)));
 
         var lineage = new Command("lineage", "The chain from the seed architecture to a candidate: mutation, attribute, metric change and transcript of each step.")
         {
@@ -398,11 +399,15 @@ public static class Program
         var timeout = new Option<double>("--timeout") { Description = "Seconds of CPU time (per libtorch thread) a worker's candidate may use; a worker that hangs without using the CPU is stopped at 10 times this of wall-clock time.", DefaultValueFactory = _ => 7200 };
         var memory = new Option<long>("--memory-mb") { Description = "Resident memory cap of a worker, in MiB.", DefaultValueFactory = _ => 8192 };
         var outDirectory = new Option<string>("--out-dir") { Description = "Where isolated workers write <candidate id>.json.", DefaultValueFactory = _ => Path.Combine("artifacts", "evaluations") };
+        var checkpoint = new Option<string?>("--checkpoint")
+        {
+            Description = "One candidate, in this process: save the training's state to this file after every epoch and resume from it when it exists, so a long training (the full-fidelity recipe) survives a kill and ends exactly as an uninterrupted one.",
+        };
         var configFile = new Option<string?>("--config") { Description = "A training config document (JSON, as in result documents) to start from instead of --fidelity." };
         var command = new Command("evaluate", "Train and measure candidates: accuracy (validation best/last, test), loss curve, size, latency, throughput.")
         {
             architectures, dataset, dataDirectory, fidelity, configFile, epochs, batchSize, learningRate, trainSubset, validationSubset, threads, seed, device, budget, outPath, quiet,
-            isolated, jobs, timeout, memory, outDirectory,
+            isolated, jobs, timeout, memory, outDirectory, checkpoint,
         };
         command.SetAction(r =>
         {
@@ -444,10 +449,28 @@ public static class Program
                 throw new UsageException(problem);
             }
 
+            if (r.GetValue(checkpoint) is { } checkpointPath)
+            {
+                if (runIsolated)
+                {
+                    throw new UsageException("--checkpoint trains one candidate in this process: leave out --isolated and --jobs, and name one architecture");
+                }
+
+                InputChecks.NotADirectory(checkpointPath, "--checkpoint", "a checkpoint file to write and resume from");
+                try
+                {
+                    FairNad.Evaluation.Training.TrainingCheckpoint.CheckFormat(checkpointPath);
+                }
+                catch (FairNad.Evaluation.Training.CheckpointException e)
+                {
+                    throw new UsageException("--checkpoint " + e.Message);
+                }
+            }
+
             if (!runIsolated)
             {
                 OperatorCommands.LoadBeside(r.GetValue(architectures)![0], specs[0]);
-                return EvaluateCommands.InProcess(specs[0], name, r.GetValue(dataDirectory), config, r.GetValue(outPath), r.GetValue(quiet), output, error);
+                return EvaluateCommands.InProcess(specs[0], name, r.GetValue(dataDirectory), config, r.GetValue(outPath), r.GetValue(quiet), output, error, r.GetValue(checkpoint));
             }
 
             var limits = new FairNad.Evaluation.Isolation.WorkerLimits(TimeSpan.FromSeconds(r.GetValue(timeout)), r.GetValue(memory) << 20);

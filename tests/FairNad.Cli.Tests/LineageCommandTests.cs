@@ -104,6 +104,36 @@ public sealed class LineageCommandTests : IDisposable
     }
 
     [Fact]
+    public void LineageImport_IfMissingAndRunPresent_LeavesNewerRecordUntouched()
+    {
+        var (repository, family) = Record();
+        var bundle = Path.Combine(_directory, "demo.bundle");
+        var other = Path.Combine(_directory, "other.git");
+        Assert.Equal(0, Run("lineage", "export", "--repo", repository, "--run", "demo", "--to", bundle).Code);
+        Assert.Equal(0, Run("lineage", "import", "--repo", other, "--run", "demo", "--from", bundle, "--if-missing").Code);
+        string NotesTip()
+        {
+            using var git = new LibGit2Sharp.Repository(other);
+            return git.Refs[LineageLayout.NotesRef("demo")]!.TargetIdentifier;
+        }
+
+        // The copy moves on (a later metric note), then an older bundle is offered again.
+        using (var store = LineageStore.Open(other))
+        {
+            store.SetMetrics("demo", family[1].CandidateId, new CandidateMetrics("ok", 50, null, 100));
+        }
+
+        var before = NotesTip();
+        var again = Run("lineage", "import", "--repo", other, "--run", "demo", "--from", bundle, "--if-missing");
+
+        Assert.Equal(0, again.Code);
+        Assert.Contains("left as it is", again.Output);
+        Assert.Equal(before, NotesTip());
+        using var after = LineageStore.Open(other);
+        Assert.Equal(family.Select(f => f.Commit), after.Candidates("demo").Select(c => c.Commit));
+    }
+
+    [Fact]
     public void Lineage_NoCandidateOrUnknownRepository_ExitsTwo()
     {
         var (repository, _) = Record();

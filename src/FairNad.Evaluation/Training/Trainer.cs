@@ -93,7 +93,14 @@ public sealed class TensorData : IDisposable
 /// </summary>
 public static class Trainer
 {
-    public static EvaluationResult Evaluate(ArchitectureSpec spec, TensorData data, TrainingConfig config, Action<EpochReport>? onEpoch = null, CancellationToken cancel = default)
+    /// <param name="checkpoint">
+    /// Optional: a file the training's state is written to after every epoch and resumed from when it exists (a
+    /// <see cref="TrainingCheckpoint"/> of this job), so a long training continues where a kill left it, to the same
+    /// result as an uninterrupted one.
+    /// </param>
+    /// <exception cref="CheckpointException">the checkpoint file belongs to another job or cannot be read.</exception>
+    public static EvaluationResult Evaluate(ArchitectureSpec spec, TensorData data, TrainingConfig config, Action<EpochReport>? onEpoch = null, CancellationToken cancel = default,
+        string? checkpoint = null)
     {
         var id = spec.Id;
         var dataset = data.Splits.Dataset;
@@ -138,7 +145,8 @@ public static class Trainer
         using var model = new InterpretedNetwork(plan);
         model.to(device);
         var baseline = Provenance(id, dataset, data, config, plan, info);
-        var (losses, accuracies, failure, seconds, images) = Train(model, data, config, onEpoch, cancel);
+        var (losses, accuracies, failure, seconds, images) = Train(model, data, config, onEpoch, cancel,
+            checkpoint is null ? null : new TrainingCheckpoint(checkpoint, TrainingCheckpoint.JobOf(spec, config, data)));
         if (failure is not null)
         {
             return baseline with
@@ -171,8 +179,10 @@ public static class Trainer
     }
 
     /// <summary>The training loop alone (no data preparation, no test or latency): what the overhead benchmark compares against.</summary>
+    /// <remarks>With a <paramref name="checkpoint"/>, the state is restored from it when the file exists and saved to it after every epoch.</remarks>
     public static (List<double> Losses, List<double> Accuracies, string? Failure, double Seconds, long Images) Train(
-        nn.Module<Tensor, Tensor> model, TensorData data, TrainingConfig config, Action<EpochReport>? onEpoch = null, CancellationToken cancel = default)
+        nn.Module<Tensor, Tensor> model, TensorData data, TrainingConfig config, Action<EpochReport>? onEpoch = null, CancellationToken cancel = default,
+        TrainingCheckpoint? checkpoint = null)
     {
         var optimizer = torch.optim.SGD(model.parameters(), config.LearningRate, config.Momentum, 0, config.WeightDecay, config.Nesterov);
         var count = data.TrainX.shape[0];
@@ -183,7 +193,16 @@ public static class Trainer
         var watch = Stopwatch.StartNew();
         long images = 0;
         var step = 0;
-        for (var epoch = 0; epoch < config.Epochs; epoch++)
+        var first = 0;
+        var before = 0.0;
+        if (checkpoint?.TryRestore(model, optimizer) is { } restored)
+        {
+            (first, step, images, before) = (restored.Epochs, restored.Step, restored.Images, restored.Seconds);
+            losses.AddRange(restored.Losses);
+            accuracies.AddRange(restored.Accuracies);
+        }
+
+        for (var epoch = first; epoch < config.Epochs; epoch++)
         {
             model.train();
             using var generator = new torch.Generator((ulong)((config.Seed * 1_000_003L) + epoch + 1));
@@ -215,7 +234,7 @@ public static class Trainer
                 var value = loss.item<float>();
                 if (!float.IsFinite(value) || value > 1e6)
                 {
-                    return (losses, accuracies, $"training loss became {value} at epoch {epoch + 1}, step {step + 1}", watch.Elapsed.TotalSeconds, images);
+                    return (losses, accuracies, $"training loss became {value} at epoch {epoch + 1}, step {step + 1}", before + watch.Elapsed.TotalSeconds, images);
                 }
 
                 loss.backward();
@@ -228,10 +247,11 @@ public static class Trainer
 
             losses.Add(lossSum / seen);
             accuracies.Add(Accuracy(model, data.ValidX, data.ValidY, config.BatchSize));
-            onEpoch?.Invoke(new EpochReport(epoch + 1, losses[^1], accuracies[^1], lr, DisposeScopeManager.Statistics.ThreadTotalLiveCount, watch.Elapsed.TotalSeconds));
+            checkpoint?.Save(model, optimizer, new CheckpointProgress(epoch + 1, step, losses, accuracies, before + watch.Elapsed.TotalSeconds, images));
+            onEpoch?.Invoke(new EpochReport(epoch + 1, losses[^1], accuracies[^1], lr, DisposeScopeManager.Statistics.ThreadTotalLiveCount, before + watch.Elapsed.TotalSeconds));
         }
 
-        return (losses, accuracies, null, watch.Elapsed.TotalSeconds, images);
+        return (losses, accuracies, null, before + watch.Elapsed.TotalSeconds, images);
     }
 
     /// <summary>
