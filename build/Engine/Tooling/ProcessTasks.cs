@@ -23,6 +23,10 @@ public static class ProcessTasks
 
         Console.WriteLine($"> {tool} {string.Join(" ", list.Select(Quote))}");
         Console.Out.Flush();
+        // Ctrl+C reaches the tool too (one process group): the tool decides how to stop (a search records what it has and
+        // exits), and the build waits for it, sees its exit code and fails as usual, running its cleanup (a target's
+        // finally blocks, such as Compare exporting a run's lineage) instead of vanishing mid-way.
+        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context => context.Cancel = true);
         using var process = Process.Start(start) ?? throw new ToolException($"could not start {tool}");
         process.WaitForExit();
         if (process.ExitCode != 0)
