@@ -29,7 +29,10 @@ internal sealed partial class Build
             var results = RootDirectory / "results";
             var prefix = ExperimentProfile is null ? name : $"{name}-{ExperimentProfile}";
             var runs = new List<string>();
-            string[] Shared() => [.. DataDirectory is null ? [] : new[] { "--data-dir", (string)DataDirectory }, .. Jobs is null ? [] : new[] { "--jobs", Jobs.Value.ToString(CultureInfo.InvariantCulture) }];
+            // --jobs is part of a run's record: it applies when a run starts, and a resumed run keeps the jobs it was
+            // recorded with (the search refuses a resume that names them, as it refuses any change to a recorded run).
+            string[] DataOption() => DataDirectory is null ? [] : ["--data-dir", (string)DataDirectory];
+            string[] JobsOption() => Jobs is null ? [] : ["--jobs", Jobs.Value.ToString(CultureInfo.InvariantCulture)];
             foreach (var strategy in CompareStrategies)
             {
                 foreach (var seed in seeds)
@@ -48,12 +51,12 @@ internal sealed partial class Build
                                 Fairnad("lineage", "import", "--repo", RootDirectory, "--run", run, "--from", bundle, "--if-missing");
                             }
 
-                            Fairnad(["search", "--results", results, "--repo", RootDirectory, "--resume", run, .. Shared()]);
+                            Fairnad(["search", "--results", results, "--repo", RootDirectory, "--resume", run, .. DataOption()]);
                         }
                         else
                         {
                             Fairnad(["search", "--results", results, "--repo", RootDirectory, "--experiment", experiment, "--strategy", strategy, "--seed", seed.ToString(CultureInfo.InvariantCulture),
-                                .. ExperimentProfile is null ? [] : new[] { "--profile", ExperimentProfile }, .. Shared()]);
+                                .. ExperimentProfile is null ? [] : new[] { "--profile", ExperimentProfile }, .. DataOption(), .. JobsOption()]);
                         }
                     }
                     finally
