@@ -228,8 +228,10 @@ public sealed record Nb201Row(string Dataset, string Strategy, int Budget, IRead
 
 /// <summary>The benchmark's results: a row per dataset, strategy and budget, mean anytime curves, and FairNAD's paired comparisons.</summary>
 /// <param name="Comparisons">FairNAD against every other strategy run, per dataset and budget, Holm-corrected per dataset and budget (empty when FairNAD or every other strategy is left out).</param>
+/// <param name="Ceilings">Per dataset: the table's best cell by the query column and its reported value (<see cref="Nb201TableEvaluator.BestByValidation"/>).</param>
+/// <param name="QueryComparisons">FairNAD against REA on the query column (the accuracy the strategies maximise), per dataset and budget, a family of one each (empty when either is left out).</param>
 public sealed record Nb201BenchmarkResult(Nb201BenchmarkSettings Settings, IReadOnlyList<Nb201Row> Rows, IReadOnlyDictionary<(string Dataset, string Strategy), IReadOnlyList<double>> Anytime,
-    IReadOnlyList<PairedComparison> Comparisons);
+    IReadOnlyList<PairedComparison> Comparisons, IReadOnlyDictionary<string, (string Cell, double Validation, double Test)> Ceilings, IReadOnlyList<PairedComparison> QueryComparisons);
 
 /// <summary>
 /// Strategies on the NAS-Bench-201 tables: random search, REA, local search and FairNAD (fair idea and Pareto-aware
@@ -291,6 +293,7 @@ public static class Nb201Benchmark
         var byKey = jobs.Select((j, i) => (j, i)).GroupBy(x => (x.j.Dataset, x.j.Strategy)).ToDictionary(g => g.Key, g => g.OrderBy(x => x.j.Seed).Select(x => runs[x.i]).ToList());
         var rows = new List<Nb201Row>();
         var comparisons = new List<PairedComparison>();
+        var queryComparisons = new List<PairedComparison>();
         foreach (var dataset in settings.Datasets)
         {
             var optimum = evaluators[dataset].BestTest;
@@ -311,11 +314,20 @@ public static class Nb201Benchmark
                 {
                     comparisons.AddRange(PairedComparisons.Family(dataset, budget, Reference, At(Reference), others));
                 }
+
+                // The same question on the accuracy the strategies see: which searched better, apart from how the
+                // found cells happen to test.
+                IReadOnlyList<double> SeenAt(string strategy) => byKey[(dataset, strategy)].Select(r => r.Validation[budget - 1]).ToList();
+                if (settings.Strategies.Contains(Reference) && settings.Strategies.Contains("rea"))
+                {
+                    queryComparisons.AddRange(PairedComparisons.Family(dataset, budget, Reference, SeenAt(Reference), [("rea", SeenAt("rea"))]));
+                }
             }
         }
 
         var anytime = byKey.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)Enumerable.Range(0, maxBudget).Select(q => kv.Value.Average(r => r.Test[q])).ToList());
-        return new Nb201BenchmarkResult(settings, rows, anytime, comparisons);
+        var ceilings = settings.Datasets.ToDictionary(d => d, d => evaluators[d].BestByValidation, StringComparer.Ordinal);
+        return new Nb201BenchmarkResult(settings, rows, anytime, comparisons, ceilings, queryComparisons);
     }
 
     /// <summary>
@@ -366,7 +378,9 @@ public static class Nb201Benchmark
                 text.Append(c, $"| {r.Strategy} | {MeanStd(r.MeanValidation, r.StdValidation)} | {MeanStd(r.MeanTest, r.StdTest)} | {(double.IsNaN(r.MeanRegret) ? "n/a" : r.MeanRegret.ToString("F2", c))} | {Versus(r, r.VersusRea)} | {Versus(r, r.VersusRandom)} |\n");
             }
 
+            AppendCeiling(text, result, dataset, rows.Where(r => r.Budget == maxBudget).ToList());
             AppendComparisons(text, result.Comparisons.Where(x => x.Dataset == dataset).ToList());
+            AppendQueryComparisons(text, result, rows, result.QueryComparisons.Where(x => x.Dataset == dataset).ToList());
             var published = s.StandardColumns ? Published.Where(p => p.Dataset == dataset).ToList() : [];
             if (published.Count > 0)
             {
@@ -379,6 +393,55 @@ public static class Nb201Benchmark
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The ceiling of the search's own objective: the table's best cell by the query column and what it reports, and
+    /// which strategies report more than that at the largest budget (their best cells by the query column report more
+    /// than the query optimum does: a lead on the reported column that finding a better cell by the query would lose).
+    /// </summary>
+    private static void AppendCeiling(StringBuilder text, Nb201BenchmarkResult result, string dataset, IReadOnlyList<Nb201Row> atMax)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var s = result.Settings;
+        var (query, report) = s.StandardColumns ? ("validation accuracy", "test accuracy") : ($"'{s.QueryColumn}'", $"'{s.ReportColumn}'");
+        var ceiling = result.Ceilings[dataset];
+        text.Append(c, $"\nCeiling: the table's best cell by {query} ({ceiling.Validation:F2}, `{ceiling.Cell}`) has {report} {ceiling.Test:F2}, {atMax[0].Optimum - ceiling.Test:F2} below the optimum; ");
+        text.Append(c, $"a strategy that finds it on every seed reports {ceiling.Test:F2}. ");
+        text.Append(c, $"Seeds on which it was found by {atMax[0].Budget} queries: {string.Join(", ", atMax.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Strategy} {r.Validation.Count(v => v == ceiling.Validation)}/{r.Validation.Count}")))}. ");
+        var above = atMax.Where(r => r.MeanTest > ceiling.Test).Select(r => r.Strategy).ToList();
+        if (above.Count == 0)
+        {
+            text.Append(c, $"At {atMax[0].Budget} queries no strategy's mean is above it.\n");
+        }
+        else
+        {
+            text.Append(c, $"At {atMax[0].Budget} queries {string.Join(", ", above)} {(above.Count == 1 ? "is" : "are")} above it on the mean: the cells {(above.Count == 1 ? "it reports" : "they report")} have a higher {report} than the {query} optimum has, which no better search of {query} explains.\n");
+        }
+    }
+
+    /// <summary>FairNAD against REA on the query column at every budget (what the search maximises), with the means of both.</summary>
+    private static void AppendQueryComparisons(StringBuilder text, Nb201BenchmarkResult result, IReadOnlyList<Nb201Row> rows, IReadOnlyList<PairedComparison> comparisons)
+    {
+        if (comparisons.Count == 0)
+        {
+            return;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        var s = result.Settings;
+        var query = s.StandardColumns ? "validation accuracy" : $"'{s.QueryColumn}'";
+        static string P(double p) => p < 1e-4 ? "< 0.0001" : p.ToString("0.0000", CultureInfo.InvariantCulture);
+        var (strategy, other) = (comparisons[0].Strategy, comparisons[0].Other);
+        text.Append(c, $"\n{strategy} against {other} on {query}, the accuracy the strategies see and maximise (best found so far), paired on the same seeds ");
+        text.Append("(two-sided Wilcoxon signed-rank test; one comparison per budget, uncorrected):\n\n");
+        text.Append(c, $"| budget | {strategy} | {other} | difference | direction | pairs differing | p |\n|---|---|---|---|---|---|---|\n");
+        foreach (var x in comparisons)
+        {
+            var mine = rows.Single(r => r.Strategy == strategy && r.Budget == x.Budget);
+            var theirs = rows.Single(r => r.Strategy == other && r.Budget == x.Budget);
+            text.Append(c, $"| {x.Budget} | {MeanStd(mine.MeanValidation, mine.StdValidation)} | {MeanStd(theirs.MeanValidation, theirs.StdValidation)} | {Signed(x.MeanDifference)} | {x.Direction} | {x.Test.N} | {P(x.Test.P)} |\n");
+        }
     }
 
     /// <summary>A difference with its sign kept even where it rounds to 0.000 (the direction column reads the unrounded value).</summary>

@@ -337,6 +337,15 @@ public sealed class Nb201TableEvaluator(IReadOnlyDictionary<string, (double Vali
     /// <summary>The highest test accuracy in the table (the optimum regret is measured against).</summary>
     public double BestTest => table.Values.Max(r => r.Test);
 
+    /// <summary>
+    /// The cell with the highest validation accuracy (ties: the higher test accuracy, then the cell string in ordinal
+    /// order), with both accuracies: what a search that finds the validation optimum reports. It is the ceiling of the
+    /// search's own objective, and its test accuracy need not be near <see cref="BestTest"/>.
+    /// </summary>
+    public (string Cell, double Validation, double Test) BestByValidation => table
+        .OrderByDescending(kv => kv.Value.Validation).ThenByDescending(kv => kv.Value.Test).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+        .Select(kv => (kv.Key, kv.Value.Validation, kv.Value.Test)).First();
+
     /// <summary>The same table with a cost objective.</summary>
     public Nb201TableEvaluator WithCost(Func<string, double> costOf) => new(table, costOf);
 

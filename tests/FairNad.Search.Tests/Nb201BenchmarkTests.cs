@@ -159,4 +159,66 @@ public sealed class Nb201BenchmarkTests
         Assert.Equal(Nb201Benchmark.AnytimeCsv(Nb201Benchmark.Run(settings)), Nb201Benchmark.AnytimeCsv(Nb201Benchmark.Run(settings)));
     }
 
+    [Fact]
+    public void BestByValidation_TiedValidation_HigherTestThenCellOrder()
+    {
+        var table = new Nb201TableEvaluator(new Dictionary<string, (double Validation, double Test)>
+        {
+            [Nb201.CellAt(5)] = (80, 70),
+            [Nb201.CellAt(3)] = (90, 60),
+            [Nb201.CellAt(2)] = (90, 65),
+            [Nb201.CellAt(1)] = (90, 65),
+        });
+
+        var best = table.BestByValidation;
+
+        var expected = string.CompareOrdinal(Nb201.CellAt(1), Nb201.CellAt(2)) < 0 ? Nb201.CellAt(1) : Nb201.CellAt(2);
+        Assert.Equal((expected, 90.0, 65.0), best);
+        Assert.Equal(70, table.BestTest);
+    }
+
+    /// <summary>cifar10-valid's best cell by validation tests 0.43 below the table's best test accuracy (the ceiling the report states).</summary>
+    [Fact]
+    public void BestByValidation_ShippedCifar10Valid_TestsBelowTheOptimum()
+    {
+        var table = Nb201Tables.Load("cifar10-valid");
+
+        var (_, validation, test) = table.BestByValidation;
+
+        Assert.Equal((91.61, 91.09), (Math.Round(validation, 2), Math.Round(test, 2)));
+        Assert.True(table.Rows.Values.All(r => r.Validation <= validation));
+    }
+
+    [Fact]
+    public void Markdown_StrategyAboveCeiling_NamesItAndNotTheOthers()
+    {
+        var settings = new Nb201BenchmarkSettings(["cifar10-valid"], ["rea", "fairnad"], [400], 2);
+        Nb201Row Row(string strategy, double test, double found) => new("cifar10-valid", strategy, 400, [test, test], [91.6, found], 91.52, null, null);
+        var result = new Nb201BenchmarkResult(settings, [Row("rea", 91.12, 91.6), Row("fairnad", 91.05, 91.61)],
+            new Dictionary<(string Dataset, string Strategy), IReadOnlyList<double>>(), [],
+            new Dictionary<string, (string Cell, double Validation, double Test)> { ["cifar10-valid"] = ("c", 91.61, 91.09) }, []);
+
+        var markdown = Nb201Benchmark.Markdown(result);
+
+        Assert.Contains("has test accuracy 91.09, 0.43 below the optimum; a strategy that finds it on every seed reports 91.09.", markdown, StringComparison.Ordinal);
+        Assert.Contains("At 400 queries rea is above it on the mean", markdown, StringComparison.Ordinal);
+        Assert.Contains("Seeds on which it was found by 400 queries: rea 0/2, fairnad 1/2.", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_FairNadAndRea_ComparedOnValidationAtEveryBudget()
+    {
+        var settings = new Nb201BenchmarkSettings(["cifar100"], ["rea", "fairnad"], [10, 30], 6);
+
+        var result = Nb201Benchmark.Run(settings);
+
+        Assert.Equal([10, 30], result.QueryComparisons.Select(x => x.Budget));
+        foreach (var x in result.QueryComparisons)
+        {
+            var fairnad = result.Rows.Single(r => r.Strategy == "fairnad" && r.Budget == x.Budget).Validation;
+            var rea = result.Rows.Single(r => r.Strategy == "rea" && r.Budget == x.Budget).Validation;
+            Assert.Equal(fairnad.Zip(rea, (a, b) => a - b).Average(), x.MeanDifference, 9);
+            Assert.Equal(("fairnad", "rea"), (x.Strategy, x.Other));
+        }
+    }
 }
