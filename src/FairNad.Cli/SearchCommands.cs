@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using FairNad.Experiments;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -13,6 +14,12 @@ internal static class SearchCommands
 
     /// <summary>Exit code of a run stopped by a failure of the machine, not of a candidate (EX_TEMPFAIL: resume it later).</summary>
     public const int InfrastructureStop = 75;
+
+    /// <summary>Exit code of a run stopped by Ctrl+C (SIGINT), as a shell reports a process ended by that signal.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Exit code of a run stopped by SIGTERM, as a shell reports a process ended by that signal.</summary>
+    public const int Terminated = 143;
 
     public static Command Command(TextWriter output, TextWriter error)
     {
@@ -184,12 +191,22 @@ internal static class SearchCommands
     private static int Run(SearchRequest request, bool live, TextWriter output, TextWriter error)
     {
         using var cancel = new CancellationTokenSource();
+        var stopCode = Interrupted;
         ConsoleCancelEventHandler stop = (_, e) =>
         {
             e.Cancel = true;
             cancel.Cancel();
         };
         Console.CancelKeyPress += stop;
+        // SIGTERM stops the run as Ctrl+C does (everything finished recorded, workers stopped, the lock released) instead
+        // of ending the process mid-write: it is what kill, a cluster's time limit and a service manager send, and the only
+        // such signal a run started in the background from a script receives (that run inherits SIGINT ignored).
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stopCode = Terminated;
+            cancel.Cancel();
+        });
         SearchProgress? last = null;
         try
         {
@@ -217,8 +234,9 @@ internal static class SearchCommands
         catch (OperationCanceledException)
         {
             var run = last?.Run ?? request.Resume ?? request.RunName ?? "<run>";
-            error.WriteLine($"fairnad: interrupted after {last?.Done ?? 0} candidate(s); everything finished is recorded. Continue with: fairnad search --resume {run}");
-            return 130;
+            var by = stopCode == Terminated ? "stopped by SIGTERM" : "interrupted";
+            error.WriteLine($"fairnad: {by} after {last?.Done ?? 0} candidate(s); everything finished is recorded. Continue with: fairnad search --resume {run}");
+            return stopCode;
         }
         catch (InfrastructureFailureException e)
         {

@@ -84,6 +84,51 @@ public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) 
         AssertSameRun(resumed);
     }
 
+    /// <summary>
+    /// SIGTERM to the runner (kill, a cluster's time limit; the only stop signal a run started in the background from a
+    /// script receives), sent while a worker trains: the run stops cleanly with 143, stops its workers, keeps what it
+    /// recorded, and resumes to the uninterrupted run.
+    /// </summary>
+    [Fact]
+    public void Resume_AfterSigterm_Exit143ThenSameCandidatesCommitsMetricsAndFilesAsUninterrupted()
+    {
+        _fixture.Write(Isolated);
+        var runDirectory = Path.Combine(_fixture.Results, RunName);
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _fixture.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "fairnad.dll"), "search", "--experiment", _fixture.ExperimentPath, "--results", _fixture.Results, "--repo", _fixture.Root, "--plain" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment[CrashPoints.Variable] = "SIGTERM@worker-running:4";
+        string stderr;
+        using (var child = Process.Start(start)!)
+        {
+            _ = child.StandardOutput.ReadToEndAsync();
+            stderr = child.StandardError.ReadToEnd();
+            Assert.True(child.WaitForExit(TimeSpan.FromMinutes(5)), "the search neither finished nor stopped within 5 minutes");
+            Assert.True(child.ExitCode == 143, $"expected exit 143 after SIGTERM, got {child.ExitCode}: {stderr}");
+        }
+
+        Assert.Contains("sending SIGTERM to this process", stderr, StringComparison.Ordinal);
+        Assert.Contains("fairnad: stopped by SIGTERM after ", stderr, StringComparison.Ordinal);
+        Assert.Contains($"Continue with: fairnad search --resume {RunName}", stderr, StringComparison.Ordinal);
+        var watch = Stopwatch.StartNew();
+        while (WorkerLifetime.Find(runDirectory).Count > 0)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"a worker outlived its stopped runner: {string.Join("; ", WorkerLifetime.Find(runDirectory))}");
+            Thread.Sleep(50);
+        }
+
+        var journaled = RunJournal.Read(Path.Combine(runDirectory, RunJournal.FileName), RunName).Count;
+        Assert.InRange(journaled, 1, 9);
+        var replayed = 0;
+        var resumed = SearchFixture.Run(_fixture.Request(resume: RunName, train: true), p => replayed += p.Replayed ? 1 : 0).Single();
+
+        Assert.Equal(journaled, replayed);
+        AssertSameRun(resumed);
+    }
+
     /// <summary>Both cores kept busy by other threads for the whole search: load may slow it down, never change it.</summary>
     [Fact]
     public void Run_WhileTheCpuIsBusy_SameCandidatesCommitsMetricsAndFilesAsIdle()

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace FairNad.Build.Engine.Tooling;
 
@@ -6,8 +7,10 @@ namespace FairNad.Build.Engine.Tooling;
 public sealed class ToolException(string message) : Exception(message);
 
 /// <summary>Runs external tools with their output streamed to the console, failing on a non-zero exit code.</summary>
-public static class ProcessTasks
+public static partial class ProcessTasks
 {
+    private const int Sigterm = 15;
+
     public static void Run(string tool, IEnumerable<string> arguments, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(tool)
@@ -26,8 +29,21 @@ public static class ProcessTasks
         // Ctrl+C reaches the tool too (one process group): the tool decides how to stop (a search records what it has and
         // exits), and the build waits for it, sees its exit code and fails as usual, running its cleanup (a target's
         // finally blocks, such as Compare exporting a run's lineage) instead of vanishing mid-way.
-        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context => context.Cancel = true);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true);
+        Process? running = null;
+        // SIGTERM (kill, a cluster's time limit, a service manager) is handled the same way, and passed on to the tool,
+        // because it is often sent to the build alone. It is the way to stop a build started in the background from a
+        // script: such a process inherits SIGINT ignored and never sees a Ctrl+C-style signal.
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            if (Volatile.Read(ref running) is { } child)
+            {
+                _ = Signal(child.Id, Sigterm);
+            }
+        });
         using var process = Process.Start(start) ?? throw new ToolException($"could not start {tool}");
+        Volatile.Write(ref running, process);
         process.WaitForExit();
         if (process.ExitCode != 0)
         {
@@ -36,4 +52,7 @@ public static class ProcessTasks
     }
 
     private static string Quote(string argument) => argument.Contains(' ', StringComparison.Ordinal) ? $"\"{argument}\"" : argument;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Signal(int pid, int signal);
 }
