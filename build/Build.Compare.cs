@@ -33,6 +33,8 @@ internal sealed partial class Build
             // recorded with (the search refuses a resume that names them, as it refuses any change to a recorded run).
             string[] DataOption() => DataDirectory is null ? [] : ["--data-dir", (string)DataDirectory];
             string[] JobsOption() => Jobs is null ? [] : ["--jobs", Jobs.Value.ToString(CultureInfo.InvariantCulture)];
+            // --timeout is an execution setting (a candidate over it stops the run, never recorded): passed to every run, resumed or not.
+            string[] TimeoutOption() => Timeout is null ? [] : ["--timeout", Timeout.Value.ToString(CultureInfo.InvariantCulture)];
             foreach (var strategy in CompareStrategies)
             {
                 foreach (var seed in seeds)
@@ -51,12 +53,12 @@ internal sealed partial class Build
                                 Fairnad("lineage", "import", "--repo", RootDirectory, "--run", run, "--from", bundle, "--if-missing");
                             }
 
-                            Fairnad(["search", "--results", results, "--repo", RootDirectory, "--resume", run, .. DataOption()]);
+                            Fairnad(["search", "--results", results, "--repo", RootDirectory, "--resume", run, .. DataOption(), .. TimeoutOption()]);
                         }
                         else
                         {
                             Fairnad(["search", "--results", results, "--repo", RootDirectory, "--experiment", experiment, "--strategy", strategy, "--seed", seed.ToString(CultureInfo.InvariantCulture),
-                                .. ExperimentProfile is null ? [] : new[] { "--profile", ExperimentProfile }, .. DataOption(), .. JobsOption()]);
+                                .. ExperimentProfile is null ? [] : new[] { "--profile", ExperimentProfile }, .. DataOption(), .. JobsOption(), .. TimeoutOption()]);
                         }
                     }
                     finally

@@ -34,6 +34,10 @@ internal sealed partial class Build
     [SearchOption]
     readonly int? Jobs;
 
+    [Parameter("Seconds of CPU time (per libtorch thread) one candidate's training may use before its worker is stopped and the run stops, resumable (default: the experiment's evaluation.timeoutSeconds); it never changes a result, so it may be given on --resume.")]
+    [SearchOption]
+    readonly double? Timeout;
+
     [Parameter("Recorded run to continue after a crash or kill (results/<run>); gives the same result as an uninterrupted run.")]
     [SearchOption]
     readonly string? Resume;

@@ -8,6 +8,9 @@ namespace FairNad.Experiments;
 /// (--llm-timeout) is an execution setting, not a change of the experiment: it is not applied to the recorded experiment,
 /// and it holds on --resume too, where it outranks the experiment's llm.timeoutSeconds.
 /// <see cref="LlmStallTimeout"/> (--llm-stall-timeout) is one too, and outranks the experiment's llm.stallTimeoutSeconds the same way.
+/// <see cref="Timeout"/> (--timeout) is one too: a candidate over the limit stops the run and is never recorded, so the
+/// limit cannot change a result; it holds on --resume and outranks the experiment's evaluation.timeoutSeconds, so a run
+/// held up by a candidate that needs more CPU time on this machine can continue.
 /// <see cref="Profile"/> (--profile) is applied when the file is read (<see cref="ExperimentFile.Load"/>), before the
 /// other values, so each of them still outranks the profile's.
 /// </remarks>
@@ -15,7 +18,8 @@ public sealed record ExperimentOverrides(
     int? Seed = null, int? Candidates = null, double? Minutes = null, string? Strategy = null, string? LlmMode = null, string? LlmModel = null,
     int? Jobs = null, bool? Isolated = null, long? ParameterBudget = null, int? Epochs = null, string? Device = null, double? LlmTimeout = null,
     int? LlmContextLength = null, double? LlmStallTimeout = null, string? Profile = null, string? Executor = null, string? SlurmPartition = null,
-    string? SlurmAccount = null, string? SlurmQos = null, string? SlurmGpus = null, int? SlurmMaxJobs = null, string? SlurmJobDirectory = null)
+    string? SlurmAccount = null, string? SlurmQos = null, string? SlurmGpus = null, int? SlurmMaxJobs = null, string? SlurmJobDirectory = null,
+    double? Timeout = null)
 {
     /// <summary>
     /// The options given that would change a recorded experiment, which a resume cannot honour (it continues the run as
@@ -90,7 +94,15 @@ public sealed record ExperimentOverrides(
 /// descriptions to these (the build cannot reference this assembly, which brings libtorch).
 /// </summary>
 public static class ExperimentOptions
-{
+{    /// <summary>The largest --timeout: a week of CPU time, far beyond any candidate the harness is meant for.</summary>
+    public const double MaxTimeoutSeconds = 7 * 24 * 3600;
+
+    /// <exception cref="ArgumentException">a --timeout that is not a positive number of seconds up to a week (reported as --llm-timeout's is).</exception>
+    private static double CheckTimeout(double seconds) => double.IsFinite(seconds) && seconds > 0 && seconds <= MaxTimeoutSeconds
+        ? seconds
+        : throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"--timeout must be a number of seconds above 0 and at most {MaxTimeoutSeconds:F0} (a week), not {seconds:G}"));
+
+
     /// <summary>The values of --executor.</summary>
     public static readonly string[] ExecutorKinds = [.. ExecutorOptions.Kinds];
 
@@ -123,6 +135,8 @@ public static class ExperimentOptions
             (o, v) => o with { LlmStallTimeout = v is { } t ? LlmSettings.CheckTimeout(t, "--llm-stall-timeout") : null }),
         new ExperimentOption<int?>("--jobs", "Candidates trained at once, each in its own worker process.",
             (o, v) => o with { Jobs = v }),
+        new ExperimentOption<double?>("--timeout", "Seconds of CPU time (per libtorch thread) one candidate's training may use before its worker is stopped and the run stops, resumable (default: the experiment's evaluation.timeoutSeconds); it never changes a result, so it may be given on --resume.",
+            (o, v) => o with { Timeout = v is { } t ? CheckTimeout(t) : null }),
         new ExperimentOption<bool>("--in-process", "Train in this process, one at a time (no worker isolation; for tests and tiny fidelities).",
             (o, v) => v ? o with { Isolated = false } : o),
         new ExperimentOption<long?>("--params", "Parameter budget of every candidate.",

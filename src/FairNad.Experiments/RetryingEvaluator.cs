@@ -59,7 +59,7 @@ public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Ac
             throw new InfrastructureFailureException(
                 $"candidate {spec.Id} could not be evaluated: {attempt} attempt(s) failed for reasons of the machine, not of the candidate: " +
                 string.Join("; ", failures.Select((f, i) => $"#{i + 1} {f.FailureCategory}: {f.FailureMessage}")) +
-                ". Nothing was recorded for it. Free the machine (or raise evaluation.timeoutSeconds / evaluation.memoryMb in the experiment; on Slurm, executor.timeMinutes / executor.memoryMb), then continue with --resume.");
+                ". Nothing was recorded for it. Free the machine (for a timeout, or give the candidate more CPU time with --timeout, which a resume accepts; on Slurm, executor.timeMinutes / executor.memoryMb), then continue with --resume.");
         }
     }
 

@@ -357,7 +357,7 @@ public sealed class SearchSession : IDisposable
             throw new ExperimentException("test data requirements need in-process evaluation: isolated workers load the data to the official requirements");
         }
 
-        var limits = new WorkerLimits(TimeSpan.FromSeconds(effective.Evaluation.TimeoutSeconds), SafetyCap(budget));
+        var limits = new WorkerLimits(TimeSpan.FromSeconds(request.Overrides.Timeout ?? effective.Evaluation.TimeoutSeconds), SafetyCap(budget));
         var trainer = request.Evaluator?.Invoke(effective) ?? (effective.Executor is { IsSlurm: true } slurm
             ? SlurmEvaluator(request, effective, slurm, config, limits, archive, log, resume, workDirectory is null ? null : Path.GetFileName(workDirectory))
             : effective.Evaluation.Isolated

@@ -111,6 +111,18 @@ public sealed class SearchCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData("-3")]
+    [InlineData("0")]
+    [InlineData("1e9")]
+    public void Search_TimeoutOutOfRange_ExitsTwoNamingTheOption(string seconds)
+    {
+        var (code, _, error) = Run("search", "--timeout", seconds);
+
+        Assert.Equal(2, code);
+        Assert.Equal($"fairnad: --timeout must be a number of seconds above 0 and at most 604800 (a week), not {double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture):G}", error.Trim());
+    }
+
+    [Theory]
     [InlineData("--llm-model,b,--llm,ollama:a", "fairnad: --llm ollama:a and --llm-model b name different models; give the model once")]
     [InlineData("--llm-num-ctx,100", "fairnad: --llm-num-ctx must be a number of tokens from 512 to 1048576, not 100")]
     public void Search_LlmModelOrNumCtxInvalid_ExitsTwoNamingTheOption(string arguments, string expected)

@@ -117,4 +117,12 @@ public sealed class ExecutorSectionTests
 
         Assert.Equal(["--executor", "--slurm-partition", "--slurm-job-dir"], given.ChangesToARecordedRun());
     }
+
+    [Fact]
+    public void ChangesToARecordedRun_Timeout_NotAChange()
+    {
+        var given = new ExperimentOverrides(Timeout: 9000, LlmTimeout: 60);
+
+        Assert.Empty(given.ChangesToARecordedRun());
+    }
 }

@@ -129,6 +129,28 @@ public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) 
         AssertSameRun(resumed);
     }
 
+    /// <summary>
+    /// --timeout reaches the workers: a limit no candidate can meet stops the run with nothing recorded for the candidate,
+    /// and the resume, given a sufficient --timeout (an execution setting a resume accepts), ends as the uninterrupted run.
+    /// </summary>
+    [Fact]
+    public void Resume_WithLargerTimeoutAfterTimeoutStop_SameCandidatesCommitsMetricsAndFilesAsUninterrupted()
+    {
+        _fixture.Write(Isolated);
+
+        var e = Assert.Throws<InfrastructureFailureException>(() => SearchFixture.Run(_fixture.Request(new ExperimentOverrides(Timeout: 0.01), train: true)));
+
+        Assert.Contains("#1 timeout: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("used more than 0 s of CPU time", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--timeout", e.Message, StringComparison.Ordinal);
+        var journal = Path.Combine(_fixture.Results, RunName, RunJournal.FileName);
+        Assert.Empty(RunJournal.Read(journal, RunName));
+
+        var resumed = SearchFixture.Run(_fixture.Request(new ExperimentOverrides(Timeout: 600), resume: RunName, train: true)).Single();
+
+        AssertSameRun(resumed);
+    }
+
     /// <summary>Both cores kept busy by other threads for the whole search: load may slow it down, never change it.</summary>
     [Fact]
     public void Run_WhileTheCpuIsBusy_SameCandidatesCommitsMetricsAndFilesAsIdle()
