@@ -49,39 +49,11 @@ public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) 
     public void Resume_AfterKill9_SameCandidatesCommitsMetricsAndFilesAsUninterrupted(string crashAt)
     {
         _fixture.Write(Isolated);
-        var runDirectory = Path.Combine(_fixture.Results, RunName);
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _fixture.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "fairnad.dll"), "search", "--experiment", _fixture.ExperimentPath, "--results", _fixture.Results, "--repo", _fixture.Root, "--plain" })
-        {
-            start.ArgumentList.Add(argument);
-        }
 
-        start.Environment[CrashPoints.Variable] = crashAt;
-        string stderr;
-        using (var child = Process.Start(start)!)
-        {
-            _ = child.StandardOutput.ReadToEndAsync();
-            stderr = child.StandardError.ReadToEnd();
-            Assert.True(child.WaitForExit(TimeSpan.FromMinutes(5)), "the search neither finished nor died within 5 minutes");
-            Assert.True(child.ExitCode == 137, $"expected the runner to kill itself at {crashAt} (exit 137), got {child.ExitCode}: {stderr}");
-        }
+        var stderr = RunInChildUntilItStops(crashAt, expectedExitCode: 137);
 
-        Assert.Contains($"killing this process", stderr, StringComparison.Ordinal);
-        var watch = Stopwatch.StartNew();
-        while (WorkerLifetime.Find(runDirectory).Count > 0)
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"a worker outlived its killed runner: {string.Join("; ", WorkerLifetime.Find(runDirectory))}");
-            Thread.Sleep(50);
-        }
-
-        var journaled = RunJournal.Read(Path.Combine(runDirectory, RunJournal.FileName), RunName).Count;
-        Assert.InRange(journaled, 1, 9);
-        var replayed = 0;
-
-        var resumed = SearchFixture.Run(_fixture.Request(resume: RunName, train: true), p => replayed += p.Replayed ? 1 : 0).Single();
-
-        Assert.Equal(journaled, replayed);
-        AssertSameRun(resumed);
+        Assert.Contains("killing this process", stderr, StringComparison.Ordinal);
+        ResumeAndAssertSameRun();
     }
 
     /// <summary>
@@ -93,40 +65,13 @@ public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) 
     public void Resume_AfterSigterm_Exit143ThenSameCandidatesCommitsMetricsAndFilesAsUninterrupted()
     {
         _fixture.Write(Isolated);
-        var runDirectory = Path.Combine(_fixture.Results, RunName);
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _fixture.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "fairnad.dll"), "search", "--experiment", _fixture.ExperimentPath, "--results", _fixture.Results, "--repo", _fixture.Root, "--plain" })
-        {
-            start.ArgumentList.Add(argument);
-        }
 
-        start.Environment[CrashPoints.Variable] = "SIGTERM@worker-running:4";
-        string stderr;
-        using (var child = Process.Start(start)!)
-        {
-            _ = child.StandardOutput.ReadToEndAsync();
-            stderr = child.StandardError.ReadToEnd();
-            Assert.True(child.WaitForExit(TimeSpan.FromMinutes(5)), "the search neither finished nor stopped within 5 minutes");
-            Assert.True(child.ExitCode == 143, $"expected exit 143 after SIGTERM, got {child.ExitCode}: {stderr}");
-        }
+        var stderr = RunInChildUntilItStops("SIGTERM@worker-running:4", expectedExitCode: 143);
 
         Assert.Contains("sending SIGTERM to this process", stderr, StringComparison.Ordinal);
         Assert.Contains("fairnad: stopped by SIGTERM after ", stderr, StringComparison.Ordinal);
         Assert.Contains($"Continue with: fairnad search --resume {RunName}", stderr, StringComparison.Ordinal);
-        var watch = Stopwatch.StartNew();
-        while (WorkerLifetime.Find(runDirectory).Count > 0)
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"a worker outlived its stopped runner: {string.Join("; ", WorkerLifetime.Find(runDirectory))}");
-            Thread.Sleep(50);
-        }
-
-        var journaled = RunJournal.Read(Path.Combine(runDirectory, RunJournal.FileName), RunName).Count;
-        Assert.InRange(journaled, 1, 9);
-        var replayed = 0;
-        var resumed = SearchFixture.Run(_fixture.Request(resume: RunName, train: true), p => replayed += p.Replayed ? 1 : 0).Single();
-
-        Assert.Equal(journaled, replayed);
-        AssertSameRun(resumed);
+        ResumeAndAssertSameRun();
     }
 
     /// <summary>
@@ -140,7 +85,8 @@ public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) 
 
         var e = Assert.Throws<InfrastructureFailureException>(() => SearchFixture.Run(_fixture.Request(new ExperimentOverrides(Timeout: 0.01), train: true)));
 
-        Assert.Contains("#1 timeout: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("could not be evaluated: 1 attempt(s) failed", e.Message, StringComparison.Ordinal);
+        Assert.Contains("#1 cpu-time-limit: ", e.Message, StringComparison.Ordinal);
         Assert.Contains("used more than 0 s of CPU time", e.Message, StringComparison.Ordinal);
         Assert.Contains("--timeout", e.Message, StringComparison.Ordinal);
         var journal = Path.Combine(_fixture.Results, RunName, RunJournal.FileName);
@@ -192,6 +138,56 @@ public sealed class TrainingSearchTests(UninterruptedTrainingRun uninterrupted) 
         var cold = SearchFixture.Run(_fixture.Request(train: true)).Single();
 
         AssertSameRun(cold);
+    }
+
+    /// <summary>
+    /// Runs the search as the CLI does, in a child process with <paramref name="crashAt"/> armed (see
+    /// <see cref="CrashPoints"/>), and waits for it to exit with <paramref name="expectedExitCode"/> and for every worker it
+    /// started to be gone: a worker that outlives its runner would hold the run's lock and its CPU. Returns its stderr.
+    /// </summary>
+    private string RunInChildUntilItStops(string crashAt, int expectedExitCode)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _fixture.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "fairnad.dll"), "search", "--experiment", _fixture.ExperimentPath, "--results", _fixture.Results, "--repo", _fixture.Root, "--plain" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment[CrashPoints.Variable] = crashAt;
+        string stderr;
+        using (var child = Process.Start(start)!)
+        {
+            _ = child.StandardOutput.ReadToEndAsync();
+            stderr = child.StandardError.ReadToEnd();
+            Assert.True(child.WaitForExit(TimeSpan.FromMinutes(5)), $"the search neither finished nor stopped at {crashAt} within 5 minutes");
+            Assert.True(child.ExitCode == expectedExitCode, $"expected the runner to stop at {crashAt} with exit {expectedExitCode}, got {child.ExitCode}: {stderr}");
+        }
+
+        var runDirectory = Path.Combine(_fixture.Results, RunName);
+        var watch = Stopwatch.StartNew();
+        while (WorkerLifetime.Find(runDirectory).Count > 0)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"a worker outlived its stopped runner: {string.Join("; ", WorkerLifetime.Find(runDirectory))}");
+            Thread.Sleep(50);
+        }
+
+        return stderr;
+    }
+
+    /// <summary>
+    /// Resumes the stopped run in this process: every journaled candidate must be replayed, not retrained, and the run
+    /// must end as the uninterrupted one.
+    /// </summary>
+    private void ResumeAndAssertSameRun()
+    {
+        var journaled = RunJournal.Read(Path.Combine(_fixture.Results, RunName, RunJournal.FileName), RunName).Count;
+        Assert.InRange(journaled, 1, 9);
+        var replayed = 0;
+
+        var resumed = SearchFixture.Run(_fixture.Request(resume: RunName, train: true), p => replayed += p.Replayed ? 1 : 0).Single();
+
+        Assert.Equal(journaled, replayed);
+        AssertSameRun(resumed);
     }
 
     private void AssertSameRun(SearchOutcome run)
