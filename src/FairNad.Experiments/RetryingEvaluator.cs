@@ -11,10 +11,11 @@ public sealed class InfrastructureFailureException(string message) : Exception(m
 
 /// <summary>
 /// Middleware around an evaluator that keeps machine load out of the results. A failure of the infrastructure
-/// (<see cref="FailureCategory.IsInfrastructure"/>) is retried up to <paramref name="retries"/> times and, if it persists,
-/// stops the run with <see cref="InfrastructureFailureException"/> naming the candidate: it is never handed on as the
-/// candidate's result, so it never reaches the strategy, the journal or the lineage. A crash (a fault of the worker
-/// itself) is retried too and becomes the candidate's recorded outcome only when every attempt crashed.
+/// (<see cref="FailureCategory.IsInfrastructure"/>) is retried up to <paramref name="retries"/> times, unless it would repeat
+/// (<see cref="FailureCategory.IsRetried"/> false: the CPU-time limit), and, if it persists, stops the run with
+/// <see cref="InfrastructureFailureException"/> naming the candidate: it is never handed on as the candidate's result,
+/// so it never reaches the strategy, the journal or the lineage. A crash (a fault of the worker itself) is retried too and
+/// becomes the candidate's recorded outcome only when every attempt crashed.
 /// </summary>
 public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Action<string> log) : ICandidateEvaluator
 {
@@ -38,14 +39,15 @@ public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Ac
             }
 
             cancel.ThrowIfCancellationRequested();
-            if (FailureCategory.Of(result.FailureCategory)?.IsRetried != true)
+            var category = FailureCategory.Of(result.FailureCategory);
+            if (category is null || category.Blame == FailureBlame.Candidate)
             {
                 return result;
             }
 
             failures.Add(result);
             var attempt = failures.Count;
-            if (attempt <= retries)
+            if (category.IsRetried && attempt <= retries)
             {
                 log($"candidate {spec.Id[..12]}: {result.FailureCategory} ({result.FailureMessage}); attempt {attempt} of {retries + 1} failed, trying again");
                 continue;
@@ -59,7 +61,8 @@ public sealed class RetryingEvaluator(ICandidateEvaluator inner, int retries, Ac
             throw new InfrastructureFailureException(
                 $"candidate {spec.Id} could not be evaluated: {attempt} attempt(s) failed for reasons of the machine, not of the candidate: " +
                 string.Join("; ", failures.Select((f, i) => $"#{i + 1} {f.FailureCategory}: {f.FailureMessage}")) +
-                ". Nothing was recorded for it. Free the machine (for a timeout, or give the candidate more CPU time with --timeout, which a resume accepts; on Slurm, executor.timeMinutes / executor.memoryMb), then continue with --resume.");
+                (category.IsRetried ? string.Empty : $" (not retried: {category.Name} would repeat on this machine)") +
+                ". Nothing was recorded for it. Free the machine, or give the candidate more CPU time with --timeout (a resume accepts it; on Slurm, also executor.timeMinutes and executor.memoryMb), then continue with --resume.");
         }
     }
 

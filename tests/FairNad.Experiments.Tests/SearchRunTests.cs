@@ -195,6 +195,43 @@ public sealed class SearchRunTests : IDisposable
     }
 
     /// <summary>
+    /// The CPU-time limit would be spent again on the same machine, so it is not retried: the run stops after one attempt,
+    /// records nothing for the candidate, and a resume (given more CPU time) finishes the same run.
+    /// </summary>
+    [Fact]
+    public void Run_CpuTimeLimit_StopsAfterOneAttemptRecordsNothingAndResumeFinishesTheSameRun()
+    {
+        var clean = SearchFixture.Run(_b.Request()).Single();
+        var attempts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var slow = new SyntheticEvaluator(spec =>
+        {
+            lock (attempts)
+            {
+                attempts[spec.Id] = attempts.GetValueOrDefault(spec.Id) + 1;
+            }
+
+            return spec.Name == "mobilenetv2"
+                ? EvaluationResult.Failure(spec.Id, "fashion-mnist", TrainingConfig.Quick, FailureCategories.CpuTimeLimit, "used more than 300 s of CPU time and was stopped")
+                : null;
+        });
+
+        var e = Assert.Throws<InfrastructureFailureException>(() => SearchFixture.Run(_a.Request(evaluator: _ => slow)));
+
+        var stuck = Assert.Single(attempts, a => a.Value == 1 && e.Message.Contains(a.Key, StringComparison.Ordinal)).Key;
+        Assert.DoesNotContain(attempts, a => a.Value > 1);
+        Assert.Contains($"candidate {stuck} could not be evaluated: 1 attempt(s) failed", e.Message, StringComparison.Ordinal);
+        Assert.Contains("#1 cpu-time-limit: used more than 300 s of CPU time and was stopped (not retried: cpu-time-limit would repeat on this machine)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--timeout", e.Message, StringComparison.Ordinal);
+        var journal = Path.Combine(_a.Results, "tiny-fairnad-s0", RunJournal.FileName);
+        Assert.DoesNotContain(RunJournal.Read(journal, "tiny-fairnad-s0"), x => x.Candidate == stuck);
+        Assert.False(File.Exists(RunAudit.ResultPath(Path.Combine(_a.Results, "tiny-fairnad-s0"), stuck)));
+
+        var resumed = SearchFixture.Run(_a.Request(resume: "tiny-fairnad-s0")).Single();
+
+        Assert.Equal(SearchFixture.Fingerprint(clean.Candidates), SearchFixture.Fingerprint(resumed.Candidates));
+    }
+
+    /// <summary>
     /// A run recorded before search rules were versioned (its manifest names none) resumes under rules 1, to the result an
     /// uninterrupted rules-1 run has; the current rules would have proposed otherwise.
     /// </summary>

@@ -173,7 +173,7 @@ public sealed class WarmWorkerPool : IDisposable
                 }
 
                 var killed = cancel.IsCancellationRequested ? (FailureCategories.Cancelled, "the run was cancelled")
-                    : limits.Exceeded(WorkerPool.ProcessorTime(process) - cpuBefore, watch.Elapsed, job.Config.Threads) is { } overTime ? (FailureCategories.Timeout, overTime)
+                    : limits.Exceeded(WorkerPool.ProcessorTime(process) - cpuBefore, watch.Elapsed, job.Config.Threads) is { } overTime ? overTime
                     : peak > limits.MemoryBytes ? (FailureCategories.OutOfMemory, $"resident memory reached {peak / 1048576} MiB, over the cap of {limits.MemoryBytes / 1048576} MiB, and the worker was stopped")
                     : ((string, string)?)null;
                 if (killed is { } reason)

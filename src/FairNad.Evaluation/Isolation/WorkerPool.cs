@@ -24,17 +24,18 @@ public sealed record WorkerLimits(TimeSpan Timeout, long MemoryBytes)
 
     /// <summary>
     /// Why a job that has used <paramref name="cpu"/> of CPU time in <paramref name="wall"/> of wall-clock time with
-    /// <paramref name="threads"/> libtorch threads must be stopped, or null: over <see cref="Timeout"/> of CPU time per
-    /// thread, or over <see cref="WallClockLimit"/>.
+    /// <paramref name="threads"/> libtorch threads must be stopped, as its failure category and message, or null: over
+    /// <see cref="Timeout"/> of CPU time per thread (<see cref="FailureCategories.CpuTimeLimit"/>), or over
+    /// <see cref="WallClockLimit"/> (<see cref="FailureCategories.Timeout"/>).
     /// </summary>
-    public string? Exceeded(TimeSpan cpu, TimeSpan wall, int threads)
+    public (string Category, string Message)? Exceeded(TimeSpan cpu, TimeSpan wall, int threads)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         var perThread = Math.Max(1, threads);
         return cpu > Timeout * perThread
-            ? string.Create(c, $"used more than {Timeout.TotalSeconds:F0} s of CPU time{(perThread > 1 ? $" per thread ({perThread} threads)" : string.Empty)} and was stopped")
+            ? (FailureCategories.CpuTimeLimit, string.Create(c, $"used more than {Timeout.TotalSeconds:F0} s of CPU time{(perThread > 1 ? $" per thread ({perThread} threads)" : string.Empty)} and was stopped"))
             : wall > WallClockLimit
-                ? string.Create(c, $"ran longer than {WallClockLimit.TotalSeconds:F0} s of wall-clock time ({WallClockFactor:G} x the {Timeout.TotalSeconds:F0} s timeout) with {cpu.TotalSeconds:F0} s of CPU time, hung, and was stopped")
+                ? (FailureCategories.Timeout, string.Create(c, $"ran longer than {WallClockLimit.TotalSeconds:F0} s of wall-clock time ({WallClockFactor:G} x the {Timeout.TotalSeconds:F0} s timeout) with {cpu.TotalSeconds:F0} s of CPU time, hung, and was stopped"))
                 : null;
     }
 }
@@ -168,9 +169,9 @@ public static class WorkerPool
                 {
                     (category, killed) = (FailureCategories.Cancelled, "the run was cancelled");
                 }
-                else if (overTime is not null)
+                else if (overTime is { } over)
                 {
-                    (category, killed) = (FailureCategories.Timeout, overTime);
+                    (category, killed) = over;
                 }
                 else if (peak > limits.MemoryBytes)
                 {

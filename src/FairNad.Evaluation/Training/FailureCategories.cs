@@ -29,8 +29,18 @@ public static class FailureCategories
     /// <summary>The worker died of a fault of its own (a signal such as SIGSEGV or SIGABRT, or an exit without a result) on every attempt.</summary>
     public const string Crash = "crash";
 
-    /// <summary>Infrastructure: the worker ran past the wall-clock timeout.</summary>
+    /// <summary>
+    /// Infrastructure: the worker ran past a wall-clock limit (the local backstop that stops a worker hung without using
+    /// the CPU, or a Slurm job's time limit). Retried: a hang or a slow node need not happen again.
+    /// </summary>
     public const string Timeout = "timeout";
+
+    /// <summary>
+    /// Infrastructure: the job used more CPU time than the limit (evaluation.timeoutSeconds, or --timeout) per libtorch
+    /// thread. Not retried: CPU time hardly depends on load, so on the same machine a second attempt would spend the limit
+    /// again and stop the same way; the run stops at once, and a resume with a larger --timeout continues it.
+    /// </summary>
+    public const string CpuTimeLimit = "cpu-time-limit";
 
     /// <summary>Infrastructure: the worker's resident memory passed the safety cap and it was stopped.</summary>
     public const string OutOfMemory = "out-of-memory";
@@ -83,6 +93,7 @@ public sealed class FailureCategory
     public static readonly FailureCategory DeviceUnavailable = new(FailureCategories.DeviceUnavailable, FailureBlame.Candidate);
     public static readonly FailureCategory Crash = new(FailureCategories.Crash, FailureBlame.Worker);
     public static readonly FailureCategory Timeout = new(FailureCategories.Timeout, FailureBlame.Machine);
+    public static readonly FailureCategory CpuTimeLimit = new(FailureCategories.CpuTimeLimit, FailureBlame.Machine, retried: false);
     public static readonly FailureCategory OutOfMemory = new(FailureCategories.OutOfMemory, FailureBlame.Machine);
     public static readonly FailureCategory Killed = new(FailureCategories.Killed, FailureBlame.Machine);
     public static readonly FailureCategory WorkerFailure = new(FailureCategories.WorkerFailure, FailureBlame.Machine);
@@ -91,9 +102,9 @@ public sealed class FailureCategory
 
     /// <summary>Every category, outcomes of the candidate first.</summary>
     public static readonly IReadOnlyList<FailureCategory> All =
-        [InvalidSpec, InputMismatch, Diverged, MemoryBudget, Error, DeviceUnavailable, Crash, Timeout, OutOfMemory, Killed, WorkerFailure, EvaluatorError, Cancelled];
+        [InvalidSpec, InputMismatch, Diverged, MemoryBudget, Error, DeviceUnavailable, Crash, Timeout, CpuTimeLimit, OutOfMemory, Killed, WorkerFailure, EvaluatorError, Cancelled];
 
-    private FailureCategory(string name, FailureBlame blame) => (Name, Blame) = (name, blame);
+    private FailureCategory(string name, FailureBlame blame, bool retried = true) => (Name, Blame, IsRetried) = (name, blame, blame != FailureBlame.Candidate && retried);
 
     /// <summary>The category as files carry it (invalid-spec, diverged, timeout, ...).</summary>
     public string Name { get; }
@@ -103,8 +114,11 @@ public sealed class FailureCategory
     /// <summary>A failure of the machine or the harness: retried, never recorded as the candidate's result.</summary>
     public bool IsInfrastructure => Blame == FailureBlame.Machine;
 
-    /// <summary>Evaluated again before anything is recorded (failures of the machine, and crashes of the worker).</summary>
-    public bool IsRetried => Blame != FailureBlame.Candidate;
+    /// <summary>
+    /// Evaluated again before anything is recorded: failures of the machine that need not repeat, and crashes of the
+    /// worker. A failure of the machine that is not retried (<see cref="CpuTimeLimit"/>) stops the run at once.
+    /// </summary>
+    public bool IsRetried { get; }
 
     /// <summary>The category named <paramref name="name"/>; null for null or a name that is no category.</summary>
     public static FailureCategory? Of(string? name) => name is null ? null : All.FirstOrDefault(c => c.Name == name);

@@ -115,7 +115,7 @@ public sealed class WarmWorkerPoolTests : IDisposable
         var spin = pool.Run(Job("spin"), Limits with { Timeout = TimeSpan.FromSeconds(1), WallClockFactor = 60 });
         var after = pool.Run(Job("good"), Limits);
 
-        Assert.Equal(FailureCategories.Timeout, spin.FailureCategory);
+        Assert.Equal(FailureCategories.CpuTimeLimit, spin.FailureCategory);
         Assert.Contains("used more than 1 s of CPU time", spin.FailureMessage);
         Assert.Equal("ok", after.Status);
         Assert.NotEqual(before.WorkerHost, after.WorkerHost);

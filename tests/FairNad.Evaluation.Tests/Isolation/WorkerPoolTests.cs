@@ -61,7 +61,7 @@ public sealed class WorkerPoolTests : IDisposable
 
         var result = WorkerPool.Run(Bash("spin", "while :; do :; done"), Limits with { Timeout = TimeSpan.FromSeconds(1), WallClockFactor = 60 });
 
-        Assert.Equal("timeout", result.FailureCategory);
+        Assert.Equal("cpu-time-limit", result.FailureCategory);
         Assert.Contains("used more than 1 s of CPU time", result.FailureMessage);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(50), $"stopped after {watch.Elapsed}, by the backstop rather than the CPU time");
     }
@@ -81,16 +81,20 @@ public sealed class WorkerPoolTests : IDisposable
     }
 
     [Theory]
-    [InlineData(0.5, 0.2, 1, null)]
-    [InlineData(1.5, 0.2, 1, "used more than 1 s of CPU time and was stopped")]
-    [InlineData(1.5, 0.2, 2, null)]
-    [InlineData(2.5, 0.2, 2, "used more than 1 s of CPU time per thread (2 threads) and was stopped")]
-    [InlineData(0.1, 10.5, 1, "ran longer than 10 s of wall-clock time (10 x the 1 s timeout) with 0 s of CPU time, hung, and was stopped")]
-    public void Exceeded_CpuPerThreadThenWallClock_Reason(double cpu, double wall, int threads, string? reason)
+    [InlineData(0.5, 0.2, 1, null, null)]
+    [InlineData(1.5, 0.2, 1, "cpu-time-limit", "used more than 1 s of CPU time and was stopped")]
+    [InlineData(1.5, 0.2, 2, null, null)]
+    [InlineData(2.5, 0.2, 2, "cpu-time-limit", "used more than 1 s of CPU time per thread (2 threads) and was stopped")]
+    [InlineData(0.1, 10.5, 1, "timeout", "ran longer than 10 s of wall-clock time (10 x the 1 s timeout) with 0 s of CPU time, hung, and was stopped")]
+    [InlineData(1.5, 10.5, 1, "cpu-time-limit", "used more than 1 s of CPU time and was stopped")]
+    public void Exceeded_CpuPerThreadThenWallClock_CategoryAndReason(double cpu, double wall, int threads, string? category, string? reason)
     {
         var limits = Limits with { Timeout = TimeSpan.FromSeconds(1) };
 
-        Assert.Equal(reason, limits.Exceeded(TimeSpan.FromSeconds(cpu), TimeSpan.FromSeconds(wall), threads));
+        var exceeded = limits.Exceeded(TimeSpan.FromSeconds(cpu), TimeSpan.FromSeconds(wall), threads);
+
+        Assert.Equal(category, exceeded?.Category);
+        Assert.Equal(reason, exceeded?.Message);
     }
 
     [Fact]
