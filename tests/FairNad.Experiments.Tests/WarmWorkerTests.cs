@@ -142,7 +142,7 @@ public sealed class WarmWorkerTests(FreshResults fresh) : IClassFixture<FreshRes
     }
 
     [Fact]
-    public async Task Run_JobPastItsTimeout_StoppedAndNextJobOnAReplacementWorkerSameAsFresh()
+    public async Task Run_JobPastItsCpuTimeLimit_StoppedAndNextJobOnAReplacementWorkerSameAsFresh()
     {
         var (a, b) = (Spec("resnet"), Spec("mobilenetv2"));
         using var warm = new WarmProcessExecutor(Command, 1);
@@ -152,7 +152,7 @@ public sealed class WarmWorkerTests(FreshResults fresh) : IClassFixture<FreshRes
         var next = Job(a, Small());
         var result = await warm.RunAsync(next, Limits);
 
-        Assert.Equal(FailureCategories.Timeout, timeout.FailureCategory);
+        Assert.Equal(FailureCategories.CpuTimeLimit, timeout.FailureCategory);
         Assert.Contains("used more than 2 s of CPU time", timeout.FailureMessage);
         Assert.Equal("ok", result.Status);
         Assert.Equal(2, warm.WorkersStarted);
